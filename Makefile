@@ -1,0 +1,36 @@
+# The two commands of the README: `make reproduce` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORES  ?= $(shell nproc)
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup reproduce test lint test-cluster clean-venv
+
+# Create the venv once and install the pinned set (requirements/lock.txt) plus the package.
+$(STAMP): pyproject.toml requirements/lock.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements/lock.txt -e ".[test]"
+	$(BIN)/python -c "import rliable.library, ale_py, snakemake, torch; print('spirl: environment ready, torch', torch.__version__)"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/default
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
+
+test-cluster: $(STAMP)
+	bash tests/cluster/run_cluster_test.sh
+
+clean-venv:
+	rm -rf $(VENV)

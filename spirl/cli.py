@@ -1,0 +1,88 @@
+"""The ``spirl`` command line: one subcommand per step of the workflow.
+
+Subcommands are imported lazily, so ``spirl --help`` and a single command start fast.
+Each entry names the module that owns the command; that module defines
+``configure_<command>(parser)``, which adds the arguments and sets ``func`` (the
+callable run with the parsed ``argparse.Namespace``, returning an exit code or None).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (owning module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "collect": ("spirl.data", "collect random-policy frames of one game into a .npz dataset"),
+    "pretrain": ("spirl.pretrain", "pretrain the MAE on a frame dataset (resumable)"),
+    "saliency-stats": ("spirl.saliency", "uncapped dynamic-K histogram and ideal maximal ratio (Fig. 8)"),
+    "visualize": ("spirl.visualize", "error maps, Lorenz curves and selections as PNG (Figs. 2-3)"),
+    "resolve-method": ("spirl.config", "write one method's fully resolved settings as YAML"),
+    "check-config": ("spirl.config", "validate a preset and list the runs it expands to"),
+    "train": ("spirl.train", "train one method on one game with one seed (resumable)"),
+    "aggregate": ("spirl.stats", "gather every run's eval.csv into one tidy scores table"),
+    "stats": ("spirl.stats", "rliable aggregates with stratified-bootstrap CIs"),
+    "tables": ("spirl.tables", "paper tables side by side with ours (Markdown, LaTeX, CSV)"),
+    "plots": ("spirl.plots", "figures: intervals, profiles, learning curves, K histograms"),
+    "attention": ("spirl.attention", "policy-attention strip (PNG + GIF) of a trained SPIRL run"),
+    "report": ("spirl.report", "assemble reports/report.html"),
+    "fetch-published": ("spirl.published", "download published per-run scores, checking sha256"),
+    "bench": ("spirl.bench", "benchmarks of the hot paths against their straightforward versions"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = [f"  {name:<16} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return argparse.ArgumentParser(
+        prog="spirl",
+        description="SPIRL benchmark and ablation harness.",
+        epilog="commands:\n" + "\n".join(lines) + "\n\n'spirl COMMAND --help' describes one command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    """Build the parser of one subcommand, importing only its module."""
+    module_name, help_ = COMMANDS[command]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"spirl {command}", description=help_)
+    configure = getattr(module, "configure_" + command.replace("-", "_"))
+    configure(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``spirl`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        _top_parser().print_help()
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from spirl import __version__
+
+        print(f"spirl {__version__}")
+        return 0
+    command = argv[0]
+    if command not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(command, list(COMMANDS), n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        print(f"spirl: unknown command {command!r}{hint} (see 'spirl --help')", file=sys.stderr)
+        return 2
+    args = build_parser(command).parse_args(argv[1:])
+    try:
+        result = args.func(args)
+    except KeyboardInterrupt:
+        print("spirl: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
+        # Bad input is reported in one clear line, not a traceback.
+        print(f"spirl {command}: error: {err}", file=sys.stderr)
+        return 1
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
