@@ -1,0 +1,141 @@
+"""Typed settings of a SPIRL or baseline run, one dataclass per section.
+
+Defaults are the paper's settings (spec section J's judgement column). Every
+choice where the paper and the released code disagree is a named field whose
+comment says which value is which, so an ablation is one override away.
+Loading presets, inheritance and validation live in ``spirl.config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ProtocolSettings:
+    """The Atari protocol (spec A.1, paper Table 9)."""
+
+    frame_size: int = 96  # 96x96 RGB for SPIRL; the DE-Rainbow baseline uses 84 grey (J#5)
+    grayscale: bool = False
+    frame_skip: int = 4  # action repeat; the last two emulator frames are max-pooled
+    frame_stack: int = 4
+    noop_max: int = 30  # 1..noop_max no-ops after a game reset
+    fire_on_reset: bool = True  # press FIRE once after the no-ops where the game has it
+    repeat_action_probability: float = 0.0  # sticky actions off
+    clip_rewards: bool = True  # sign of the summed reward for learning; raw score kept
+    episodic_life: bool = True  # train env: a life loss ends the learning episode, game goes on
+    max_episode_steps: int = 27_000  # agent steps (= 108K emulator frames)
+    life_loss_noop: bool = True  # released code: one extra NOOP frame after a lost life, reward discarded
+
+
+@dataclass
+class MAEArch:
+    """The MAE architecture (spec C.1, appendix Table 4); the decoder-size ablation changes it."""
+
+    img_size: int = 96
+    patch_size: int = 8
+    in_chans: int = 3
+    embed_dim: int = 64
+    depth: int = 3
+    num_heads: int = 4
+    mlp_ratio: float = 4.0
+    decoder_embed_dim: int = 128
+    decoder_depth: int = 3
+    decoder_num_heads: int = 8
+    norm_pix_loss: bool = True  # per-patch standardised reconstruction target
+
+
+@dataclass
+class PretrainSettings:
+    """MAE pretraining (spec C.2-C.3, appendix Table 5)."""
+
+    epochs: int = 50  # paper (Tables 5, 8); the README command says 100 (J#1)
+    batch_size: int = 64
+    blr: float = 1e-3  # absolute lr = blr * batch_size / 256
+    min_lr: float = 0.0
+    warmup_epochs: int = 5
+    weight_decay: float = 0.05  # on parameters with ndim >= 2 only
+    betas: tuple[float, float] = (0.9, 0.95)
+    mask_ratio: float = 0.75
+    loss_all: bool = True  # released code: loss over all 144 patches, not only the masked ones (J#10)
+
+
+@dataclass
+class SaliencySettings:
+    """Salient patch selection (spec D-E)."""
+
+    selection: str = "dynamic"  # dynamic (Lorenz rule) | fixed (top-K by error) | random (dynamic K, random patches)
+    max_ratio: float | str | None = None  # None: the game's adopted ratio (Table 13); "auto": ideal ratio (Fig. 8)
+    xscale: float = 1.0  # 1 as released (two-step chord vs 1/P); 2 = the exact 45-degree tangent (J#8)
+    fixed_ratio: float | None = None  # fixed selection: K = floor(144 * fixed_ratio); None means K = Kmax
+
+
+@dataclass
+class AgentSettings:
+    """Networks: encoder and the dueling noisy C51 head (spec F.1-F.3)."""
+
+    encoder: str = "spirl"  # spirl (attention over MAE features) | de_cnn (data-efficient CNN on pixels)
+    hidden_size: int = 256
+    num_atoms: int = 51
+    v_min: float = -10.0
+    v_max: float = 10.0
+    dueling: bool = True
+    noisy_sigma0: float = 0.5  # released code 0.5 (J#6); the DE-Rainbow paper used 0.1
+    # SPIRL attention module (Table 13)
+    proj_dim: int = 32
+    attention_heads: int = 8
+    attention_mlp: int = 128
+    attention_depth: int = 1
+    residual: bool = False  # paper: no residual in the block; released code: residual (J#2)
+    pooling: str = "cls"  # cls (one shared trainable token per frame) | avg (mean over Kmax tokens, Table 15)
+    padding: str = "zero"  # zero (as released) | token (trainable pad) | mask (masked attention), Table 14
+
+
+@dataclass
+class LearnerSettings:
+    """Rainbow learner with data-efficient settings (spec F.1, appendix Table 10)."""
+
+    n_step: int = 20
+    gamma: float = 0.99
+    lr: float = 1e-4
+    adam_eps: float = 1.5e-4
+    grad_clip: float = 10.0
+    batch_size: int = 32
+    updates_per_step: float = 1.0  # paper's 400K table: 0.25 (J#3)
+    target_update_period: int = 2000  # gradient updates between hard target copies
+    double_dqn: bool = True
+    warmup_steps: int | str = 1600  # uniform-random steps before learning; "pretrain_frames" for DE-Rainbow-P
+    warmup_random_actions: bool = True  # the released 400K command acts greedily from step 0 (J#7)
+    extend_budget_by_warmup: bool = False  # DE-Rainbow-P: env steps = budget + warm-up - 1600 (Table 12)
+    replay_capacity: int | None = None  # None keeps every transition (as released); Table 12: 100K for DE-Rainbow-P
+    per_alpha: float = 0.5
+    per_beta0: float = 0.4  # annealed linearly to 1 over the run
+    new_priority: str = "one"  # released code: new transitions get priority 1.0 (J#13); "max": original Rainbow
+
+
+@dataclass
+class BudgetSettings:
+    """How long a run is and how it is evaluated (spec G)."""
+
+    env_steps: int = 100_000
+    eval_points: int = 10  # evaluations evenly spaced, the last at the final step; none at step 0
+    eval_episodes: int = 50  # one episode per environment, run in lockstep
+    eval_epsilon: float = 0.001
+    checkpoint_every: int = 5_000  # env steps between resumable checkpoints
+    device: str = "auto"  # auto | cpu | cuda
+
+
+@dataclass
+class MethodSettings:
+    """Everything one method needs, resolved from a preset (``spirl.config.resolve_method``)."""
+
+    name: str = "spirl"
+    description: str = ""
+    mae_variant: str = "paper"  # which results/mae/{variant}/ this method's SPIRL runs use
+    protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
+    mae: MAEArch = field(default_factory=MAEArch)
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    saliency: SaliencySettings = field(default_factory=SaliencySettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    learner: LearnerSettings = field(default_factory=LearnerSettings)
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
