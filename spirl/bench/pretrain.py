@@ -1,0 +1,120 @@
+"""``spirl bench pretrain``: MAE pretraining throughput and the paper schedule's wall time.
+
+Times the update ``spirl pretrain`` runs (masked forward, backward, AdamW step at batch 64,
+the paper's architecture) with the thread count in force, and prints samples per second and
+the estimated wall time of the paper's schedule: 50 epochs x 781 batches x 64 for a 50K-frame
+game, 50 x 78 x 64 for Frostbite's 5K frames.
+
+The straightforward version is the same model with the same weights whose attention is the
+textbook ``softmax(Q K^T / sqrt(d)) V`` written out with explicit matrices, instead of torch's
+fused ``scaled_dot_product_attention``. Both are timed in the same process in alternating
+rounds, so a busy machine slows both alike; the last line is their throughput ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import torch
+
+from spirl.mae import MAE, Attention
+from spirl.pretrain import build_optimizer, iterations_per_epoch, pretrain_step
+from spirl.settings import MAEArch, PretrainSettings
+
+PAPER_FRAMES = {"50K-frame game": 50_000, "Frostbite (5K frames)": 5_000}
+
+
+class ExplicitAttention(Attention):
+    """Attention with the score matrix written out: (B, N, C) -> (B, N, C); same parameters."""
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        B, N, C = x.shape
+        q, k, v = self.split_heads(x)  # each (B, H, N, hd)
+        scores = q @ k.transpose(-2, -1) * self.head_dim**-0.5  # (B, H, N, N)
+        if attn_mask is not None:
+            scores = scores.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool \
+                else scores + attn_mask
+        weights = scores.softmax(dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(B, N, C))
+
+
+def with_explicit_attention(model: MAE) -> MAE:
+    """A copy of ``model`` whose every attention is ``ExplicitAttention`` with the same weights."""
+    twin = copy.deepcopy(model)
+    for block in [*twin.blocks, *twin.decoder_blocks]:
+        explicit = ExplicitAttention(block.attn.qkv.in_features, block.attn.num_heads)
+        explicit.load_state_dict(block.attn.state_dict())
+        block.attn = explicit.to(block.attn.qkv.weight.device)
+    return twin
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``spirl bench pretrain``."""
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (2 timed updates each)")
+    parser.add_argument("--iters", type=int, default=None, help="timed updates per version (default 12; quick 2)")
+    parser.add_argument("--batch-size", type=int, default=64, help="batch size (paper: 64)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the count in force)")
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _timed_updates(model: MAE, optimizer: torch.optim.Optimizer, imgs: torch.Tensor, settings: PretrainSettings,
+                   mask_rng: torch.Generator, n: int, device: str) -> float:
+    """Seconds taken by ``n`` pretraining updates."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(n):
+        loss = pretrain_step(model, optimizer, imgs, settings, mask_rng)
+    float(loss)  # waits for the device
+    return time.perf_counter() - started
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print samples/s of both versions, the paper schedule's estimated hours, and the ratio last."""
+    from spirl.utils import choose_device, set_threads
+
+    threads = set_threads(args.threads)
+    device = choose_device(args.device)
+    iters = args.iters if args.iters is not None else (2 if args.quick else 12)
+    rounds = 1 if args.quick else 3
+    per_round = max(1, iters // rounds)
+    settings = PretrainSettings(batch_size=args.batch_size)
+
+    torch.manual_seed(args.seed)
+    shipped = MAE(MAEArch()).to(device)
+    straightforward = with_explicit_attention(shipped)
+    imgs = torch.rand(args.batch_size, 3, 96, 96, generator=torch.Generator().manual_seed(args.seed)).to(device)
+    with torch.no_grad():  # the two versions compute the same function
+        a = shipped(imgs, settings.mask_ratio, torch.Generator().manual_seed(1))[0]
+        b = straightforward(imgs, settings.mask_ratio, torch.Generator().manual_seed(1))[0]
+    if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
+        raise RuntimeError(f"explicit attention disagrees with the shipped model: loss {a.item()} vs {b.item()}")
+
+    versions = {"shipped": shipped, "straightforward": straightforward}
+    optimizers = {name: build_optimizer(m, settings) for name, m in versions.items()}
+    rngs = {name: torch.Generator().manual_seed(1) for name in versions}
+    seconds = dict.fromkeys(versions, 0.0)
+    for name, model in versions.items():  # one untimed update each: allocations, lazy init
+        _timed_updates(model, optimizers[name], imgs, settings, rngs[name], 1, device)
+    for _ in range(rounds):  # alternate, so load from other processes hits both versions alike
+        for name, model in versions.items():
+            seconds[name] += _timed_updates(model, optimizers[name], imgs, settings, rngs[name], per_round, device)
+    samples = rounds * per_round * args.batch_size
+    rate = {name: samples / s for name, s in seconds.items()}
+
+    print(f"MAE pretraining (paper architecture, batch {args.batch_size}, mask ratio {settings.mask_ratio}) on "
+          f"{device} with {threads} thread(s), {rounds * per_round} timed updates per version")
+    print(f"  shipped (scaled_dot_product_attention): {rate['shipped']:8.1f} samples/s "
+          f"({args.batch_size / rate['shipped']:.3f} s per update)")
+    print(f"  straightforward (explicit softmax(QK^T)V): {rate['straightforward']:5.1f} samples/s "
+          f"({args.batch_size / rate['straightforward']:.3f} s per update)")
+    paper = PretrainSettings()
+    for label, frames in PAPER_FRAMES.items():
+        total = paper.epochs * iterations_per_epoch(frames, paper.batch_size) * paper.batch_size
+        print(f"  paper schedule, {label}: {paper.epochs} epochs x {iterations_per_epoch(frames, paper.batch_size)} "
+              f"x {paper.batch_size} = {total:,} samples -> {total / rate['shipped'] / 3600:.2f} h estimated")
+    print(f"ratio shipped/straightforward: {rate['shipped'] / rate['straightforward']:.2f}x")
+    return 0

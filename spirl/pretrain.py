@@ -1,0 +1,429 @@
+"""MAE pretraining on a random-policy frame dataset (spec B "Sampling", C.2-C.3, appendix Table 5).
+
+``spirl pretrain --frames results/frames/MsPacman.npz --out results/mae/paper/MsPacman/model.pt``
+
+The paper's schedule by default: AdamW (0.9, 0.95), weight decay 0.05 on parameters with
+ndim >= 2 (the cls and mask tokens included), lr = blr * batch / 256 = 2.5e-4 set every
+iteration (linear warm-up over 5 epochs, then half-cosine to ``min_lr`` = 0 at the last
+epoch), batch 64, 50 epochs of floor(N / 64) batches drawn with replacement, mask ratio 0.75,
+loss over all 144 patches against per-patch-normalised targets (released code, J#10).
+fp32 throughout (the released code used CUDA AMP), so CPU runs are bit-for-bit repeatable.
+
+After every epoch a resumable state (weights, optimizer, epoch, the sampler's and the
+masks' generators, the loss log) is written atomically to ``<out dir>/.ckpt/<out stem>/state.pt``
+(or ``--ckpt-dir``), outside the declared outputs; a restarted run resumes from it and ends
+with the same weights as an uninterrupted one. ``model.pt`` and ``pretrain.csv`` are written
+atomically at the end, then the state is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from spirl.mae import MAE, describe, save_mae, validate_arch
+from spirl.settings import MAEArch, PretrainSettings
+
+STATE_FORMAT = "spirl-pretrain-state/1"
+CSV_COLUMNS = ("epoch", "loss", "lr", "wall_time_s", "samples_per_s")
+SET_SECTIONS = ("mae", "pretrain")
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tuple[MAEArch, PretrainSettings]:
+    """Apply ``--set section.key=value`` overrides to the two sections pretraining reads.
+
+    Values are parsed and type-checked by ``spirl.config.apply_overrides`` (YAML scalars coerced to
+    the dataclass field's type), so ``pretrain.epochs=2``, ``mae.decoder_depth=1`` or
+    ``pretrain.betas=[0.9,0.999]`` work and a wrong key names the allowed ones.
+
+    Raises:
+        ValueError: a malformed pair, a section other than ``mae``/``pretrain``, an unknown key, a bad value.
+    """
+    from spirl.config import ConfigError, apply_overrides
+    from spirl.settings import MethodSettings
+
+    for pair in pairs:
+        section = pair.split("=", 1)[0].split(".", 1)[0]
+        if "=" in pair and "." in pair.split("=", 1)[0] and section not in SET_SECTIONS:
+            allowed = [f"{name}.{key}" for name, obj in (("mae", arch), ("pretrain", pretrain)) for key in asdict(obj)]
+            raise ConfigError(f"--set {pair!r}: pretraining only reads mae.* and pretrain.* settings; "
+                              f"allowed: {', '.join(allowed)}")
+    settings = apply_overrides(MethodSettings(mae=arch, pretrain=pretrain), list(pairs))
+    return settings.mae, settings.pretrain
+
+
+def validate_settings(settings: PretrainSettings, num_patches: int = 144) -> None:
+    """Refuse pretraining settings that cannot run, with one sentence naming the setting.
+
+    Raises:
+        ValueError: on a non-positive epoch count, batch size or lr, a negative warm-up or decay,
+            betas outside [0, 1), or a mask ratio that hides every patch.
+    """
+    s = settings
+    if s.epochs < 1 or s.batch_size < 1:
+        raise ValueError(f"pretrain.epochs ({s.epochs}) and pretrain.batch_size ({s.batch_size}) must be >= 1")
+    if not s.blr > 0 or s.min_lr < 0 or s.min_lr > s.blr * s.batch_size / 256:
+        raise ValueError(f"pretrain.blr ({s.blr}) must be > 0 and pretrain.min_lr ({s.min_lr}) in [0, lr]")
+    if s.warmup_epochs < 0 or s.weight_decay < 0:
+        raise ValueError(f"pretrain.warmup_epochs ({s.warmup_epochs}) and pretrain.weight_decay "
+                         f"({s.weight_decay}) must be >= 0")
+    if len(s.betas) != 2 or not all(0 <= b < 1 for b in s.betas):
+        raise ValueError(f"pretrain.betas must be two numbers in [0, 1), got {s.betas}")
+    if not 0 <= s.mask_ratio < 1 or int(num_patches * (1 - s.mask_ratio)) < 1:
+        raise ValueError(f"pretrain.mask_ratio must leave at least one of {num_patches} patches visible, "
+                         f"got {s.mask_ratio}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimisation
+
+
+def peak_lr(settings: PretrainSettings) -> float:
+    """The absolute learning rate after warm-up: blr * batch_size / 256 (2.5e-4 at batch 64)."""
+    return settings.blr * settings.batch_size / 256
+
+
+def lr_at(epoch: float, settings: PretrainSettings) -> float:
+    """Learning rate at a fractional epoch (epoch + iteration / iterations_per_epoch).
+
+    Linear warm-up from 0 to ``peak_lr`` over ``warmup_epochs``, then a half-cosine from
+    ``peak_lr`` down to ``min_lr``, reached at ``epoch == epochs``.
+    """
+    peak, warm = peak_lr(settings), settings.warmup_epochs
+    if epoch < warm:
+        return peak * epoch / warm
+    span = settings.epochs - warm
+    progress_ = min(1.0, (epoch - warm) / span) if span > 0 else 1.0
+    return settings.min_lr + (peak - settings.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress_))
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two AdamW groups: ``weight_decay`` on parameters with ndim >= 2 (matrices, conv kernels, the
+    cls and mask tokens), none on biases and other 1-D parameters (LayerNorm). Buffers are not parameters."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def build_optimizer(model: nn.Module, settings: PretrainSettings) -> torch.optim.AdamW:
+    """AdamW with the paper's betas and decay groups; the lr is set every iteration by ``lr_at``."""
+    return torch.optim.AdamW(param_groups(model, settings.weight_decay), lr=peak_lr(settings),
+                             betas=tuple(settings.betas))
+
+
+def pretrain_step(model: MAE, optimizer: torch.optim.Optimizer, imgs: torch.Tensor, settings: PretrainSettings,
+                  mask_rng: torch.Generator) -> torch.Tensor:
+    """One update on a batch of images (B, 3, 96, 96) in [0, 1]: masked forward, backward, AdamW step.
+
+    Returns the batch loss (a detached scalar, left on the device so the loop does not synchronise).
+    """
+    loss, _, _ = model(imgs, settings.mask_ratio, mask_rng, settings.loss_all)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def iterations_per_epoch(n_frames: int, batch_size: int) -> int:
+    """floor(N / batch): 781 for 50K frames, 78 for 5K at batch 64 (``drop_last``)."""
+    return n_frames // batch_size
+
+
+def to_images(frames: torch.Tensor, device: str | torch.device) -> torch.Tensor:
+    """uint8 frames (B, H, W, C) -> float32 images (B, C, H, W) in [0, 1] on ``device``."""
+    return frames.to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resumable state
+
+
+def default_ckpt_dir(out_path: str | os.PathLike[str]) -> Path:
+    """``<out dir>/.ckpt/<out stem>``: beside the output but not a declared output."""
+    out = Path(out_path)
+    return out.parent / ".ckpt" / out.stem
+
+
+def _fingerprint(arch: MAEArch, settings: PretrainSettings, seed: int, game: str, frames: np.ndarray,
+                 meta: dict[str, Any]) -> str:
+    """What a resumed run must share with the interrupted one (device and threads may differ)."""
+    sample = np.ascontiguousarray(frames[:: max(1, len(frames) // 64)])  # a cheap content check
+    doc = {"arch": asdict(arch), "pretrain": asdict(settings), "seed": seed, "game": game,
+           "frames_shape": list(frames.shape), "frames_sample_sha256": hashlib.sha256(sample.tobytes()).hexdigest(),
+           "frames_meta": meta}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _save_state(path: Path, payload: dict[str, Any]) -> None:
+    from spirl.utils import atomic_path
+
+    # The rename makes the file appear only once complete; ``complete`` guards against any other writer.
+    with atomic_path(path) as tmp:
+        torch.save({**payload, "format": STATE_FORMAT, "complete": True}, tmp)
+
+
+def _load_state(path: Path, fingerprint: str, device: str) -> dict[str, Any] | None:
+    """The saved state if it is complete and belongs to this very run, else None (with a note why)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # an unreadable state is ignored, never half-used
+        _log(f"ignoring unreadable pretraining state {path} ({err}); starting afresh")
+        return None
+    if not (isinstance(state, dict) and state.get("format") == STATE_FORMAT and state.get("complete") is True):
+        _log(f"ignoring incomplete pretraining state {path}; starting afresh")
+        return None
+    if state.get("fingerprint") != fingerprint:
+        _log(f"pretraining state {path} belongs to other settings, seed or frames; starting afresh")
+        return None
+    return state
+
+
+def _log(msg: str) -> None:
+    print(f"spirl pretrain: {msg}", file=sys.stderr, flush=True)
+
+
+def _csv_text(rows: list[dict[str, float]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([r["epoch"], f"{r['loss']:.6f}", f"{r['lr']:.6g}", f"{r['wall_time_s']:.3f}",
+                         f"{r['samples_per_s']:.2f}"])
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def _resolve_game(game: str | None, meta: dict[str, Any], frames_path: str | os.PathLike[str]) -> str:
+    from spirl.games import canonical
+
+    stored = meta.get("game")
+    if game is None and stored is None:
+        raise ValueError(f"{os.fspath(frames_path)!r} does not name its game in its metadata; pass --game")
+    if game is not None and stored is not None and canonical(game) != canonical(stored):
+        raise ValueError(f"--game {canonical(game)} was given but {os.fspath(frames_path)!r} holds "
+                         f"{canonical(stored)} frames")
+    return canonical(game if game is not None else stored)
+
+
+def pretrain(
+    frames_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    arch: MAEArch | None = None,
+    settings: PretrainSettings | None = None,
+    *,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = None,
+    game: str | None = None,
+    ckpt_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any] | None:
+    """Pretrain an MAE on ``frames_path`` and write ``out_path`` (model) and ``pretrain.csv`` beside it.
+
+    Args:
+        frames_path: ``.npz`` frame dataset (``spirl.data.load_frames``): uint8 (N, 96, 96, 3) and metadata.
+        out_path: the model checkpoint to write (``spirl.mae.save_mae`` format, decoder included).
+        arch, settings: the MAE and its schedule; the paper's by default.
+        seed: seeds the initialisation, the batch sampler and the masks (two separate generators).
+        device: ``auto`` (GPU when present), ``cpu`` or ``cuda``.
+        threads: torch threads (``spirl.utils.set_threads``); None keeps the current count.
+        game: the game, any spelling; by default the dataset's. Must agree with the dataset's.
+        ckpt_dir: where the resumable state lives; default ``default_ckpt_dir(out_path)``.
+        force: overwrite an existing ``out_path``.
+        stop_after_epochs: stop (as if interrupted) once this many epochs are complete, leaving only
+            the resumable state; for tests and for splitting a long run across jobs.
+
+    Returns:
+        The ``extra`` dict stored in the model (settings, final loss, timings, versions), or None when
+        stopped early by ``stop_after_epochs``.
+
+    Raises:
+        FileExistsError: ``out_path`` exists and ``force`` is False.
+        ValueError: bad settings, a dataset that does not fit the architecture, or a game mismatch.
+        RuntimeError: the loss became NaN or infinite.
+    """
+    from spirl.data import load_frames
+    from spirl.utils import atomic_write_text, choose_device, git_commit, progress, seed_everything, set_threads
+    from spirl.utils import versions as package_versions
+
+    arch = arch if arch is not None else MAEArch()
+    settings = settings if settings is not None else PretrainSettings()
+    out_path = Path(out_path)
+    csv_path = out_path.parent / "pretrain.csv"
+    if out_path.exists() and not force:
+        raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
+    validate_arch(arch)
+    validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)
+
+    frames, meta = load_frames(frames_path)  # uint8 (N, H, W, C)
+    game = _resolve_game(game, meta, frames_path)
+    expected = (arch.img_size, arch.img_size, arch.in_chans)
+    if frames.ndim != 4 or tuple(frames.shape[1:]) != expected:
+        raise ValueError(f"{os.fspath(frames_path)!r} holds frames of shape {tuple(frames.shape[1:])}, "
+                         f"the MAE takes {expected}")
+    n_frames = len(frames)
+    iters = iterations_per_epoch(n_frames, settings.batch_size)
+    if iters < 1:
+        raise ValueError(f"{os.fspath(frames_path)!r} has {n_frames} frames, fewer than one batch of "
+                         f"{settings.batch_size}")
+
+    device = choose_device(device)
+    n_threads = set_threads(threads)
+    seed_everything(seed)
+    model = MAE(arch).to(device)  # initialised from the just-seeded global RNG
+    optimizer = build_optimizer(model, settings)
+    sampler_seed, mask_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    sampler_rng = torch.Generator().manual_seed(sampler_seed)  # which frames form each batch
+    mask_rng = torch.Generator().manual_seed(mask_seed)  # which patches each sample hides
+    rows: list[dict[str, float]] = []
+    start_epoch = 0
+
+    state_path = Path(ckpt_dir if ckpt_dir is not None else default_ckpt_dir(out_path)) / "state.pt"
+    fingerprint = _fingerprint(arch, settings, seed, game, frames, meta)
+    state = _load_state(state_path, fingerprint, device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        sampler_rng.set_state(state["sampler_rng"].cpu())
+        mask_rng.set_state(state["mask_rng"].cpu())
+        rows = list(state["rows"])
+        start_epoch = int(state["epoch"])
+        _log(f"resuming {game} from epoch {start_epoch}/{settings.epochs} ({state_path})")
+    else:
+        _log(f"{describe(arch)}; {game}, {n_frames} frames, {settings.epochs} epochs x {iters} batches of "
+             f"{settings.batch_size} on {device} with {n_threads} thread(s)")
+
+    frames_t = torch.from_numpy(frames)  # shares memory with the array; batches are gathered per step
+    bar = progress(total=settings.epochs * iters, desc=f"pretrain {game}", unit="batch")
+    bar.update(start_epoch * iters)
+    try:
+        for epoch in range(start_epoch, settings.epochs):
+            model.train()
+            started = time.perf_counter()
+            batches = torch.randint(n_frames, (iters, settings.batch_size), generator=sampler_rng)  # with replacement
+            loss_sum = torch.zeros((), device=device)
+            lr = 0.0
+            for it in range(iters):
+                lr = lr_at(epoch + it / iters, settings)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                imgs = to_images(frames_t[batches[it]], device)  # (B, 3, 96, 96)
+                loss_sum += pretrain_step(model, optimizer, imgs, settings, mask_rng)
+                bar.update(1)
+            epoch_loss = float(loss_sum) / iters
+            if not math.isfinite(epoch_loss):
+                raise RuntimeError(f"the pretraining loss of {game} became {epoch_loss} in epoch {epoch + 1}; "
+                                   "lower pretrain.blr")
+            wall = time.perf_counter() - started
+            rows.append({"epoch": epoch + 1, "loss": epoch_loss, "lr": lr, "wall_time_s": wall,
+                         "samples_per_s": iters * settings.batch_size / wall})
+            bar.set_postfix(loss=f"{epoch_loss:.4f}")
+            _log(f"{game} epoch {epoch + 1}/{settings.epochs} loss {epoch_loss:.4f} lr {lr:.3g} "
+                 f"{rows[-1]['samples_per_s']:.1f} samples/s")
+            _save_state(state_path, {
+                "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "sampler_rng": sampler_rng.get_state(),
+                "mask_rng": mask_rng.get_state(), "rows": rows,
+            })
+            if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and epoch + 1 < settings.epochs:
+                _log(f"stopping after epoch {epoch + 1} as asked; rerun to resume")
+                return None
+    finally:
+        bar.close()
+
+    extra = {
+        "pretrain": asdict(settings),
+        "epoch": settings.epochs,
+        "loss": rows[-1]["loss"],
+        "seed": seed,
+        "frames": {"path": os.fspath(frames_path), "n": n_frames, "seed": meta.get("seed")},
+        "iterations_per_epoch": iters,
+        "device": device,
+        "threads": n_threads,
+        "wall_time_s": sum(r["wall_time_s"] for r in rows),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+    # The model is written last: its presence marks a finished pretraining.
+    atomic_write_text(csv_path, _csv_text(rows))
+    save_mae(out_path, model.cpu(), game=game, extra=extra)
+    state_path.unlink(missing_ok=True)
+    if ckpt_dir is None:  # tidy the default location; a directory the caller named is left alone
+        for empty in (state_path.parent, state_path.parent.parent):
+            try:
+                empty.rmdir()
+            except OSError:
+                break
+    _log(f"wrote {out_path} and {csv_path} (final loss {extra['loss']:.4f})")
+    return extra
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def _pretrain_cmd(args: argparse.Namespace) -> int:
+    arch, settings = apply_set(MAEArch(), PretrainSettings(), args.set)
+    pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
+             game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
+    return 0
+
+
+def configure_pretrain(parser: argparse.ArgumentParser) -> None:
+    """``spirl pretrain --frames PATH.npz --out DIR/model.pt [--game G] [--set key=value ...] ...``."""
+    parser.add_argument("--frames", required=True, help="frame dataset (.npz) from 'spirl collect'")
+    parser.add_argument("--out", required=True, help="model checkpoint to write; pretrain.csv goes beside it")
+    parser.add_argument("--game", default=None, help="game name (default: the dataset's; must agree with it)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override an mae.* or pretrain.* setting, e.g. pretrain.epochs=100 or "
+                             "mae.decoder_depth=1 (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and masks")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    parser.add_argument("--ckpt-dir", default=None,
+                        help="where the resumable per-epoch state lives (default: <out dir>/.ckpt/<out stem>)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing model")
+    parser.set_defaults(func=_pretrain_cmd)
+
+
+__all__ = [
+    "apply_set",
+    "build_optimizer",
+    "configure_pretrain",
+    "default_ckpt_dir",
+    "iterations_per_epoch",
+    "lr_at",
+    "param_groups",
+    "peak_lr",
+    "pretrain",
+    "pretrain_step",
+    "to_images",
+    "validate_settings",
+]

@@ -1,0 +1,173 @@
+"""MAE pretraining: settings, schedule, decay groups, a loss that falls, resume and refusal to overwrite."""
+
+import csv
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spirl import cli
+from spirl.mae import MAE, load_mae
+from spirl.pretrain import apply_set, lr_at, param_groups, peak_lr, pretrain
+from spirl.settings import MAEArch, PretrainSettings
+
+TINY = MAEArch(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
+TINY_SET = ["mae.embed_dim=32", "mae.depth=1", "mae.num_heads=2", "mae.decoder_embed_dim=32",
+            "mae.decoder_depth=1", "mae.decoder_num_heads=2"]
+
+
+def structured_frames(n: int, seed: int = 0) -> np.ndarray:
+    """uint8 (n, 96, 96, 3) frames with the regularities of a game screen: a fixed coloured maze
+    of walls, a plain background, and a few moving coloured blocks."""
+    rng = np.random.default_rng(seed)
+    frames = np.zeros((n, 96, 96, 3), np.uint8)
+    frames[:] = (20, 20, 90)
+    frames[:, ::16, :, :] = (200, 120, 40)  # horizontal walls every 16 rows
+    frames[:, :, ::24, :] = (200, 120, 40)  # vertical walls every 24 columns
+    for i in range(n):
+        for colour in ((250, 250, 0), (0, 230, 0), (230, 0, 200)):
+            r, c = rng.integers(0, 88, size=2)
+            frames[i, r:r + 8, c:c + 8] = colour
+    return frames
+
+
+def write_dataset(path, n: int, game: str = "MsPacman", seed: int = 0):
+    meta = {"game": game, "seed": seed, "frames": n}
+    np.savez(path, frames=structured_frames(n, seed), meta=np.array(json.dumps(meta)))
+    return path
+
+
+def read_csv(path) -> list[dict[str, str]]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def tiny_settings(**kw) -> PretrainSettings:
+    base = {"epochs": 2, "batch_size": 16, "warmup_epochs": 1, "blr": 1e-2}
+    return PretrainSettings(**{**base, **kw})
+
+
+def test_lr_schedule_paper_values():
+    s = PretrainSettings()
+    assert peak_lr(s) == pytest.approx(2.5e-4)
+    assert lr_at(0.0, s) == 0.0  # warm-up starts at 0
+    assert lr_at(2.5, s) == pytest.approx(1.25e-4)  # linear warm-up
+    assert lr_at(5.0, s) == pytest.approx(2.5e-4)  # peak after 5 epochs
+    assert lr_at(27.5, s) == pytest.approx(1.25e-4)  # half-way down the half-cosine
+    assert lr_at(50.0, s) == pytest.approx(0.0, abs=1e-12)  # min_lr at the last epoch
+    after = [lr_at(5 + 45 * t / 100, s) for t in range(101)]
+    assert all(a >= b for a, b in itertools.pairwise(after))
+
+
+def test_weight_decay_groups():
+    model = MAE(TINY)
+    decay, no_decay = param_groups(model, 0.05)
+    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for p in decay["params"]}
+    plain = {names[id(p)] for p in no_decay["params"]}
+    assert {"cls_token", "mask_token", "patch_embed.weight", "blocks.0.attn.qkv.weight",
+            "decoder_pred.weight"} <= decayed
+    assert {"patch_embed.bias", "blocks.0.norm1.weight", "blocks.0.attn.qkv.bias", "decoder_norm.bias"} <= plain
+    assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
+    assert len(decayed) + len(plain) == len(names)
+
+
+def test_apply_set_coerces_and_refuses():
+    arch, s = apply_set(MAEArch(), PretrainSettings(), ["pretrain.epochs=100", "mae.decoder_depth=1",
+                                                        "pretrain.loss_all=false", "pretrain.blr=1.5e-4"])
+    assert (s.epochs, arch.decoder_depth, s.loss_all, s.blr) == (100, 1, False, 1.5e-4)
+    assert MAEArch().decoder_depth == 3  # the defaults are untouched
+    with pytest.raises(ValueError, match="epochs"):
+        apply_set(MAEArch(), PretrainSettings(), ["pretrain.epoch=3"])
+    with pytest.raises(ValueError, match=r"mae\.\* and pretrain\.\*.*pretrain\.epochs"):
+        apply_set(MAEArch(), PretrainSettings(), ["learner.lr=1e-3"])
+    with pytest.raises(ValueError, match="int"):
+        apply_set(MAEArch(), PretrainSettings(), ["pretrain.epochs=many"])
+
+
+def test_short_pretraining_lowers_the_loss(tmp_path):
+    data = write_dataset(tmp_path / "frames.npz", 256)
+    out = tmp_path / "mae" / "model.pt"
+    extra = pretrain(data, out, TINY, tiny_settings(epochs=3, warmup_epochs=0), seed=0, device="cpu")
+    rows = read_csv(out.parent / "pretrain.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    assert float(rows[-1]["lr"]) < float(rows[0]["lr"])  # cosine decay within the run
+    model, meta = load_mae(out, game="MsPacman", arch=TINY)
+    assert meta["extra"]["epoch"] == 3 and meta["extra"]["loss"] == pytest.approx(extra["loss"])
+    # Against the untrained model on held-out frames and fixed masks.
+    torch.manual_seed(0)
+    fresh = MAE(TINY).eval()
+    imgs = torch.from_numpy(structured_frames(32, seed=99)).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        before = fresh(imgs, 0.75, torch.Generator().manual_seed(5))[0].item()
+        after = model(imgs, 0.75, torch.Generator().manual_seed(5))[0].item()
+    assert after < 0.8 * before
+    assert not (out.parent / ".ckpt").exists()  # the resumable state is removed once done
+
+
+def test_resume_after_interruption_gives_the_same_weights(tmp_path, capsys):
+    data = write_dataset(tmp_path / "frames.npz", 64)
+    settings = tiny_settings()
+    pretrain(data, tmp_path / "a" / "model.pt", TINY, settings, seed=3, device="cpu")
+
+    out_b = tmp_path / "b" / "model.pt"
+    assert pretrain(data, out_b, TINY, settings, seed=3, device="cpu", stop_after_epochs=1) is None
+    assert not out_b.exists() and (out_b.parent / ".ckpt" / "model" / "state.pt").exists()
+    pretrain(data, out_b, TINY, settings, seed=3, device="cpu")
+    assert "resuming MsPacman from epoch 1/2" in capsys.readouterr().err
+
+    a, _ = load_mae(tmp_path / "a" / "model.pt")
+    b, _ = load_mae(out_b)
+    for (name, wa), (_, wb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(wa, wb), name
+    losses = [[r["loss"] for r in read_csv(tmp_path / d / "pretrain.csv")] for d in "ab"]
+    assert losses[0] == losses[1]
+
+
+def test_state_of_other_settings_or_unreadable_is_not_resumed(tmp_path, capsys):
+    data = write_dataset(tmp_path / "frames.npz", 32)
+    out, ckpt = tmp_path / "model.pt", tmp_path / "ckpt"
+    settings = tiny_settings(epochs=2, warmup_epochs=0)
+    pretrain(data, out, TINY, settings, seed=0, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1)
+    pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1)
+    assert "belongs to other settings" in capsys.readouterr().err
+    (ckpt / "state.pt").write_bytes(b"half a file")
+    pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
+    assert "ignoring unreadable" in capsys.readouterr().err
+    assert load_mae(out)[1]["extra"]["epoch"] == 2
+
+
+def test_game_and_dataset_checks(tmp_path):
+    data = write_dataset(tmp_path / "frames.npz", 32)
+    with pytest.raises(ValueError, match=r"Seaquest was given but .* holds MsPacman"):
+        pretrain(data, tmp_path / "m.pt", TINY, tiny_settings(), game="seaquest", device="cpu")
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        pretrain(data, tmp_path / "m.pt", TINY, tiny_settings(batch_size=64), device="cpu")
+    with pytest.raises(ValueError, match="mask_ratio"):
+        pretrain(data, tmp_path / "m.pt", TINY, tiny_settings(mask_ratio=1.0), device="cpu")
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 a truncated archive")
+    with pytest.raises(ValueError, match=r"junk\.npz"):
+        pretrain(tmp_path / "junk.npz", tmp_path / "m.pt", TINY, tiny_settings(), device="cpu")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_cli_refuses_to_overwrite_and_runs_with_force(tmp_path, capsys):
+    data = write_dataset(tmp_path / "frames.npz", 32)
+    out = tmp_path / "model.pt"
+    out.write_bytes(b"an earlier model")
+    args = ["pretrain", "--frames", str(data), "--out", str(out), "--seed", "0", "--threads", "1",
+            "--device", "cpu", "--set", "pretrain.epochs=1", "--set", "pretrain.batch_size=16"]
+    for pair in TINY_SET:
+        args += ["--set", pair]
+    assert cli.main(args) == 1
+    assert "--force" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier model"
+    assert cli.main([*args, "--force"]) == 0
+    meta = load_mae(out, game="ms_pacman", arch=TINY)[1]
+    assert meta["extra"]["pretrain"]["epochs"] == 1 and meta["extra"]["threads"] == 1
+    assert cli.main([*args, "--set", "pretrain.epoch=1", "--force"]) == 1
+    assert "unknown setting 'epoch'" in capsys.readouterr().err
