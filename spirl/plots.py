@@ -1,0 +1,373 @@
+"""Figures: aggregate intervals, performance profiles, probability of improvement, learning curves,
+sample-efficiency curves, K histograms and study bars.
+
+One style for every figure: the Okabe-Ito palette (safe for the common colour-vision
+deficiencies), each method keeping its colour across figures. Published numbers are
+drawn grey or hatched and labelled "published: ..."; the harness's runs are "reproduced".
+Every plot function takes a matplotlib ``ax`` and returns it; figures are composed by
+the ``spirl plots`` command (or the caller), saved as PNG and PDF with the Agg backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window (Snakemake jobs, CI)
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from spirl import games as game_table
+from spirl import paper
+from spirl import stats as st
+from spirl.utils import atomic_path, atomic_write_text
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with deuteranopia, protanopia, tritanopia.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+PUBLISHED_GREYS = ("#555555", "#888888", "#AAAAAA", "#333333", "#BBBBBB")
+METRIC_LABELS = {"IQM": "IQM", "median": "Median", "mean": "Mean", "optimality_gap": "Optimality gap"}
+STYLE: dict[str, Any] = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "pdf.fonttype": 42,  # editable text in the PDFs
+}
+
+
+def method_colours(methods: Sequence[str]) -> dict[str, str]:
+    """A fixed colour per method: reproduced ones from Okabe-Ito in the given order, published ones grey."""
+    out: dict[str, str] = {}
+    ours = [m for m in dict.fromkeys(methods) if st.kind_of(m) == "reproduced"]
+    published = [m for m in dict.fromkeys(methods) if st.kind_of(m) == "published"]
+    for i, m in enumerate(ours):
+        out[m] = OKABE_ITO[i % len(OKABE_ITO)]
+    for i, m in enumerate(published):
+        out[m] = PUBLISHED_GREYS[i % len(PUBLISHED_GREYS)]
+    return out
+
+
+def label_of(method: str) -> str:
+    """Legend label: ``published: SPR`` for published data, ``<method> (reproduced)`` for ours."""
+    if st.kind_of(method) == "published":
+        return "published: " + method[len(st.PUBLISHED_PREFIX):]
+    return f"{method} (reproduced)"
+
+
+def _colour(colours: Mapping[str, str] | None, method: str) -> str:
+    return (colours or {}).get(method) or method_colours([method])[method]
+
+
+# ============================================================================== rliable figures
+
+
+def plot_aggregate_intervals(ax: plt.Axes, aggregates: pd.DataFrame, metric: str = "IQM",
+                             colours: Mapping[str, str] | None = None) -> plt.Axes:
+    """Point estimate and 95% CI of one aggregate metric per method (rows of ``aggregates.csv``)."""
+    rows = aggregates[aggregates["metric"] == metric].reset_index(drop=True)
+    for i, r in rows.iterrows():
+        c = _colour(colours, r.method)
+        published = st.kind_of(r.method) == "published"
+        ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.35 if published else 0.6,
+                hatch="//" if published else None, edgecolor=c)
+        ax.plot([r.estimate, r.estimate], [i - 0.3, i + 0.3], color="black", lw=1.5)
+    ax.set_yticks(range(len(rows)), [f"{label_of(r.method)}\n{r.runs} runs x {r.games} games"
+                                     for r in rows.itertuples()])
+    if not ax.yaxis_inverted():  # shared y axes would otherwise flip back and forth
+        ax.invert_yaxis()
+    ax.set_xlabel("human-normalised score")
+    ax.set_title(METRIC_LABELS.get(metric, metric))
+    return ax
+
+
+def plot_performance_profiles(ax: plt.Axes, profiles: pd.DataFrame,
+                              colours: Mapping[str, str] | None = None) -> plt.Axes:
+    """Fraction of runs with human-normalised score > tau, with 95% CI bands (rows of ``profiles.csv``)."""
+    for method, rows in profiles.groupby("method", sort=False):
+        c = _colour(colours, method)
+        ls = "--" if st.kind_of(method) == "published" else "-"
+        ax.plot(rows["tau"], rows["fraction"], color=c, ls=ls, label=label_of(method))
+        ax.fill_between(rows["tau"], rows["lower"], rows["upper"], color=c, alpha=0.2, lw=0)
+    ax.set_xlabel(r"human-normalised score $\tau$")
+    ax.set_ylabel(r"fraction of runs with score $> \tau$")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="upper right")
+    return ax
+
+
+def plot_probability_of_improvement(ax: plt.Axes, poi: pd.DataFrame,
+                                    colours: Mapping[str, str] | None = None) -> plt.Axes:
+    """P(X > Y) with its 95% CI per pair (rows of ``poi.csv``); 0.5 means no difference."""
+    for i, r in poi.reset_index(drop=True).iterrows():
+        c = _colour(colours, r.x)
+        ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.6, edgecolor=c,
+                hatch="//" if st.kind_of(r.y) == "published" or st.kind_of(r.x) == "published" else None)
+        ax.plot([r.estimate, r.estimate], [i - 0.3, i + 0.3], color="black", lw=1.5)
+    ax.axvline(0.5, color="grey", ls=":", lw=1)
+    ax.set_yticks(range(len(poi)), [f"P({label_of(x)} > {label_of(y)})" for x, y in zip(poi["x"], poi["y"])])
+    if not ax.yaxis_inverted():
+        ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability of improvement")
+    return ax
+
+
+def plot_sample_efficiency(ax: plt.Axes, curves: pd.DataFrame, colours: Mapping[str, str] | None = None) -> plt.Axes:
+    """IQM of human-normalised scores at each evaluation step with 95% CI bands (rows of ``curves.csv``)."""
+    for method, rows in curves.groupby("method", sort=False):
+        c = _colour(colours, method)
+        ax.plot(rows["step"], rows["estimate"], marker="o", ms=3, color=c, label=label_of(method))
+        ax.fill_between(rows["step"], rows["lower"], rows["upper"], color=c, alpha=0.2, lw=0)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("IQM human-normalised score")
+    ax.legend(loc="upper left")
+    return ax
+
+
+# ============================================================================== per-game figures
+
+
+def _published_points(game: str) -> list[tuple[str, paper.PaperNumber]]:
+    """Published 100K numbers drawn on a learning curve: the SPIRL paper's DE-Rainbow and DER as reported."""
+    out = []
+    if game in paper.TABLE11_PAPER:
+        out.append(("published: DE-Rainbow (SPIRL paper, Table 11)", paper.TABLE11_PAPER[game]))
+        out.append(("published: DER (reported)", paper.TABLE11_REPORTED[game]))
+    return out
+
+
+def plot_learning_curves(ax: plt.Axes, scores: pd.DataFrame, game: str, colours: Mapping[str, str] | None = None,
+                         methods: Sequence[str] | None = None, published: bool = True) -> plt.Axes:
+    """Raw score vs env steps on one game: mean over seeds with a band of ± one std over seeds.
+
+    Each run's point is the mean over its evaluation episodes. Published 100K numbers are drawn as
+    labelled grey markers at 100K when the runs reach that budget.
+    """
+    game = game_table.canonical(game)
+    df = scores[(scores["game"] == game) & (scores["method"].map(st.kind_of) == "reproduced")]
+    if methods is not None:
+        df = df[df["method"].isin(methods)]
+    per_run = df.groupby(["method", "seed", "step"])["score"].mean().reset_index()
+    for method, rows in per_run.groupby("method", sort=False):
+        c = _colour(colours, method)
+        by_step = rows.groupby("step")["score"]
+        mean, std, n = by_step.mean(), by_step.std(ddof=1).fillna(0.0), int(rows["seed"].nunique())
+        ax.plot(mean.index, mean.values, color=c, marker="o", ms=3, label=f"{label_of(method)}, {n} seeds")
+        ax.fill_between(mean.index, mean - std, mean + std, color=c, alpha=0.2, lw=0)
+    last = per_run["step"].max() if len(per_run) else 0
+    if published and last >= 0.9 * 100_000:
+        for i, (label, p) in enumerate(_published_points(game)):
+            ax.errorbar([100_000 * (1.0 + 0.015 * (i + 1))], [p.mean], yerr=[p.std] if p.std else None,
+                        fmt="s" if i == 0 else "D", color=PUBLISHED_GREYS[i], capsize=3, ms=5, label=label)
+    elif published and _published_points(game):
+        ax.text(0.99, 0.02, "published 100K numbers not drawn: runs end before 100K", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="grey")
+    ax.set_title(game)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("game score")
+    ax.legend(loc="best", fontsize=7)
+    return ax
+
+
+def plot_k_histogram(ax: plt.Axes, hist: pd.DataFrame, game: str) -> plt.Axes:
+    """Share of frames per 5% bin of K/144 (ours), with the paper's Fig. 8 bars and its ideal / adopted ratios.
+
+    Lines: the paper's ideal ratio (dotted), the adopted maximal ratio (dashed), ours ideal (dash-dot).
+    """
+    game = game_table.canonical(game)
+    width = paper.FIG8_BIN_WIDTH
+    total = float(hist["count"].sum())
+    ax.bar(hist["bin_start"], hist["count"] / total if total else hist["count"], width=hist["bin_end"] -
+           hist["bin_start"], align="edge", color=OKABE_ITO[0], alpha=0.7, label=f"reproduced ({int(total):,} frames)")
+    panel = paper.FIG8.get(game)
+    if panel is not None:
+        counts = np.array(panel.counts, float)
+        edges = np.arange(len(counts)) * width
+        ax.bar(edges, counts / counts.sum(), width=width, align="edge", fill=False, edgecolor="black", hatch="//",
+               lw=0.8, label=f"published: paper Fig. 8 ({panel.frames:,} frames)")
+        ax.axvline(panel.ideal_ratio, color="black", ls=":", lw=1.2, label=f"paper ideal {panel.ideal_ratio:.0%}")
+    adopted = game_table.get(game).max_ratio
+    if adopted is not None:
+        ax.axvline(adopted, color="black", ls="--", lw=1.2, label=f"adopted (Table 13) {adopted:.0%}")
+    ours = float(hist["ideal_ratio"].iloc[0])
+    ax.axvline(ours, color=OKABE_ITO[3], ls="-.", lw=1.2, label=f"reproduced ideal {ours:.0%}")
+    ax.set_xlim(0, max(0.5, float(hist.loc[hist["count"] > 0, "bin_end"].max()) + width))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("maximal ratio K/144")
+    ax.set_ylabel("share of frames")
+    ax.set_title(game)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_study_bars(ax: plt.Axes, scores: pd.DataFrame, variants: Mapping[str, str], games: Sequence[str],
+                    colours: Mapping[str, str] | None = None, reference: str | None = None) -> plt.Axes:
+    """Human-normalised final score per game and variant: mean ± std over runs as bars, each run a dot."""
+    runs = st.final_scores(st.check_scores(scores[scores["method"].isin(list(variants.values()))]))
+    runs = runs.assign(hns=st.human_normalise(runs))
+    n = len(variants)
+    width = 0.8 / max(n, 1)
+    for j, (label, method) in enumerate(variants.items()):
+        c = _colour(colours, method)
+        for i, g in enumerate(games):
+            cell = runs[(runs["method"] == method) & (runs["game"] == g)]["hns"].to_numpy()
+            if not len(cell):
+                continue
+            x = i - 0.4 + width * (j + 0.5)
+            std = float(np.std(cell, ddof=1)) if len(cell) > 1 else 0.0
+            ax.bar(x, cell.mean(), width=width * 0.9, color=c, alpha=0.7, yerr=std, capsize=2,
+                   label=(f"{label} ({method})" + (", reference" if method == reference else "")) if i == 0 else None,
+                   edgecolor="black" if method == reference else c)
+            ax.plot(np.full(len(cell), x), cell, "o", ms=2.5, color="black", alpha=0.7)
+    ax.set_xticks(range(len(games)), list(games))
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel("human-normalised score")
+    ax.legend(fontsize=7)
+    return ax
+
+
+# ============================================================================== composing and saving
+
+
+def save_figure(fig: plt.Figure, out_dir: str | Path, name: str) -> list[Path]:
+    """Save ``fig`` as ``<name>.png`` and ``<name>.pdf`` atomically, close it, return the paths."""
+    paths = []
+    for ext in ("png", "pdf"):
+        path = Path(out_dir) / f"{name}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _grid(n: int, cols: int = 2, size: tuple[float, float] = (5.0, 3.6)) -> tuple[plt.Figure, list[plt.Axes]]:
+    cols = min(cols, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False,
+                             layout="constrained")
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, stats_dir: str | Path | None = None,
+                 khist: Sequence[str | Path] = (), studies: Sequence[Any] = ()) -> dict[str, str]:
+    """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json)."""
+    from spirl.tables import load_khists, paper_order
+
+    plt.rcParams.update(STYLE)
+    out = Path(out_dir)
+    captions: dict[str, str] = {}
+    methods: list[str] = []
+    if scores is not None:
+        scores = st.check_scores(scores)
+        methods += list(dict.fromkeys(scores["method"]))
+    stats_tables: dict[str, pd.DataFrame] = {}
+    if stats_dir is not None:
+        for name in ("aggregates", "profiles", "poi", "curves"):
+            path = Path(stats_dir) / f"{name}.csv"
+            if not path.is_file():
+                raise FileNotFoundError(f"no {name}.csv in {stats_dir} (run 'spirl stats' first)")
+            stats_tables[name] = pd.read_csv(path)
+        methods += list(stats_tables["aggregates"]["method"])
+    colours = method_colours(methods)
+
+    agg = stats_tables.get("aggregates")
+    if agg is not None and len(agg):
+        metrics = [m for m in st.METRICS if m in set(agg["metric"])]
+        fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.5 * agg["method"].nunique() + 1.5),
+                                 sharey=True, squeeze=False, layout="constrained")
+        for ax, metric in zip(axes[0], metrics):
+            plot_aggregate_intervals(ax, agg, metric, colours)
+        save_figure(fig, out, "aggregates")
+        captions["aggregates"] = ("Aggregate human-normalised scores (final evaluation, runs as the unit) with 95% "
+                                  "stratified-bootstrap CIs; hatched: published per-run data.")
+    prof = stats_tables.get("profiles")
+    if prof is not None and len(prof):
+        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+        plot_performance_profiles(ax, prof, colours)
+        save_figure(fig, out, "profiles")
+        captions["profiles"] = "Performance profiles: fraction of runs above each human-normalised score, 95% CIs."
+    poi = stats_tables.get("poi")
+    if poi is not None and len(poi):
+        fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(poi) + 1.2), layout="constrained")
+        plot_probability_of_improvement(ax, poi, colours)
+        save_figure(fig, out, "poi")
+        captions["poi"] = "Probability of improvement P(X > Y) averaged over games, with 95% stratified-bootstrap CIs."
+    curves = stats_tables.get("curves")
+    if curves is not None and len(curves):
+        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+        plot_sample_efficiency(ax, curves, colours)
+        save_figure(fig, out, "sample_efficiency")
+        captions["sample_efficiency"] = "Sample efficiency: IQM of human-normalised scores at each evaluation, 95% CIs."
+
+    if scores is not None:
+        ours = scores[scores["method"].map(st.kind_of) == "reproduced"]
+        gs = paper_order(ours["game"].unique())
+        if gs:
+            fig, axes = _grid(len(gs))
+            for ax, g in zip(axes, gs):
+                plot_learning_curves(ax, ours, g, colours)
+            save_figure(fig, out, "learning_curves")
+            captions["learning_curves"] = ("Learning curves: evaluation score vs env steps, mean over seeds with a "
+                                           "± one std band; grey markers: published 100K numbers (labelled).")
+        for study in studies:
+            present = [m for m in study.variants.values() if m in set(scores["method"])]
+            if not present:
+                continue
+            gs = study.games or paper_order(scores[scores["method"].isin(present)]["game"].unique())
+            fig, ax = plt.subplots(figsize=(1.6 * len(gs) + 3, 3.6), layout="constrained")
+            plot_study_bars(ax, scores, study.variants, gs, colours, reference=study.reference)
+            ax.set_title(f"{study.name}: {study.question}")
+            save_figure(fig, out, f"study-{study.name}")
+            captions[f"study-{study.name}"] = (f"Study {study.name} ({study.question}): human-normalised final score "
+                                               f"per variant, mean ± std over runs, dots = runs.")
+
+    for mae, hists in load_khists(khist).items():
+        gs = paper_order(list(hists))
+        fig, axes = _grid(len(gs))
+        for ax, g in zip(axes, gs):
+            plot_k_histogram(ax, hists[g], g)
+        save_figure(fig, out, f"k_hist-{mae}")
+        captions[f"k_hist-{mae}"] = (f"Fig. 8 analogue (MAE {mae}): share of pre-training frames per 5% bin of the "
+                                     f"uncapped dynamic K/144; hatched bars: the paper's Fig. 8 (published).")
+    atomic_write_text(out / "captions.json", json.dumps(captions, indent=2) + "\n")
+    return captions
+
+
+def _plots_cmd(args: argparse.Namespace) -> int:
+    from spirl.tables import load_studies
+
+    if not (args.scores or args.stats or args.khist):
+        raise ValueError("nothing to plot: give --scores, --stats and/or --khist")
+    scores = st.load_scores(args.scores) if args.scores else None
+    studies = [s for path in args.study or [] for s in load_studies(path)]
+    captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.khist or [], studies=studies)
+    print(f"spirl plots: {len(captions)} figures (PNG + PDF) -> {args.out}")
+    return 0
+
+
+def configure_plots(parser: argparse.ArgumentParser) -> None:
+    """``spirl plots --scores results/scores.csv --stats reports/stats --khist ... --out reports/figures/``."""
+    parser.add_argument("--scores", help="tidy scores CSV (learning curves, study bars)")
+    parser.add_argument("--stats", help="directory written by 'spirl stats' (aggregates, profiles, poi, curves)")
+    parser.add_argument("--khist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files")
+    parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one bar figure each")
+    parser.add_argument("--out", required=True, help="directory for PNG + PDF figures and captions.json")
+    parser.set_defaults(func=_plots_cmd)

@@ -1,0 +1,187 @@
+"""Published per-run scores: download on request (sha256-pinned) and load for the statistics.
+
+The project commits none of these files. ``spirl fetch-published --config CONFIG --out DIR``
+reads the ``published:`` list of a preset (or any YAML/JSON file with that key)::
+
+    published:
+      - name: SPR
+        url: https://raw.githubusercontent.com/eloialonso/iris/<commit>/results/data/SPR.json
+        sha256: 055133e22ddb1e7154bbb48b6d229e3b064ea374911158f5d5c1a92cd59e2ad3
+        source: eloialonso/iris results/data (GPL-3.0; mirror of rliable's Atari 100k data)
+
+and writes ``DIR/<name>.json``. A download whose sha256 differs from the pinned one is
+refused and nothing is left behind; a file already present with the right hash is kept.
+``load_published(path)`` reads ``{game: [score per run]}`` (raw game scores), which
+``spirl.stats.published_frame`` turns into method ``published:<name>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spirl import games as game_table
+from spirl.utils import atomic_path
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()+-]*$")
+
+
+class PublishedDataError(ValueError):
+    """A published-data config entry, download or file that cannot be used."""
+
+
+class HashMismatchError(PublishedDataError):
+    """A downloaded file whose sha256 is not the pinned one."""
+
+
+@dataclass(frozen=True)
+class PublishedEntry:
+    """One file to fetch: its name (the method becomes ``published:<name>``), URL, pinned sha256, source."""
+
+    name: str
+    url: str
+    sha256: str
+    source: str = ""
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_config(path: str | Path) -> list[PublishedEntry]:
+    """The ``published:`` entries of a YAML or JSON config (an empty list gives no entries).
+
+    Raises:
+        PublishedDataError: a missing key, a malformed sha256 or a repeated name.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no config at {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise PublishedDataError(f"{path}: not valid YAML/JSON ({err})") from None
+    items = raw.get("published") if isinstance(raw, dict) else None
+    if not isinstance(items, list):  # an empty list is fine: nothing to fetch
+        raise PublishedDataError(f"{path}: no 'published:' list (entries with name, url, sha256)")
+    entries: list[PublishedEntry] = []
+    for i, item in enumerate(items):
+        where = f"{path}: published[{i}]"
+        if not isinstance(item, dict):
+            raise PublishedDataError(f"{where}: expected a mapping with name, url, sha256")
+        missing = [k for k in ("name", "url", "sha256") if not item.get(k)]
+        if missing:
+            raise PublishedDataError(f"{where}: missing {', '.join(missing)}")
+        unknown = set(item) - {"name", "url", "sha256", "source"}
+        if unknown:
+            raise PublishedDataError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        name, sha = str(item["name"]), str(item["sha256"]).lower()
+        if not _NAME.match(name):
+            raise PublishedDataError(f"{where}: name {name!r} must be usable as a file name")
+        if not _SHA256.match(sha):
+            raise PublishedDataError(f"{where}: sha256 {item['sha256']!r} is not 64 hex digits")
+        if any(e.name == name for e in entries):
+            raise PublishedDataError(f"{where}: name {name!r} appears twice")
+        entries.append(PublishedEntry(name, str(item["url"]), sha, str(item.get("source", ""))))
+    return entries
+
+
+def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) -> Path:
+    """Download ``entry`` to ``out_dir/<name>.json`` unless a file with the pinned hash is there.
+
+    The bytes go to a temporary file that is renamed only once its sha256 matches.
+
+    Raises:
+        HashMismatchError: the download (or an existing file) has another sha256; nothing is written.
+        PublishedDataError: the URL cannot be read.
+    """
+    target = Path(out_dir) / f"{entry.name}.json"
+    if target.exists():
+        have = sha256_of(target)
+        if have != entry.sha256:
+            raise HashMismatchError(f"{target} exists with sha256 {have}, not the pinned {entry.sha256}; "
+                                    f"remove it to download again")
+        return target
+    existed = target.parent.exists()
+    try:
+        with atomic_path(target) as tmp:
+            try:
+                with urllib.request.urlopen(entry.url, timeout=timeout) as response, open(tmp, "wb") as fh:
+                    for block in iter(lambda: response.read(1 << 16), b""):
+                        fh.write(block)
+            except (OSError, ValueError) as err:
+                raise PublishedDataError(f"{entry.name}: cannot download {entry.url} ({err})") from None
+            got = sha256_of(tmp)
+            if got != entry.sha256:
+                raise HashMismatchError(f"{entry.name}: {entry.url} has sha256 {got}, not the pinned "
+                                        f"{entry.sha256}; refused")
+    finally:
+        # atomic_path creates the directory; a refused download must not leave it behind either.
+        if not existed and not target.exists() and target.parent.exists() and not any(target.parent.iterdir()):
+            target.parent.rmdir()
+    return target
+
+
+def load_published(path: str | Path) -> dict[str, list[float]]:
+    """Read published per-run final scores ``{game: [score per run]}`` (raw scores), games canonicalised.
+
+    Raises:
+        PublishedDataError: not that shape, or non-finite scores.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no published scores at {path}")
+    try:
+        raw: Any = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PublishedDataError(f"{path}: not JSON ({err})") from None
+    if not isinstance(raw, dict) or not raw:
+        raise PublishedDataError(f"{path}: expected {{game: [score per run]}}")
+    out: dict[str, list[float]] = {}
+    for game, runs in raw.items():
+        if not isinstance(runs, list) or not runs or not all(
+                isinstance(s, int | float) and not isinstance(s, bool) for s in runs):
+            raise PublishedDataError(f"{path}: {game}: expected a non-empty list of numbers")
+        if not all(math.isfinite(s) for s in runs):
+            raise PublishedDataError(f"{path}: {game}: scores contain NaN or infinity")
+        canonical = game_table.canonical(game)
+        if canonical in out:
+            raise PublishedDataError(f"{path}: game {canonical} appears twice")
+        out[canonical] = [float(s) for s in runs]
+    return out
+
+
+def _fetch_cmd(args: argparse.Namespace) -> int:
+    entries = read_config(args.config)
+    if args.only:
+        unknown = sorted(set(args.only) - {e.name for e in entries})
+        if unknown:
+            raise PublishedDataError(f"--only: {', '.join(unknown)} not in {args.config}")
+        entries = [e for e in entries if e.name in set(args.only)]
+    for entry in entries:
+        path = fetch(entry, args.out)
+        print(f"{entry.name}: {path} (sha256 ok)")
+    return 0
+
+
+def configure_fetch_published(parser: argparse.ArgumentParser) -> None:
+    """``spirl fetch-published --config CONFIG --out DIR [--only NAME ...]``."""
+    parser.add_argument("--config", required=True, help="YAML/JSON with a 'published:' list (name, url, sha256)")
+    parser.add_argument("--out", required=True, help="directory for <name>.json")
+    parser.add_argument("--only", nargs="*", help="fetch only these names")
+    parser.set_defaults(func=_fetch_cmd)

@@ -1,0 +1,101 @@
+"""spirl.plots: every plot function draws on the ax it is given; the command writes PNG + PDF."""
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from spirl import cli
+from spirl import plots as pl
+from spirl import stats as st
+from spirl import tables as tb
+
+
+def scores(methods=("spirl", "de_rainbow"), games=("MsPacman", "Seaquest"), seeds=3, steps=(50_000, 100_000)):
+    rng = np.random.default_rng(0)
+    rows = [(m, g, s, step, e, float(rng.normal(300 * (i + 1) * step / steps[-1], 30)))
+            for i, m in enumerate(methods) for g in games for s in range(seeds) for step in steps for e in range(2)]
+    return pd.DataFrame(rows, columns=list(st.SCORE_COLUMNS))
+
+
+def khist(tmp_path, game="MsPacman"):
+    d = tmp_path / "paper" / game
+    d.mkdir(parents=True)
+    counts = [0, 0, 5, 30, 40, 20, 5]
+    pd.DataFrame({"bin_start": np.arange(7) * 0.05, "bin_end": np.arange(1, 8) * 0.05, "count": counts,
+                  "frames": 100, "ideal_ratio": 0.35}).to_csv(d / "k_hist.csv", index=False)
+    return d / "k_hist.csv"
+
+
+def legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_colours_are_okabe_ito_for_ours_and_grey_for_published():
+    c = pl.method_colours(["spirl", "published:SPR", "de_rainbow"])
+    assert c["spirl"] == pl.OKABE_ITO[0] and c["de_rainbow"] == pl.OKABE_ITO[1]
+    assert c["published:SPR"] in pl.PUBLISHED_GREYS
+    assert pl.label_of("published:SPR") == "published: SPR"
+    assert pl.label_of("spirl") == "spirl (reproduced)"
+
+
+def test_plot_functions_return_the_ax_they_draw_on(tmp_path):
+    df = scores()
+    df = pd.concat([df, st.published_frame({"MsPacman": [1000.0, 1200.0], "Seaquest": [300.0, 500.0]}, "X")])
+    tables = st.run_stats(df, tmp_path / "stats", reps=20)
+    fig, axes = plt.subplots(2, 4)
+    axes = axes.ravel()
+    assert pl.plot_aggregate_intervals(axes[0], tables["aggregates"], "IQM") is axes[0]
+    assert [t.get_text().split("\n")[0] for t in axes[0].get_yticklabels()] == [
+        "spirl (reproduced)", "de_rainbow (reproduced)", "published: X"]
+    assert pl.plot_performance_profiles(axes[1], tables["profiles"]) is axes[1]
+    assert "published: X" in legend_texts(axes[1])
+    assert pl.plot_probability_of_improvement(axes[2], tables["poi"]) is axes[2]
+    assert pl.plot_sample_efficiency(axes[3], tables["curves"]) is axes[3]
+    assert pl.plot_learning_curves(axes[4], df, "MsPacman") is axes[4]
+    labels = legend_texts(axes[4])
+    assert "spirl (reproduced), 3 seeds" in labels
+    assert "published: DE-Rainbow (SPIRL paper, Table 11)" in labels  # runs reach 100K: published drawn
+    hist = tb.read_khist(khist(tmp_path))
+    assert pl.plot_k_histogram(axes[5], hist, "MsPacman") is axes[5]
+    assert any(t.startswith("published: paper Fig. 8") for t in legend_texts(axes[5]))
+    assert {round(line.get_xdata()[0], 2) for line in axes[5].get_lines()} == {0.35, 0.30}
+    assert pl.plot_study_bars(axes[6], df, {"a": "spirl", "b": "de_rainbow"}, ["MsPacman"], reference="spirl") \
+        is axes[6]
+    plt.close(fig)
+
+
+def test_published_numbers_are_not_drawn_on_short_runs():
+    fig, ax = plt.subplots()
+    pl.plot_learning_curves(ax, scores(steps=(1000, 2000)), "Seaquest")
+    assert not any(t.startswith("published") for t in legend_texts(ax))
+    assert any("not drawn" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+
+
+def test_plots_cli_writes_png_and_pdf_with_captions(tmp_path):
+    df = scores()
+    df.to_csv(tmp_path / "scores.csv", index=False)
+    st.run_stats(df, tmp_path / "stats", reps=20)
+    (tmp_path / "study.json").write_text(json.dumps({"name": "pad", "question": "q?", "reference": "spirl",
+                                                     "variants": {"zero": "spirl", "other": "de_rainbow"}}))
+    out = tmp_path / "figures"
+    assert cli.main(["plots", "--scores", str(tmp_path / "scores.csv"), "--stats", str(tmp_path / "stats"),
+                     "--khist", str(khist(tmp_path)), "--study", str(tmp_path / "study.json"),
+                     "--out", str(out)]) == 0
+    captions = json.loads((out / "captions.json").read_text())
+    expected = {"aggregates", "profiles", "poi", "sample_efficiency", "learning_curves", "study-pad", "k_hist-paper"}
+    assert set(captions) == expected
+    for name in expected:
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    assert not list(out.glob("*.tmp"))
+
+
+def test_plots_cli_needs_inputs(tmp_path, capsys):
+    assert cli.main(["plots", "--out", str(tmp_path)]) == 1
+    assert "nothing to plot" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="spirl stats"):
+        pl.make_figures(tmp_path / "f", stats_dir=tmp_path)
