@@ -545,6 +545,10 @@ def for_game(settings: MethodSettings, game: str, *, pretrain_frames: int | None
     total = s.budget.env_steps
     if s.learner.extend_budget_by_warmup:
         total += warm - LearnerSettings().warmup_steps  # type: ignore[operator]
+    if total < 1:
+        raise ConfigError(f"{s.name} on {game}: the budget comes to {total} env steps; raise budget.env_steps")
+    if s.budget.eval_episodes < 1:
+        raise ConfigError("budget.eval_episodes must be at least 1")
     capacity = s.learner.replay_capacity or total
     s.learner.replay_capacity = capacity
     points = s.budget.eval_points

@@ -144,3 +144,12 @@ def test_check_config_cli(tmp_path, capsys):
     preset.write_text(yaml.safe_dump({"games": ["Nope"]}))
     assert cli.main(["check-config", "--config", str(preset)]) == 1
     assert "unknown game" in capsys.readouterr().err
+
+
+def test_run_plans_refuse_budgets_with_nothing_to_learn():
+    p = parse_preset({"games": ["Seaquest"], "budget": {"env_steps": 0}})
+    with pytest.raises(ConfigError, match=r"raise budget\.env_steps"):
+        for_game(resolve_method(p, "de_rainbow"), "Seaquest")
+    p = parse_preset({"games": ["Seaquest"], "budget": {"eval_episodes": 0}})
+    with pytest.raises(ConfigError, match="eval_episodes"):
+        for_game(resolve_method(p, "spirl"), "Seaquest")

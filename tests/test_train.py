@@ -1,0 +1,173 @@
+"""Training runs end to end on the real ALE: outputs, kill-and-resume equality, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from spirl.cli import main
+from spirl.config import for_game, load_method
+from spirl.evaluate import EVAL_COLUMNS
+from spirl.mae import MAE, save_mae
+from spirl.settings import MAEArch
+from spirl.train import RunError, Trainer, default_checkpoint_dir, settings_differences, train
+
+GAME = "MsPacman"
+# Tiny budget: 300 env steps, 100 of random warm-up, updates at batch 8, 2 evaluations of 2 short games.
+COMMON = ["learner.warmup_steps=100", "learner.batch_size=8", "agent.hidden_size=32", "protocol.max_episode_steps=120",
+          "learner.target_update_period=50"]
+TINY_MAE = {"embed_dim": 16, "depth": 1, "num_heads": 2, "decoder_embed_dim": 16, "decoder_depth": 1,
+            "decoder_num_heads": 2}
+SPIRL = [*COMMON, "budget.env_steps=150", "budget.eval_points=1", "protocol.max_episode_steps=25",
+         "agent.proj_dim=8", "agent.attention_heads=2", "agent.attention_mlp=16", "agent.padding=mask",
+         *(f"mae.{k}={v}" for k, v in TINY_MAE.items())]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train")
+    preset = {"games": [GAME], "budget": {"env_steps": 300, "eval_points": 2, "eval_episodes": 2,
+                                         "checkpoint_every": 100}}
+    (root / "preset.yaml").write_text(yaml.safe_dump(preset))
+    torch.manual_seed(0)
+    arch = MAEArch(**TINY_MAE)
+    save_mae(root / "mae_mspacman.pt", MAE(arch), game=GAME)
+    save_mae(root / "mae_seaquest.pt", MAE(arch), game="Seaquest")
+    return root
+
+
+@pytest.fixture(scope="module")
+def de_run(work) -> Path:
+    """One uninterrupted DE-Rainbow run, shared by the output and resume tests."""
+    out = work / "runs" / "de_rainbow"
+    train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, quiet=True)
+    return out
+
+
+def _check_outputs(out: Path, method: str, steps: list[int], episodes: int) -> dict:
+    ev = pd.read_csv(out / "eval.csv")
+    assert tuple(ev.columns) == EVAL_COLUMNS
+    assert ev["step"].tolist() == steps and (ev["episodes"] == episodes).all()
+    for _, row in ev.iterrows():
+        scores = [float(x) for x in str(row["scores"]).split(";")]
+        assert len(scores) == episodes
+        assert row["mean"] == pytest.approx(sum(scores) / episodes)
+        assert row["min"] == min(scores) and row["max"] == max(scores)
+    info = json.loads((out / "run.json").read_text())
+    assert info["method"] == method and info["game"] == GAME and info["seed"] == 0
+    assert info["updates"] == info["plan"]["expected_updates"]
+    for key in ("settings", "versions", "git_commit", "device", "threads", "wall_time_s", "steps_per_s",
+                "peak_rss_mb"):
+        assert key in info
+    assert (out / "train_log.csv").is_file()
+    return info
+
+
+def test_de_rainbow_run_writes_valid_outputs(de_run):
+    info = _check_outputs(de_run, "de_rainbow", [150, 300], 2)
+    assert info["settings"]["protocol"]["frame_size"] == 84 and info["settings"]["agent"]["encoder"] == "de_cnn"
+    assert info["updates"] == 200 and info["plan"]["warmup_steps"] == 100
+    log = pd.read_csv(de_run / "train_log.csv")
+    assert log["episode_return"].notna().sum() == 2  # 120-step games in a 300-step run
+    assert log["loss"].notna().all()  # mean loss of the updates since the previous row
+    # the step checkpoints are gone, the trained network stays for later analysis
+    ckpt = Path(info["checkpoint_dir"])
+    assert not list(ckpt.glob("step-*")) and (ckpt / "final.pt").is_file()
+
+
+def test_de_rainbow_p_warms_up_for_the_pretraining_frames_and_extends_the_budget(work):
+    out = work / "runs" / "de_rainbow_p"
+    # 100 warm-up frames: total = 1700 + 100 - 1600 = 200 env steps, so the learning steps match DE-Rainbow's
+    train(work / "preset.yaml", "de_rainbow_p", GAME, 0, out, pretrain_frames=100, quiet=True,
+          overrides=[*COMMON, "budget.env_steps=1700", "budget.eval_points=1"])
+    info = _check_outputs(out, "de_rainbow_p", [200], 2)
+    assert info["plan"]["warmup_steps"] == 100 and info["plan"]["total_env_steps"] == 200
+    assert info["plan"]["replay_capacity"] == 100_000 and info["updates"] == 100
+
+
+def test_spirl_run_with_a_tiny_mae(work):
+    out = work / "runs" / "spirl"
+    train(work / "preset.yaml", "spirl", GAME, 0, out, mae=work / "mae_mspacman.pt", overrides=SPIRL, quiet=True)
+    info = _check_outputs(out, "spirl", [150], 2)
+    assert info["plan"]["k_max"] == 43 and info["mae"]["game"] == GAME
+    assert info["settings"]["agent"]["padding"] == "mask"
+
+
+def test_spirl_refuses_to_start_without_an_mae_or_with_another_games(work, capsys):
+    with pytest.raises(RunError, match="needs the MAE pretrained on MsPacman"):
+        train(work / "preset.yaml", "spirl", GAME, 0, work / "runs" / "nomae", overrides=SPIRL, quiet=True)
+    with pytest.raises(ValueError, match="trained on Seaquest, not on MsPacman"):
+        train(work / "preset.yaml", "spirl", GAME, 0, work / "runs" / "othermae", mae=work / "mae_seaquest.pt",
+              overrides=SPIRL, quiet=True)
+    # through the CLI: one clear line, exit code 1
+    code = main(["train", "--config", str(work / "preset.yaml"), "--method", "spirl", "--game", GAME, "--seed", "0",
+                 "--out", str(work / "runs" / "nomae")])
+    assert code == 1 and "needs the MAE pretrained on MsPacman" in capsys.readouterr().err
+
+
+def test_killed_run_resumes_to_the_same_eval_csv(work, de_run):
+    out, ckpt = work / "runs" / "killed", work / "ckpt" / "killed"
+    # "killed" after step 250: checkpoints exist at 100 and 200, the evaluation at 150 was done
+    assert train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt,
+                 stop_after_steps=250, quiet=True) is None
+    assert [p.name for p in ckpt.glob("step-*")] == ["step-000000200"] and not (out / "eval.csv").exists()
+    # a checkpoint of other settings is refused, naming the setting, and left untouched
+    with pytest.raises(RunError, match=r"learner\.lr: checkpoint 0\.0001 vs this run 0\.0003"):
+        train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=[*COMMON, "learner.lr=3e-4"],
+              ckpt_dir=ckpt, quiet=True)
+    assert (ckpt / "step-000000200" / "COMPLETE").is_file()
+    # started again with the same arguments: continues from step 200 and ends where the uninterrupted run ended
+    info = train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt, quiet=True)
+    assert info["sessions"] == 2
+    assert (out / "eval.csv").read_bytes() == (de_run / "eval.csv").read_bytes()
+    resumed = torch.load(ckpt / "final.pt", weights_only=False)["online"]
+    reference = torch.load(default_checkpoint_dir(de_run) / "final.pt", weights_only=False)["online"]
+    assert all(torch.equal(resumed[k], reference[k]) for k in reference)
+    assert (out / "train_log.csv").read_text() == (de_run / "train_log.csv").read_text()
+
+
+def test_finished_outputs_are_not_overwritten_without_force(work, de_run):
+    before = (de_run / "eval.csv").read_bytes()
+    with pytest.raises(RunError, match="already holds a finished run"):
+        train(work / "preset.yaml", "de_rainbow", GAME, 0, de_run, overrides=COMMON, quiet=True)
+    assert (de_run / "eval.csv").read_bytes() == before
+
+
+def test_checkpoint_dir_and_settings_differences():
+    assert default_checkpoint_dir("results/runs/spirl/MsPacman/3") == Path("results/.ckpt/runs/spirl/MsPacman/3")
+    assert default_checkpoint_dir("/x/results/runs/m/G/0") == Path("/x/results/.ckpt/runs/m/G/0")
+    assert default_checkpoint_dir("elsewhere/run") == Path("elsewhere/run/.ckpt")
+    saved = {"learner": {"lr": 1e-4, "n_step": 20}, "budget": {"device": "cpu"}}
+    now = {"learner": {"lr": 1e-4, "n_step": 10}, "budget": {"device": "cuda"}}
+    assert settings_differences(saved, now) == ["learner.n_step: checkpoint 20 vs this run 10"]
+
+
+def test_acting_stacks_equal_the_stacks_the_replay_rebuilds(work, tmp_path):
+    """Zeros at reset and after every train-time life loss, on both sides (Breakout loses lives fast)."""
+    settings = load_method(work / "preset.yaml", "de_rainbow")
+    settings.learner.warmup_steps = 400  # random actions throughout: no learning needed here
+    settings.budget.env_steps = 400
+    plan = for_game(settings, "Breakout")
+    trainer = Trainer(plan, 0, tmp_path / "out", tmp_path / "ckpt")
+    trainer.start()
+    acted = []
+    for _ in range(400):
+        acted.append(trainer.stack.array.copy())  # the state in which the next action is taken
+        trainer._env_step()
+    replay = trainer.replay
+    assert replay.terminal.sum() >= 3  # several life losses (and game overs) inside the run
+    n = plan.method.learner.n_step
+    batch = replay.sample(256, 0.4)
+    assert len(np.unique(batch.index)) > 100
+    for i, t in enumerate(batch.index):
+        assert np.array_equal(batch.obs[i], acted[t])
+        if t + n < len(acted):
+            assert np.array_equal(batch.next_obs[i], acted[t + n])
+    zeroed = [t for t in range(1, 400) if replay.terminal[t - 1]]
+    assert all((acted[t][:3] == 0).all() and acted[t][3].any() for t in zeroed)
