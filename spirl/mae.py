@@ -172,6 +172,7 @@ class MAE(nn.Module):
         arch = arch if arch is not None else MAEArch()
         validate_arch(arch)
         self.arch = arch
+        self.has_decoder = True  # False once loaded from an encoder-only checkpoint (see load_mae)
         self.grid_size = arch.img_size // arch.patch_size  # 12
         self.num_patches = self.grid_size**2  # P = 144
         self.patch_dim = arch.patch_size**2 * arch.in_chans  # 192
@@ -488,6 +489,7 @@ def load_mae(
     except RuntimeError as err:  # shape mismatches
         raise CheckpointMismatchError(f"MAE checkpoint {where!r} has weights of the wrong shape: {err}") from err
     model.to(map_location).eval()
+    model.has_decoder = has_decoder  # an encoder-only model keeps untrained decoder modules: mark it
     meta = {"arch": ckpt_arch, "game": payload["game"], "has_decoder": has_decoder,
             "extra": payload.get("extra", {}), "path": where}
     return model, meta
