@@ -15,12 +15,6 @@ P = S.NUM_PATCHES
 
 
 @pytest.fixture(scope="module")
-def mae():
-    torch.manual_seed(0)
-    return MAE().eval().requires_grad_(False)
-
-
-@pytest.fixture(scope="module")
 def frames():
     return benchmark_frames(3, "MsPacman", seed=1)  # real ALE frames, uint8 (3, 96, 96, 3)
 

@@ -9,14 +9,8 @@ from PIL import Image
 from spirl import cli
 from spirl import visualize as V
 from spirl.bench.saliency import benchmark_frames
-from spirl.mae import MAE, save_mae
+from spirl.mae import save_mae
 from spirl.saliency import NUM_PATCHES, dynamic_k, salient_index
-
-
-@pytest.fixture(scope="module")
-def mae():
-    torch.manual_seed(0)
-    return MAE().eval().requires_grad_(False)
 
 
 @pytest.fixture(scope="module")
