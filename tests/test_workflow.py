@@ -1,0 +1,316 @@
+"""The Snakemake workflow: presets expand to the right jobs, bad configs stop before any job,
+a tiny DAG runs end to end, edits rerun only what they should, and a killed run resumes.
+
+Every test runs the real Snakemake on the real Snakefile in a temporary working directory,
+so the project's results/ and reports/ are never touched. The end-to-end tests are marked
+``slow`` (they are still part of ``make test``: a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import fields
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import psutil
+import pytest
+import yaml
+
+from spirl import config as spirl_config
+from spirl.config import load_preset
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = ROOT / "workflow" / "config"
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+PROFILE = ROOT / "workflow" / "profiles" / "default"
+REFERENCE = ROOT.parent / "shared" / "reference" / "atari100k"  # published per-run scores (not in the project)
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 600, project: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run Snakemake on ``project``'s Snakefile with ``workdir`` as its working directory."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(project / "Snakefile"), "--directory", str(workdir),
+           *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(workdir: Path, *args: str, project: Path = ROOT) -> tuple[Counter, set[str]]:
+    """The jobs (rule -> count) and output files a dry run plans."""
+    proc = snakemake(workdir, "--dry-run", *args, project=project)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs: Counter = Counter()
+    outputs: set[str] = set()
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        if m:
+            jobs[m.group(1)] += 1
+        elif line.strip().startswith("output: "):
+            outputs.update(p.strip() for p in line.strip()[len("output: "):].split(","))
+    return jobs, outputs
+
+
+@cache
+def preset_dry_run(name: str) -> tuple[Counter, frozenset[str], float]:
+    """Dry run of one preset from an empty directory (cached: each preset is planned once per session)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        jobs, outputs = planned_jobs(Path(tmp), "--configfile", str(PRESETS / f"{name}.yaml"))
+        return jobs, frozenset(outputs), time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------- configuration
+
+
+def test_schema_mirrors_the_settings_dataclasses():
+    """The JSON Schema and spirl.config describe the same keys, so neither accepts what the other refuses."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defs = schema["$defs"]
+    for section, cls in spirl_config.SECTIONS.items():
+        assert set(defs[section]["properties"]) == {f.name for f in fields(cls)}, section
+    assert set(schema["properties"]) == set(spirl_config.PRESET_KEYS)
+    assert set(defs["study"]["properties"]) == spirl_config.STUDY_KEYS
+    assert set(defs["method"]["properties"]) == {*spirl_config.SECTIONS, "base", "description", "mae_variant"}
+    assert defs["saliency"]["properties"]["selection"]["enum"] == list(spirl_config.CHOICES["saliency.selection"])
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in PRESETS.glob("*.yaml")))
+def test_every_preset_passes_both_validators(preset):
+    raw = yaml.safe_load((PRESETS / preset).read_text())
+    jsonschema.validate(raw, yaml.safe_load(SCHEMA.read_text()))
+    assert load_preset(PRESETS / preset).runs()
+
+
+@pytest.mark.parametrize("name", ["default", "test", "paper100k", "paper400k", "atari100k"])
+def test_dry_run_plans_one_job_per_run_and_mae(name):
+    jobs, outputs, seconds = preset_dry_run(name)
+    preset = load_preset(PRESETS / f"{name}.yaml")
+    runs, maes = preset.runs(), preset.maes()
+    assert jobs["train"] == len(runs)
+    assert jobs["pretrain"] == jobs["saliency_stats"] == jobs["visualize"] == len(maes)
+    assert jobs["collect"] == len({game for _, game in maes})
+    assert jobs["resolve_method"] == len({method for method, _, _ in runs})
+    assert jobs["study_file"] == len(preset.studies)
+    for rule in ("aggregate", "stats", "tables", "plots", "report"):
+        assert jobs[rule] == 1, rule
+    assert {f"results/runs/{m}/{g}/{s}/eval.csv" for m, g, s in runs} <= outputs
+    assert seconds < 60, f"planning {name} took {seconds:.0f} s"
+
+
+def test_paper100k_plans_the_papers_experiments_and_every_study():
+    jobs, outputs, seconds = preset_dry_run("paper100k")
+    preset = load_preset(PRESETS / "paper100k.yaml")
+    assert jobs["train"] >= 80
+    for game in ("Frostbite", "MsPacman", "Seaquest", "BattleZone"):
+        assert f"results/mae/paper/{game}/model.pt" in outputs  # one pretraining of the paper's MAE per game
+    seeds = {m: len(s) for m, s in preset.comparison.items()}
+    assert seeds == {"spirl": 5, "de_rainbow": 10, "de_rainbow_p": 5}
+    assert len(preset.studies) >= 8
+    for study in preset.studies.values():
+        for method in study.variants.values():
+            for game in study.games:
+                for seed in study.seeds:
+                    assert f"results/runs/{method}/{game}/{seed}/eval.csv" in outputs
+        assert f"reports/tables/study-{study.name}.html" in outputs
+        assert f"reports/figures/study-{study.name}.png" in outputs
+    assert seconds < 30
+
+
+BAD_CONFIGS = {
+    "unknown key": ({"gamez": ["Seaquest"]}, "unknown key 'gamez'"),
+    "unknown game": ({"games": ["Seaquest", "Pacmann"]}, "unknown game 'Pacmann'"),
+    "bad type": ({"games": ["Seaquest"], "budget": {"env_steps": "many"}}, "budget.env_steps: expected integer"),
+    "study names an unknown method": (
+        {"games": ["Seaquest"], "studies": {"s": {"variants": {"a": "spirl", "b": "spirl_typo"}}}},
+        "unknown method 'spirl_typo'",
+    ),
+    "unknown setting in a method": (
+        {"games": ["Seaquest"], "methods": {"m": {"base": "spirl", "learner": {"lrr": 1e-3}}}},
+        "methods.m.learner: unknown key 'lrr'",
+    ),
+    "two methods disagree on a shared MAE": (
+        {"games": ["Seaquest"], "methods": {"m": {"base": "spirl", "pretrain": {"epochs": 100}}},
+         "comparison": {"spirl": {}, "m": {}}},
+        "share mae_variant 'paper' but differ in pretrain.epochs",
+    ),
+    "no paper ratio for the game": ({"games": ["Alien"], "seeds": 2, "comparison": {"spirl": {}}}, "maximal ratio"),
+    "a single seed": ({"games": ["Seaquest"], "seeds": [3], "comparison": {"de_rainbow": {}}},
+                      "'de_rainbow' has 1 seed on Seaquest; the statistics need at least 2"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path):
+    body, fragment = BAD_CONFIGS[case]
+    preset = tmp_path / "bad.yaml"
+    preset.write_text(yaml.safe_dump(body))
+    proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(preset), timeout=120)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("config error") and fragment in lines[0], lines[0]
+    assert not (tmp_path / "results").exists()  # not a single job ran
+
+
+# ------------------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the workflow and of spirl/'s sources, so a test can edit a module without touching the tree.
+
+    The jobs still run the installed spirl; the copied sources matter as the rules' declared
+    inputs (each report-stage rule takes its module's source, so editing it remakes that output).
+    """
+    dest = tmp_path_factory.mktemp("project")
+    shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
+    shutil.copytree(ROOT / "workflow", dest / "workflow")
+    shutil.copytree(ROOT / "spirl", dest / "spirl", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory) -> Path:
+    """workflow/config/test.yaml, plus two published score files fetched from local copies (file:// URLs)."""
+    raw = yaml.safe_load((PRESETS / "test.yaml").read_text())
+    if REFERENCE.is_dir():
+        raw["published"] = [{"name": name, "url": (REFERENCE / f"{stem}.json").as_uri(), "sha256": sha,
+                             "source": "tests: ../shared/reference"} for name, stem, sha in PUBLISHED]
+    path = tmp_path_factory.mktemp("preset") / "e2e.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+PUBLISHED = [("SPR", "SPR", "055133e22ddb1e7154bbb48b6d229e3b064ea374911158f5d5c1a92cd59e2ad3"),
+             ("DrQ(eps)", "DrQ_eps", "a86f9f4243b7eb3f994b6db4c9c87fb698742bfa08e7b06e414be41abf1f0574")]
+
+
+@pytest.fixture(scope="module")
+def finished(project, preset, tmp_path_factory) -> Path:
+    """The test preset run to completion with the default profile (the CI end-to-end run)."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    proc = snakemake(workdir, "--profile", str(PROFILE), "--cores", "2", "--configfile", str(preset),
+                     timeout=1200, project=project)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_end_to_end_run_writes_every_output(project, preset, finished):
+    runs = load_preset(preset).runs()
+    for method, game, seed in runs:
+        run = finished / f"results/runs/{method}/{game}/{seed}"
+        assert (run / "eval.csv").is_file() and (run / "run.json").is_file()
+        assert (finished / f"results/benchmarks/train/{method}/{game}/{seed}.tsv").is_file()
+        assert (finished / f"results/logs/train/{method}/{game}/{seed}.log").is_file()
+    scores = (finished / "results/scores.csv").read_text().splitlines()
+    assert scores[0].split(",")[:3] == ["method", "game", "seed"]
+    assert {line.split(",")[0] for line in scores[1:]} == {m for m, _, _ in runs}
+    for path in ("results/mae/tiny/Seaquest/model.pt", "results/saliency/tiny/Seaquest/k_hist.csv",
+                 "reports/tables/study-selection.html", "reports/figures/study-selection.png",
+                 "reports/attention/spirl/Seaquest/0/attention.png", "reports/stats/aggregates.csv"):
+        assert (finished / path).is_file(), path
+    html = (finished / "reports/report.html").read_text()
+    assert "not the paper" in html  # a demonstration says so
+    if REFERENCE.is_dir():
+        assert (finished / "results/published/DrQ(eps).json").is_file()
+        assert "published:SPR" in (finished / "reports/stats/aggregates.csv").read_text()
+    again = snakemake(finished, "--dry-run", "--configfile", str(preset), project=project)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_snakemake_report_builds(project, preset, finished, tmp_path):
+    out = tmp_path / "report.html"
+    proc = snakemake(finished, "--configfile", str(preset), "--report", str(out), timeout=300, project=project)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "study-selection.png" in text and "table2.html" in text
+
+
+@pytest.mark.slow
+def test_editing_plotting_code_reruns_no_training(project, preset, finished):
+    plots = project / "spirl" / "plots.py"
+    original = plots.read_text()
+    try:
+        # An edit changes the content (Snakemake 9 compares checksums, so a bare touch reruns nothing).
+        plots.write_text(original + "\n# an edit of the plotting code\n")
+        jobs, _ = planned_jobs(finished, "--profile", str(PROFILE), "--configfile", str(preset), project=project)
+    finally:
+        plots.write_text(original)
+    assert jobs["plots"] == 1 and jobs["report"] == 1
+    assert not {"train", "pretrain", "collect", "saliency_stats", "resolve_method", "stats"} & set(jobs), jobs
+
+
+@pytest.mark.slow
+def test_changing_one_method_reruns_only_its_runs(project, preset, finished):
+    raw = yaml.safe_load(preset.read_text())
+    raw["studies"]["selection"]["variants"]["random"]["learner"] = {"lr": 2e-4}
+    edited = finished / "edited.yaml"
+    edited.write_text(yaml.safe_dump(raw, sort_keys=False))
+    jobs, outputs = planned_jobs(finished, "--profile", str(PROFILE), "--configfile", str(edited), project=project)
+    assert jobs["resolve_method"] == 1 and "results/methods/selection-random.yaml" in outputs
+    trained = {p.split("/")[2] for p in outputs if p.startswith("results/runs/")}
+    assert trained == {"selection-random"} and jobs["train"] == 2
+    assert not {"pretrain", "collect", "saliency_stats", "fetch_published", "study_file"} & set(jobs), jobs
+
+
+RESUME_PRESET = {
+    "description": "resume test",
+    "games": ["Seaquest"],
+    "seeds": [0, 1],  # only seed 0 is asked for; the workflow wants two per method
+    "budget": {"env_steps": 600, "eval_points": 1, "eval_episodes": 1, "checkpoint_every": 100, "device": "cpu"},
+    "methods": {"de_rainbow": {"protocol": {"frame_size": 84, "grayscale": True, "max_episode_steps": 100},
+                               "agent": {"encoder": "de_cnn"}, "learner": {"warmup_steps": 50}}},
+    "comparison": {"de_rainbow": {}},
+    "stats": {"reps": 20},
+}
+
+
+def _train_process(parent: psutil.Process) -> psutil.Process | None:
+    for child in parent.children(recursive=True):
+        try:
+            if "train" in child.cmdline() and "spirl" in " ".join(child.cmdline()):
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+@pytest.mark.slow
+def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path):
+    preset = tmp_path / "resume.yaml"
+    preset.write_text(yaml.safe_dump(RESUME_PRESET))
+    target = "results/runs/de_rainbow/Seaquest/0/eval.csv"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--profile", str(PROFILE), "--cores", "1", target, "--configfile", str(preset)]
+    ckpt = tmp_path / "results/.ckpt/runs/de_rainbow/Seaquest/0"
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not list(ckpt.glob("step-*/COMPLETE")):
+            assert first.poll() is None, "the run ended before its first checkpoint"
+            time.sleep(0.1)
+        train = _train_process(psutil.Process(first.pid))
+        assert train is not None and list(ckpt.glob("step-*/COMPLETE"))
+        os.kill(train.pid, signal.SIGKILL)  # a hard kill: no chance to save anything more
+        assert first.wait(timeout=120) != 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert not (tmp_path / target).exists() and list(ckpt.glob("step-*/COMPLETE"))
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    log = (tmp_path / "results/logs/train/de_rainbow/Seaquest/0.log").read_text()
+    assert "resuming de_rainbow/Seaquest/seed 0 from" in log
+    assert (tmp_path / target).read_text().splitlines()[1].startswith("600,")

@@ -1,0 +1,17 @@
+# Stage 5: every run's evaluations in one tidy table (one expand over the preset's runs).
+
+
+rule aggregate:
+    input:
+        all_eval_csvs(),
+    output:
+        "results/scores.csv",
+    log:
+        "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
+    localrule: True
+    conda:
+        "../envs/spirl.yaml"
+    shell:
+        "python -m spirl aggregate --runs {input} --out {output} > {log} 2>&1"

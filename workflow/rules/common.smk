@@ -1,0 +1,376 @@
+# Shared state of the workflow: the validated preset, wildcard patterns, and the small
+# input, parameter and resource functions the stage files use. The preset is expanded by
+# spirl.config (one source of truth for runs, methods and studies); nothing under spirl/
+# knows about Snakemake.
+
+import math
+import os
+import re
+import shlex
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+from spirl import games as spirl_games
+from spirl.config import ConfigError, for_game, parse_preset, resolve_max_ratio, resolve_method, settings_to_dict
+
+# Rules run `python -m spirl ...`. The interpreter running Snakemake has spirl installed, so its
+# directory goes first on PATH: that works without an activated venv (`make reproduce` runs
+# .venv/bin/snakemake) and on cluster nodes, which re-read this file. With
+# `--software-deployment-method conda` the rule's environment (workflow/envs/) comes first instead.
+envvars:
+    "PATH",
+
+
+os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"
+
+# One random-policy dataset per game, as in the paper; its seed is fixed so reruns reproduce it.
+COLLECT_SEED = 0
+
+
+# ------------------------------------------------------------------------------------ config checks
+
+
+def preset_source() -> str:
+    """The preset file(s) the config came from, for error messages and run metadata."""
+    files = []
+    for f in workflow.configfiles or ["workflow/config/default.yaml"]:
+        rel = os.path.relpath(f, workflow.basedir)
+        files.append(str(f) if rel.startswith("..") else rel)
+    return ", ".join(files)
+
+
+def _schema_error_line(err) -> str:
+    """One line for a jsonschema ValidationError: where it is and what is wrong."""
+    from jsonschema.exceptions import best_match
+
+    if err.context:  # anyOf/oneOf: report the branch that came closest, not "matches none"
+        err = best_match([err])
+    where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        return f"{where}: unknown key {', '.join(repr(e) for e in extra)}{hint}"
+    if err.validator == "propertyNames":
+        return f"{where}: bad name {err.instance!r} (letters, digits, _ and -, starting with a letter)"
+    if err.validator in ("type", "anyOf", "oneOf"):
+        expected = err.schema.get("description") or err.schema.get("type") or "another type"
+        return f"{where}: expected {expected}, got {err.instance!r}"
+    if err.validator == "enum":
+        return f"{where}: {err.instance!r} is not allowed; allowed: {', '.join(map(str, err.validator_value))}"
+    return f"{where}: {err.message}"
+
+
+def config_error_line(err: Exception) -> str:
+    """Turn a schema or spirl.config error into the one line the user sees."""
+    inner = err.__context__ if isinstance(err, WorkflowError) else err
+    if inner is not None and type(inner).__name__ == "ValidationError":
+        msg = _schema_error_line(inner)
+    else:
+        msg = str(err).splitlines()[0]
+    return f"config error ({preset_source()}): {msg}"
+
+
+def mae_settings(preset) -> dict[str, dict]:
+    """{mae variant: {"mae": arch, "pretrain": settings}} of every MAE the runs need.
+
+    The MAE of a variant is pretrained once per game and shared by every SPIRL method that
+    names the variant, so those methods must agree on its architecture and pretraining; a
+    method that wants another (e.g. the released code's 100 epochs) names its own variant.
+    """
+    out: dict[str, dict] = {}
+    owner: dict[str, str] = {}
+    for name in preset.method_names():
+        s = resolve_method(preset, name)
+        if s.agent.encoder != "spirl":
+            continue
+        d = settings_to_dict(s)
+        want = {"mae": d["mae"], "pretrain": d["pretrain"]}
+        have = out.setdefault(s.mae_variant, want)
+        if have != want:
+            section = "mae" if have["mae"] != want["mae"] else "pretrain"
+            diff = sorted(k for k in want[section] if want[section][k] != have[section][k])
+            raise ConfigError(
+                f"methods {owner[s.mae_variant]!r} and {name!r} share mae_variant {s.mae_variant!r} "
+                f"but differ in {section}.{', '.join(diff)}; give one of them its own mae_variant"
+            )
+        owner.setdefault(s.mae_variant, name)
+    return out
+
+
+def load_workflow_preset(config: dict):
+    """Check the preset with spirl.config (after the JSON Schema), the MAE sharing rule, and that
+    every SPIRL run's maximal ratio means something for its game (the paper gives ratios for four)."""
+    preset = parse_preset(config, preset_source())
+    if not preset.runs():
+        raise ConfigError("the preset runs nothing; name methods under 'comparison:' or 'studies:'")
+    mae_settings(preset)
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for method, game, seed in preset.runs():
+        seeds.setdefault((method, game), set()).add(seed)
+    for (method, game), found in seeds.items():
+        if len(found) < 2:  # runs are the unit of every statistic; spirl stats refuses one
+            raise ConfigError(f"method {method!r} has {len(found)} seed on {game}; the statistics need at least 2")
+    for method, game, _ in preset.runs():
+        s = resolve_method(preset, method)
+        ratio = s.saliency.max_ratio
+        if s.agent.encoder == "spirl" and not (isinstance(ratio, str) and ratio.startswith("auto")):
+            try:
+                resolve_max_ratio(ratio, game)
+            except ConfigError as err:
+                raise ConfigError(f"method {method!r} on {game}: {err}") from None
+    return preset
+
+
+# ------------------------------------------------------------------------------------ preset tables
+# Filled once by the Snakefile after validation (see set_preset).
+
+PRESET = None
+METHODS: dict = {}  # method -> MethodSettings
+MAES: dict = {}  # mae variant -> {"mae": ..., "pretrain": ...}
+
+
+def set_preset(preset) -> None:
+    """Make the validated preset and its resolved methods available to the rule files."""
+    global PRESET, METHODS, MAES
+    PRESET = preset
+    METHODS = {name: resolve_method(preset, name) for name in preset.method_names()}
+    MAES = mae_settings(preset)
+
+
+def alternatives(names) -> str:
+    """A wildcard regex matching exactly one of ``names``."""
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "(?!)"
+
+
+def threads_per_job() -> int:
+    return int(PRESET.raw.get("threads", 1))
+
+
+def uses_gpu(device: str) -> int:
+    """1 GPU for a job whose device is auto or cuda (a cluster then places it on a GPU node), else 0."""
+    return 0 if device == "cpu" else 1
+
+
+# --------------------------------------------------------------------------------------- data, MAE
+
+
+def pretrain_frames(wildcards) -> int:
+    return PRESET.pretrain_frames(wildcards.game)
+
+
+def set_args(values: dict, section: str) -> str:
+    """``--set section.key=value`` for every field (values as YAML scalars, lists in flow style)."""
+    parts = []
+    for key, value in values.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif value is None:
+            text = "null"
+        elif isinstance(value, (list, tuple)):
+            text = f"[{', '.join(str(v) for v in value)}]"
+        else:
+            text = str(value)
+        parts.append(f"--set {shlex.quote(f'{section}.{key}={text}')}")
+    return " ".join(parts)
+
+
+def pretrain_args(wildcards) -> str:
+    settings = MAES[wildcards.mae]
+    return f"{set_args(settings['mae'], 'mae')} {set_args(settings['pretrain'], 'pretrain')}"
+
+
+def frames_mem_mb(n_frames: int) -> int:
+    """Memory of a job that holds a frame dataset: 96x96x3 bytes per frame, twice, plus torch."""
+    return int(1500 + 2 * n_frames * 96 * 96 * 3 / 2**20)
+
+
+def pretrain_runtime(wildcards) -> int:
+    """Minutes: about 1.6 GPU-hours per 50 epochs on 50K frames (paper Table 8), with a margin."""
+    s = MAES[wildcards.mae]["pretrain"]
+    work = PRESET.pretrain_frames(wildcards.game) * s["epochs"] / (50_000 * 50)
+    return max(10, math.ceil(3 * 60 * work))
+
+
+# ------------------------------------------------------------------------------------------- runs
+
+
+def method_file_doc(method: str) -> dict:
+    """The content of results/methods/{method}.yaml, as `spirl resolve-method` writes it."""
+    return {"resolved_method": method, "settings": settings_to_dict(METHODS[method])}
+
+
+def needs_k_hist(method: str) -> bool:
+    """True when the method's maximal ratio is measured from the K statistics (max_ratio: auto...)."""
+    s = METHODS[method]
+    return s.agent.encoder == "spirl" and isinstance(s.saliency.max_ratio, str) and \
+        s.saliency.max_ratio.startswith("auto")
+
+
+def train_inputs(wildcards) -> dict:
+    """A run takes its method file; a SPIRL run also its game's MAE (and K statistics if 'auto')."""
+    s = METHODS[wildcards.method]
+    inputs = {"method": f"results/methods/{wildcards.method}.yaml"}
+    if s.agent.encoder == "spirl":
+        inputs["mae"] = f"results/mae/{s.mae_variant}/{wildcards.game}/model.pt"
+        if needs_k_hist(wildcards.method):
+            inputs["k_hist"] = f"results/saliency/{s.mae_variant}/{wildcards.game}/k_hist.csv"
+    return inputs
+
+
+def train_args(wildcards, input) -> str:
+    args = []
+    if "mae" in input.keys():
+        args.append(f"--mae {shlex.quote(input.mae)}")
+    if "k_hist" in input.keys():
+        args.append(f"--k-hist {shlex.quote(input.k_hist)}")
+    return " ".join(args)
+
+
+def run_plan(method: str, game: str):
+    """The run's concrete numbers (spirl.config.for_game). A ratio measured from the K statistics
+    ('auto') is not known while planning, so resources are sized for a large one."""
+    return for_game(METHODS[method], game, pretrain_frames=PRESET.pretrain_frames(game), ideal_ratio=0.95)
+
+
+def train_mem_mb(wildcards) -> int:
+    """Replay memory: each frame once (uint8) for pixel agents, each frame's K_max x 64 floats for SPIRL."""
+    plan = run_plan(wildcards.method, wildcards.game)
+    protocol = plan.method.protocol
+    if plan.k_max is not None:
+        per_frame = plan.k_max * 64 * 4
+    else:
+        per_frame = protocol.frame_size**2 * (1 if protocol.grayscale else 3)
+    capacity = min(plan.total_env_steps, plan.replay_capacity)
+    return int(2000 + 1.5 * capacity * per_frame / 2**20)
+
+
+def train_runtime(wildcards) -> int:
+    """Minutes, generous for a CPU node: about 1 h per 100K env steps plus 1 h per 100K updates for
+    DE-Rainbow; SPIRL adds the error map of every new frame (about 4 h per 100K frames)."""
+    plan = run_plan(wildcards.method, wildcards.game)
+    hours = (plan.total_env_steps + plan.expected_updates) / 100_000
+    if plan.k_max is not None:
+        hours += 4 * plan.total_env_steps / 100_000
+    return max(10, math.ceil(60 * hours))
+
+
+def train_gpu(wildcards) -> int:
+    return uses_gpu(METHODS[wildcards.method].budget.device)
+
+
+# ---------------------------------------------------------------------------------------- targets
+
+
+def run_dir(method: str, game: str, seed: int) -> str:
+    return f"results/runs/{method}/{game}/{seed}"
+
+
+def all_eval_csvs() -> list[str]:
+    """Every run of the preset (comparison and studies, shared runs once)."""
+    return [f"{run_dir(m, g, s)}/eval.csv" for m, g, s in PRESET.runs()]
+
+
+def all_k_hists() -> list[str]:
+    """K statistics of every MAE the runs use (paper Fig. 8)."""
+    return [f"results/saliency/{v}/{g}/k_hist.csv" for v, g in PRESET.maes()]
+
+
+# ---------------------------------------------------------------------------- studies and reports
+
+
+def study_names() -> list[str]:
+    return list(PRESET.studies)
+
+
+def study_file_doc(study: str) -> dict:
+    """results/studies/{study}.yaml: the study as spirl.config expanded it (variants as method names)."""
+    s = PRESET.studies[study]
+    return {"name": s.name, "question": s.question, "table": s.table, "games": s.games, "seeds": s.seeds,
+            "reference": s.reference, "variants": s.variants}
+
+
+def write_yaml(doc, out: str, log: str, what: str) -> None:
+    """Write a small YAML document the workflow derived from the preset, atomically, and log it."""
+    import yaml
+
+    from spirl.utils import atomic_write_text
+
+    atomic_write_text(out, yaml.safe_dump(doc, sort_keys=False))
+    with open(log, "w") as fh:
+        print(f"{what} from {preset_source()}", file=fh)
+
+
+def stats_setting(key: str, default):
+    return (PRESET.raw.get("stats") or {}).get(key, default)
+
+
+def published_entries() -> list[dict]:
+    """The preset's `published:` list (name, url, sha256, source): per-run scores fetched on request."""
+    keys = ("name", "url", "sha256", "source")
+    return [{k: e[k] for k in keys if k in e} for e in PRESET.raw.get("published") or []]
+
+
+def published_entry(name: str) -> dict:
+    return next(e for e in published_entries() if e["name"] == name)
+
+
+def published_jsons() -> dict[str, str]:
+    return {e["name"]: f"results/published/{e['name']}.json" for e in published_entries()}
+
+
+def stats_args(wildcards, input) -> str:
+    args = [f"--reps {int(stats_setting('reps', 2000))}", f"--seed {int(stats_setting('seed', 0))}"]
+    pairs = stats_setting("pairs", [])
+    if pairs:
+        args.append("--pairs " + " ".join(shlex.quote(p) for p in pairs))
+    published = published_jsons()
+    if published:
+        args.append("--published " + " ".join(shlex.quote(f"{n}={p}") for n, p in published.items()))
+    return " ".join(args)
+
+
+def stats_methods() -> list[str]:
+    """Methods in the statistics: every method that ran, and each published file."""
+    return list(dict.fromkeys(m for m, _, _ in PRESET.runs())) + [f"published:{n}" for n in published_jsons()]
+
+
+def figure_names() -> list[str]:
+    """The figures `spirl plots` draws for this preset (one per study and per MAE variant besides)."""
+    names = ["aggregates", "profiles", "sample_efficiency", "learning_curves"]
+    if len(stats_methods()) >= 2:  # probability of improvement needs a pair
+        names.append("poi")
+    return names
+
+
+def mae_variants_used() -> list[str]:
+    return list(dict.fromkeys(v for v, _ in PRESET.maes()))
+
+
+def attention_runs() -> list[tuple[str, str, int]]:
+    """One SPIRL run per game for the policy-attention strip: the first seed of each SPIRL comparison method."""
+    out = []
+    for method, seeds in PRESET.comparison.items():
+        if METHODS[method].agent.encoder == "spirl":
+            out += [(method, game, seeds[0]) for game in PRESET.games]
+    return out
+
+
+def visualize_frame(wildcards) -> int:
+    """The frame of the pretraining set drawn in the saliency panels: one from the middle."""
+    return PRESET.pretrain_frames(wildcards.game) // 2
+
+
+def report_title() -> str:
+    default = "SPIRL demonstration (not the paper's numbers)" if PRESET.demo else "SPIRL reproduction report"
+    return (PRESET.raw.get("report") or {}).get("title", default)
+
+
+def report_figure_dirs() -> list[str]:
+    dirs = ["reports/figures"]
+    if PRESET.maes():
+        dirs.append("reports/saliency")
+    if attention_runs():
+        dirs.append("reports/attention")
+    return dirs

@@ -1,0 +1,22 @@
+# Stage 1: random-policy frames per game (spec B), the MAE's pretraining set.
+
+
+rule collect:
+    output:
+        "results/frames/{game}.npz",
+    params:
+        frames=pretrain_frames,
+        seed=COLLECT_SEED,
+    log:
+        "results/logs/collect/{game}.log",
+    benchmark:
+        "results/benchmarks/collect/{game}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
+        runtime=lambda wc: max(10, math.ceil(pretrain_frames(wc) / 20_000) * 10),
+    conda:
+        "../envs/spirl.yaml"
+    shell:
+        "python -m spirl collect --game {wildcards.game} --frames {params.frames} --seed {params.seed} "
+        "--out {output} > {log} 2>&1"

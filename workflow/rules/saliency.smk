@@ -1,0 +1,24 @@
+# Stage 3: the uncapped dynamic-K histogram over the pretraining set and the ideal maximal
+# ratio (paper Fig. 8); runs with max_ratio: auto take their K_max from it.
+
+
+rule saliency_stats:
+    input:
+        mae="results/mae/{mae}/{game}/model.pt",
+        frames="results/frames/{game}.npz",
+    output:
+        "results/saliency/{mae}/{game}/k_hist.csv",
+    log:
+        "results/logs/saliency/{mae}/{game}.log",
+    benchmark:
+        "results/benchmarks/saliency/{mae}/{game}.tsv"
+    threads: threads_per_job()
+    resources:
+        mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
+        runtime=lambda wc: max(10, math.ceil(pretrain_frames(wc) / 50_000 * 240)),
+        gpu=lambda wc: uses_gpu(PRESET.raw["budget"].get("device", "auto")),
+    conda:
+        "../envs/spirl.yaml"
+    shell:
+        "python -m spirl saliency-stats --mae {input.mae} --frames {input.frames} --out {output} "
+        "--threads {threads} > {log} 2>&1"

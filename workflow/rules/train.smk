@@ -1,0 +1,46 @@
+# Stage 4: one method's resolved settings, then one training run per (method, game, seed).
+#
+# results/methods/{method}.yaml is written from the resolved settings held in `params`, so with
+# the `params` rerun trigger it is rewritten only when that method's settings change; a run
+# takes that file as input, so editing one method reruns only its runs, and nothing in
+# spirl/ (plots, statistics) is an input of a run.
+
+
+rule resolve_method:
+    output:
+        "results/methods/{method}.yaml",
+    params:
+        settings=lambda wc: method_file_doc(wc.method),
+    log:
+        "results/logs/methods/{method}.log",
+    localrule: True
+    run:
+        # From the in-memory preset, so that --config overrides and several presets are honoured.
+        write_yaml(params.settings, output[0], log[0], f"resolved settings of {wildcards.method}")
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        eval="results/runs/{method}/{game}/{seed}/eval.csv",
+        run="results/runs/{method}/{game}/{seed}/run.json",
+    params:
+        out=lambda wc, output: os.path.dirname(output.eval),
+        extra=train_args,
+        pretrain_frames=pretrain_frames,
+    log:
+        "results/logs/train/{method}/{game}/{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{method}/{game}/{seed}.tsv"
+    threads: threads_per_job()
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=train_runtime,
+        gpu=train_gpu,
+    conda:
+        "../envs/spirl.yaml"
+    shell:
+        "python -m spirl train --config {input.method} --method {wildcards.method} --game {wildcards.game} "
+        "--seed {wildcards.seed} --out {params.out} {params.extra} "
+        "--pretrain-frames {params.pretrain_frames} --threads {threads} > {log} 2>&1"
