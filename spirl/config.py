@@ -76,7 +76,7 @@ BUILTIN_METHODS: dict[str, dict[str, Any]] = {
         "description": "DE-Rainbow-P: random-action warm-up as long as SPIRL's pretraining set (Table 12)",
         "learner": {
             "warmup_steps": "pretrain_frames",
-            "extend_budget_by_warmup": True,  # same number of learning steps as DE-Rainbow
+            "matched_warmup_steps": 1600,  # same number of learning steps as DE-Rainbow
             "replay_capacity": 100_000,  # Table 12 (the released code would keep everything, J#4)
         },
     },
@@ -375,6 +375,9 @@ def _add_method(methods: dict[str, dict[str, Any]], name: str, body: Any, where:
     checked = _validate_overrides(where, {k: v for k, v in body.items() if k != "base"})
     if base is not None:
         checked["base"] = base
+    elif name in BUILTIN_METHODS:
+        # a preset's `spirl:` refines the built-in method rather than replacing it
+        checked = _merge(BUILTIN_METHODS[name], checked)
     methods[name] = checked
 
 
@@ -543,8 +546,8 @@ def for_game(settings: MethodSettings, game: str, *, pretrain_frames: int | None
     warm = int(warm)
     s.learner.warmup_steps = warm
     total = s.budget.env_steps
-    if s.learner.extend_budget_by_warmup:
-        total += warm - LearnerSettings().warmup_steps  # type: ignore[operator]
+    if s.learner.matched_warmup_steps is not None:
+        total += warm - s.learner.matched_warmup_steps
     if total < 1:
         raise ConfigError(f"{s.name} on {game}: the budget comes to {total} env steps; raise budget.env_steps")
     if s.budget.eval_episodes < 1:

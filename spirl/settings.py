@@ -106,7 +106,9 @@ class LearnerSettings:
     double_dqn: bool = True
     warmup_steps: int | str = 1600  # uniform-random steps before learning; "pretrain_frames" for DE-Rainbow-P
     warmup_random_actions: bool = True  # the released 400K command acts greedily from step 0 (J#7)
-    extend_budget_by_warmup: bool = False  # DE-Rainbow-P: env steps = budget + warm-up - 1600 (Table 12)
+    # DE-Rainbow-P: the warm-up of the method it is matched to; its env steps grow by warmup_steps minus this,
+    # so both make the same number of learning steps (Table 12). None: no extension.
+    matched_warmup_steps: int | None = None
     replay_capacity: int | None = None  # None keeps every transition (as released); Table 12: 100K for DE-Rainbow-P
     per_alpha: float = 0.5
     per_beta0: float = 0.4  # annealed linearly to 1 over the run

@@ -153,3 +153,21 @@ def test_run_plans_refuse_budgets_with_nothing_to_learn():
     p = parse_preset({"games": ["Seaquest"], "budget": {"eval_episodes": 0}})
     with pytest.raises(ConfigError, match="eval_episodes"):
         for_game(resolve_method(p, "spirl"), "Seaquest")
+
+
+def test_a_preset_method_named_like_a_builtin_refines_it():
+    p = parse_preset({"methods": {"de_rainbow": {"learner": {"warmup_steps": 100}}}})
+    s = resolve_method(p, "de_rainbow")
+    assert s.agent.encoder == "de_cnn" and s.protocol.grayscale and s.learner.warmup_steps == 100
+
+
+def test_de_rainbow_p_matches_the_learning_steps_of_a_shorter_warmup():
+    p = parse_preset({
+        "budget": {"env_steps": 2000},
+        "methods": {"de_rainbow": {"learner": {"warmup_steps": 100}},
+                    "de_rainbow_p": {"base": "de_rainbow", "learner": {
+                        "warmup_steps": "pretrain_frames", "matched_warmup_steps": 100}}},
+    })
+    base = for_game(resolve_method(p, "de_rainbow"), "Seaquest")
+    matched = for_game(resolve_method(p, "de_rainbow_p"), "Seaquest", pretrain_frames=500)
+    assert matched.total_env_steps == 2400 and matched.expected_updates == base.expected_updates == 1900
