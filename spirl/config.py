@@ -36,6 +36,7 @@ from spirl.settings import (
     ProtocolSettings,
     SaliencySettings,
 )
+from spirl.utils import read_yaml
 
 
 class ConfigError(ValueError):
@@ -423,14 +424,8 @@ def _parse_study(name: str, body: Any, methods: dict[str, dict[str, Any]], gs: l
 
 def load_preset(path: str | Path) -> Preset:
     """Read and validate a preset YAML file."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no preset at {p}")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML ({err})") from None
-    return parse_preset(raw, str(p))
+    raw = read_yaml(path, what="preset", error=ConfigError) or {}
+    return parse_preset(raw, str(path))
 
 
 def resolve_method(preset: Preset, name: str) -> MethodSettings:
@@ -461,9 +456,7 @@ def resolve_method(preset: Preset, name: str) -> MethodSettings:
 def load_method(config: str | Path, method: str) -> MethodSettings:
     """Settings of ``method`` from a preset or from a resolved method file (``spirl resolve-method``)."""
     p = Path(config)
-    if not p.is_file():
-        raise FileNotFoundError(f"no config at {p}")
-    raw = yaml.safe_load(p.read_text()) or {}
+    raw = read_yaml(p, what="config", error=ConfigError) or {}
     if isinstance(raw, dict) and "resolved_method" in raw:
         if raw["resolved_method"] != method:
             raise ConfigError(f"{p} holds method {raw['resolved_method']!r}, not {method!r}")

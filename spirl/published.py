@@ -27,10 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spirl import games as game_table
-from spirl.utils import atomic_path
+from spirl.utils import atomic_path, read_yaml
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()+-]*$")
@@ -70,12 +68,7 @@ def read_config(path: str | Path) -> list[PublishedEntry]:
         PublishedDataError: a missing key, a malformed sha256 or a repeated name.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no config at {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise PublishedDataError(f"{path}: not valid YAML/JSON ({err})") from None
+    raw = read_yaml(path, what="config", error=PublishedDataError) or {}
     items = raw.get("published") if isinstance(raw, dict) else None
     if not isinstance(items, list):  # an empty list is fine: nothing to fetch
         raise PublishedDataError(f"{path}: no 'published:' list (entries with name, url, sha256)")

@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from spirl import games as game_table
 from spirl import paper
 from spirl import stats as st
-from spirl.utils import atomic_path, atomic_write_text
+from spirl.utils import atomic_path, atomic_write_text, read_yaml
 
 ALPHA = 0.05
 PAPER_BUDGET = {"100K": 100_000, "400K": 400_000}
@@ -600,12 +599,7 @@ def load_studies(path: str | Path) -> list[StudySpec]:
     Inline-settings variants are named ``<study>-<label>``, as ``spirl.config`` names them.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no study file at {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise TableError(f"{path}: not valid YAML/JSON ({err})") from None
+    raw = read_yaml(path, what="study file", error=TableError)
     if isinstance(raw, dict) and "variants" not in raw:  # a preset: its studies, if any
         studies = raw.get("studies") or {}
         if not isinstance(studies, dict):

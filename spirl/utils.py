@@ -59,6 +59,24 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def read_yaml(path: str | os.PathLike[str], *, what: str, error: type[ValueError] = ValueError) -> Any:
+    """Parse a YAML (or JSON) file, refusing a missing file or bad syntax with one clear line.
+
+    Raises:
+        FileNotFoundError: ``no {what} at PATH``.
+        error: ``PATH: not valid YAML/JSON (...)``; pass the caller's own ValueError subclass.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no {what} at {p}")
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise error(f"{p}: not valid YAML/JSON ({err})") from None
+
+
 def choose_device(requested: str = "auto") -> str:
     """Return ``"cuda"`` when a GPU is present and ``requested`` is ``auto``, else ``requested``."""
     import torch

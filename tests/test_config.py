@@ -171,3 +171,12 @@ def test_de_rainbow_p_matches_the_learning_steps_of_a_shorter_warmup():
     base = for_game(resolve_method(p, "de_rainbow"), "Seaquest")
     matched = for_game(resolve_method(p, "de_rainbow_p"), "Seaquest", pretrain_frames=500)
     assert matched.total_env_steps == 2400 and matched.expected_updates == base.expected_updates == 1900
+
+
+def test_a_malformed_method_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "m.yaml"
+    bad.write_text("resolved_method: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_method(bad, "spirl")
+    with pytest.raises(FileNotFoundError, match="no config"):
+        load_method(tmp_path / "missing.yaml", "spirl")
