@@ -14,20 +14,20 @@ import sys
 
 # command -> (owning module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "collect": ("spirl.data", "collect random-policy frames of one game into a .npz dataset"),
-    "pretrain": ("spirl.pretrain", "pretrain the MAE on a frame dataset (resumable)"),
-    "saliency-stats": ("spirl.saliency", "uncapped dynamic-K histogram and ideal maximal ratio (Fig. 8)"),
-    "visualize": ("spirl.visualize", "error maps, Lorenz curves and selections as PNG (Figs. 2-3)"),
+    "collect": ("spirl.atari.frames", "collect random-policy frames of one game into a .npz dataset"),
+    "pretrain": ("spirl.mae.pretrain", "pretrain the MAE on a frame dataset (resumable)"),
+    "saliency-stats": ("spirl.saliency.error_map", "uncapped dynamic-K histogram and ideal maximal ratio (Fig. 8)"),
+    "visualize": ("spirl.saliency.panels", "error maps, Lorenz curves and selections as PNG (Figs. 2-3)"),
     "resolve-method": ("spirl.config", "write one method's fully resolved settings as YAML"),
     "check-config": ("spirl.config", "validate a preset and list the runs it expands to"),
-    "train": ("spirl.train", "train one method on one game with one seed (resumable)"),
-    "aggregate": ("spirl.stats", "gather every run's eval.csv into one tidy scores table"),
-    "stats": ("spirl.stats", "rliable aggregates with stratified-bootstrap CIs"),
-    "tables": ("spirl.tables", "paper tables side by side with ours (Markdown, LaTeX, CSV)"),
-    "plots": ("spirl.plots", "figures: intervals, profiles, learning curves, K histograms"),
-    "attention": ("spirl.attention", "policy-attention strip (PNG + GIF) of a trained SPIRL run"),
-    "report": ("spirl.report", "assemble reports/report.html"),
-    "fetch-published": ("spirl.published", "download published per-run scores, checking sha256"),
+    "train": ("spirl.rl.train", "train one method on one game with one seed (resumable)"),
+    "aggregate": ("spirl.analysis.stats", "gather every run's eval.csv into one tidy scores table"),
+    "stats": ("spirl.analysis.stats", "rliable aggregates with stratified-bootstrap CIs"),
+    "tables": ("spirl.analysis.tables", "paper tables side by side with ours (Markdown, LaTeX, CSV)"),
+    "plots": ("spirl.analysis.plots", "figures: intervals, profiles, learning curves, K histograms"),
+    "attention": ("spirl.rl.policy_attention", "policy-attention strip (PNG + GIF) of a trained SPIRL run"),
+    "report": ("spirl.analysis.report", "assemble reports/report.html"),
+    "fetch-published": ("spirl.analysis.published", "download published per-run scores, checking sha256"),
     "bench": ("spirl.bench", "benchmarks of the hot paths against their straightforward versions"),
 }
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from spirl import games
+from spirl.atari import games
 from spirl.settings import (
     AgentSettings,
     BudgetSettings,

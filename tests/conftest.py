@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from spirl.mae import MAE
+from spirl.mae.model import MAE
 
 
 @pytest.fixture(scope="module")

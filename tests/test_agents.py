@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from spirl.agents import (
+from spirl.rl.networks import (
     DataEfficientCNN,
     DuelingC51Head,
     NoisyLinear,
@@ -175,7 +175,7 @@ def test_build_network_for_both_encoders():
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
 def test_cls_only_last_block_equals_the_full_block(residual, masked):
-    from spirl.agents import AttentionBlock
+    from spirl.rl.networks import AttentionBlock
 
     torch.manual_seed(0)
     block = AttentionBlock(16, 4, 32, residual)

@@ -1,4 +1,4 @@
-"""spirl.attention: the attention read-out matches the agent's own block, and a trained run gives a strip."""
+"""spirl.rl.policy_attention: the attention read-out matches the agent's own block, and a trained run gives a strip."""
 
 import json
 from pathlib import Path
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from spirl import attention as at
 from spirl import cli
-from spirl.agents import SpirlAttentionEncoder
-from spirl.mae import MAE, save_mae
+from spirl.mae.model import MAE, save_mae
+from spirl.rl import policy_attention as at
+from spirl.rl.networks import SpirlAttentionEncoder
 from spirl.settings import MAEArch
 
 TINY = {"embed_dim": 16, "depth": 1, "num_heads": 2, "decoder_embed_dim": 16, "decoder_depth": 1,
@@ -69,8 +69,7 @@ def test_shade_dims_unselected_patches_and_tints_attended_ones():
 
 
 def test_attention_cli_on_a_trained_spirl_run(tmp_path, monkeypatch):
-    from spirl import train
-
+    from spirl.rl import train
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     save_mae("mae.pt", MAE(MAEArch(**TINY)), game="Seaquest")
@@ -86,7 +85,7 @@ def test_attention_cli_on_a_trained_spirl_run(tmp_path, monkeypatch):
     assert Path("att/attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
 
-    from spirl.report import figures_section
+    from spirl.analysis.report import figures_section
 
     assert "Policy attention of tiny on Seaquest (seed 0)" in figures_section(["att"])  # caption in the PNG
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from spirl.atari.envs import make_env
+from spirl.atari.frames import DatasetError, collect_frames, default_frames, load_frames, policy_rng, save_frames
 from spirl.cli import main
-from spirl.data import DatasetError, collect_frames, default_frames, load_frames, policy_rng, save_frames
-from spirl.envs import make_env
 
 N = 200
 

@@ -1,4 +1,4 @@
-"""The Atari protocol of spirl.envs (spec A.1), point by point, on the real ALE."""
+"""The Atari protocol of spirl.atari.envs (spec A.1), point by point, on the real ALE."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from spirl.envs import BilinearResize, FrameStack, StackedEnv, bilinear_resize, eval_seeds, make_env
-from spirl.games import UnknownGameError
+from spirl.atari.envs import BilinearResize, FrameStack, StackedEnv, bilinear_resize, eval_seeds, make_env
+from spirl.atari.games import UnknownGameError
 from spirl.settings import ProtocolSettings
 
 BREAKOUT_NOOP, BREAKOUT_FIRE = 0, 1  # Breakout's minimal set: NOOP, FIRE, RIGHT, LEFT
@@ -53,7 +53,7 @@ def test_minimal_action_set_and_unknown_game():
 def test_every_game_of_the_table_has_its_rom_in_ale_py():
     from ale_py import roms
 
-    from spirl.games import GAMES
+    from spirl.atari.games import GAMES
 
     missing = [g.id for g in GAMES.values() if roms.get_rom_path(g.rom) is None]
     assert not missing

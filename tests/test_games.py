@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from spirl import games
+from spirl.atari import games
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "atari100k"
 

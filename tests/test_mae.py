@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from spirl.mae import (
+from spirl.mae.model import (
     MAE,
     Attention,
     CheckpointMismatchError,

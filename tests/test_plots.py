@@ -1,4 +1,4 @@
-"""spirl.plots: every plot function draws on the ax it is given; the command writes PNG + PDF."""
+"""spirl.analysis.plots: every plot function draws on the ax it is given; the command writes PNG + PDF."""
 
 import json
 
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from spirl import cli
-from spirl import plots as pl
-from spirl import stats as st
-from spirl import tables as tb
+from spirl.analysis import plots as pl
+from spirl.analysis import stats as st
+from spirl.analysis import tables as tb
 
 
 def scores(methods=("spirl", "de_rainbow"), games=("MsPacman", "Seaquest"), seeds=3, steps=(50_000, 100_000)):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from spirl import cli
-from spirl.mae import MAE, load_mae
-from spirl.pretrain import apply_set, lr_at, param_groups, peak_lr, pretrain
+from spirl.mae.model import MAE, load_mae
+from spirl.mae.pretrain import apply_set, lr_at, param_groups, peak_lr, pretrain
 from spirl.settings import MAEArch, PretrainSettings
 
 TINY = MAEArch(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)

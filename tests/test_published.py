@@ -1,4 +1,4 @@
-"""spirl.published: sha256-pinned download (file:// URLs, no network), refusals, loading, and spirl.paper data."""
+"""spirl.analysis.published: sha256-pinned download (file:// URLs, no network), refusals, loading; paper numbers."""
 
 import dataclasses
 import hashlib
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from spirl import cli, paper, settings
-from spirl import games as game_table
-from spirl import stats as st
-from spirl.published import (
+from spirl import cli, settings
+from spirl.analysis import paper_numbers as paper
+from spirl.analysis import stats as st
+from spirl.analysis.published import (
     HashMismatchError,
     PublishedDataError,
     PublishedEntry,
@@ -18,6 +18,7 @@ from spirl.published import (
     load_published,
     read_config,
 )
+from spirl.atari import games as game_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="published reference data not at ../shared")
@@ -107,7 +108,7 @@ def test_load_published_canonicalises_games_and_refuses_bad_files(tmp_path):
         load_published(p)
 
 
-# ------------------------------------------------------------------------------------------ spirl.paper as data
+# ---------------------------------------------------------------------------- spirl.analysis.paper_numbers as data
 
 
 @needs_shared

@@ -1,4 +1,4 @@
-"""Tests of spirl.replay: the sum tree, n-step returns, stack rebuild, priorities and checkpoints.
+"""Tests of spirl.rl.replay: the sum tree, n-step returns, stack rebuild, priorities and checkpoints.
 
 Frames encode their global step as ``step + 1`` so that a zeroed frame (0) and a misaligned one are both visible.
 """
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from spirl.replay import PrioritizedReplay, ReplayBatch, SumTree
+from spirl.rl.replay import PrioritizedReplay, ReplayBatch, SumTree
 
 
 def make(capacity: int = 64, *, stack: int = 3, n_step: int = 3, gamma: float = 0.5, **kw) -> PrioritizedReplay:

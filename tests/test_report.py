@@ -1,4 +1,4 @@
-"""spirl.report: the HTML report builds from synthetic runs, tables and figures, self-contained."""
+"""spirl.analysis.report: the HTML report builds from synthetic runs, tables and figures, self-contained."""
 
 import base64
 import html
@@ -10,10 +10,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from spirl import cli, paper
-from spirl import report as rp
-from spirl import stats as st
-from spirl import tables as tb
+from spirl import cli
+from spirl.analysis import paper_numbers as paper
+from spirl.analysis import report as rp
+from spirl.analysis import stats as st
+from spirl.analysis import tables as tb
 
 
 def make_runs(root, env_steps, methods=("spirl", "de_rainbow"), games=("Seaquest",), seeds=2):

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
-from spirl import cli, games
-from spirl import saliency as S
+from spirl import cli
+from spirl.atari import games
 from spirl.bench.saliency import benchmark_frames
-from spirl.mae import MAE, save_mae
+from spirl.mae.model import MAE, save_mae
+from spirl.saliency import error_map as S
 from spirl.settings import MAEArch, SaliencySettings
 
 P = S.NUM_PATCHES
@@ -314,7 +315,7 @@ def test_k_hist_csv_round_trip(tmp_path):
 
 
 def test_saliency_stats_command(tmp_path, mae, frames):
-    from spirl.data import save_frames
+    from spirl.atari.frames import save_frames
 
     save_mae(tmp_path / "model.pt", mae, game="MsPacman")
     save_frames(tmp_path / "f.npz", frames[:2], {"game": "MsPacman", "frames": 2})
@@ -335,7 +336,7 @@ def test_checkpoint_without_decoder_is_refused(tmp_path, mae, capsys):
     save_mae(tmp_path / "enc.pt", mae, game="MsPacman", include_decoder=False)
     with pytest.raises(S.MissingDecoderError, match="decoder"):
         S.load_checked_mae(tmp_path / "enc.pt")
-    from spirl.data import save_frames
+    from spirl.atari.frames import save_frames
 
     save_frames(tmp_path / "f.npz", np.zeros((1, 96, 96, 3), np.uint8), {"game": "MsPacman", "frames": 1})
     code = cli.main(["saliency-stats", "--mae", str(tmp_path / "enc.pt"), "--frames", str(tmp_path / "f.npz"),
@@ -376,8 +377,8 @@ def test_empty_dataset_is_refused(mae):
 
 
 def test_an_encoder_only_checkpoint_is_refused_by_the_extractor(tmp_path):
-    from spirl.mae import MAE, load_mae, save_mae
-    from spirl.saliency import MissingDecoderError, SalientPatchExtractor
+    from spirl.mae.model import MAE, load_mae, save_mae
+    from spirl.saliency.error_map import MissingDecoderError, SalientPatchExtractor
     from spirl.settings import MAEArch, SaliencySettings
 
     path = tmp_path / "enc.pt"

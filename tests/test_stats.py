@@ -1,4 +1,4 @@
-"""spirl.stats: known answers, the published-data regression, rliable parity, refusals and the CLIs."""
+"""spirl.analysis.stats: known answers, the published-data regression, rliable parity, refusals and the CLIs."""
 
 import json
 from pathlib import Path
@@ -9,9 +9,9 @@ import pytest
 from rliable import library, metrics
 
 from spirl import cli
-from spirl import games as game_table
-from spirl import stats as st
-from spirl.published import load_published
+from spirl.analysis import stats as st
+from spirl.analysis.published import load_published
+from spirl.atari import games as game_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "atari100k"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="published reference data not at ../shared")

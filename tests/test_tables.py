@@ -1,4 +1,4 @@
-"""spirl.tables: the verdict rule on constructed cases, and every table rendering from synthetic scores."""
+"""spirl.analysis.tables: the verdict rule on constructed cases, and every table rendering from synthetic scores."""
 
 import json
 
@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spirl import cli, paper
-from spirl import stats as st
-from spirl import tables as tb
+from spirl import cli
+from spirl.analysis import paper_numbers as paper
+from spirl.analysis import stats as st
+from spirl.analysis import tables as tb
 
 GAMES = ("Frostbite", "MsPacman", "Seaquest", "BattleZone")
 BASE = {"Frostbite": 340.0, "MsPacman": 1015.0, "Seaquest": 400.0, "BattleZone": 10600.0}

@@ -13,10 +13,10 @@ import yaml
 
 from spirl.cli import main
 from spirl.config import for_game, load_method
-from spirl.evaluate import EVAL_COLUMNS
-from spirl.mae import MAE, save_mae
+from spirl.mae.model import MAE, save_mae
+from spirl.rl.evaluate import EVAL_COLUMNS
+from spirl.rl.train import RunError, Trainer, default_checkpoint_dir, settings_differences, train
 from spirl.settings import MAEArch
-from spirl.train import RunError, Trainer, default_checkpoint_dir, settings_differences, train
 
 GAME = "MsPacman"
 # Tiny budget: 300 env steps, 100 of random warm-up, updates at batch 8, 2 evaluations of 2 short games.

@@ -7,10 +7,10 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from spirl import cli
-from spirl import visualize as V
 from spirl.bench.saliency import benchmark_frames
-from spirl.mae import save_mae
-from spirl.saliency import NUM_PATCHES, dynamic_k, salient_index
+from spirl.mae.model import save_mae
+from spirl.saliency import panels as V
+from spirl.saliency.error_map import NUM_PATCHES, dynamic_k, salient_index
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_visualize_writes_two_pngs_per_frame(tmp_path, mae, frames):
 
 
 def test_visualize_command(tmp_path, mae, frames, capsys):
-    from spirl.data import save_frames
+    from spirl.atari.frames import save_frames
 
     save_mae(tmp_path / "model.pt", mae, game="Seaquest")
     save_frames(tmp_path / "f.npz", frames, {"game": "Seaquest", "frames": len(frames)})

@@ -30,8 +30,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from spirl import games
-from spirl.envs import SCREEN_SHAPE, BilinearResize, FrameStack, StackedEnv, make_env
+from spirl.atari import games
+from spirl.atari.envs import SCREEN_SHAPE, BilinearResize, FrameStack, StackedEnv, make_env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from spirl.mae import MAE, Attention
-from spirl.pretrain import build_optimizer, iterations_per_epoch, pretrain_step
+from spirl.mae.model import MAE, Attention
+from spirl.mae.pretrain import build_optimizer, iterations_per_epoch, pretrain_step
 from spirl.settings import MAEArch, PretrainSettings
 
 PAPER_FRAMES = {"50K-frame game": 50_000, "Frostbite (5K frames)": 5_000}

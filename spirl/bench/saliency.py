@@ -1,7 +1,7 @@
 """``spirl bench saliency``: error-map frames/s, shipped path vs the straightforward computation.
 
 Both paths run in this process on the same real ALE frames (random-policy frames collected
-with ``spirl.data.collect_frames``, or a dataset given with ``--frames``) at batch 1 and batch 50.
+with ``spirl.atari.frames.collect_frames``, or a dataset given with ``--frames``) at batch 1 and batch 50.
 Before any figure is trusted the two must agree: error maps within 1e-4, and identical K and
 selected patch sets under the game's cap and uncapped (the ascending-error row order may flip
 where two errors are within float rounding of each other; that is reported, not hidden). The
@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from spirl import games
-from spirl.saliency import (
+from spirl.atari import games
+from spirl.saliency.error_map import (
     NUM_PATCHES,
     dynamic_k,
     error_map,
@@ -38,7 +38,7 @@ def benchmark_frames(n: int, game: str = "MsPacman", seed: int = 0) -> np.ndarra
 
     Every 3rd frame of a longer collection is kept, so that consecutive benchmark frames differ.
     """
-    from spirl.data import collect_frames
+    from spirl.atari.frames import collect_frames
 
     frames, _ = collect_frames(game, frames=3 * n, seed=seed, show_progress=False)
     return frames[::3][:n]
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     n_single = 2 if args.quick else 10  # frames timed one at a time
     n_frames = max(batches[1], n_single)
     if args.frames:
-        from spirl.data import load_frames
+        from spirl.atari.frames import load_frames
 
         frames, meta = load_frames(args.frames)
         source = f"{args.frames} ({meta.get('game', '?')})"
@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
         frames = frames[:n_frames]
     else:
         frames = benchmark_frames(n_frames, game.id, args.seed)
-        source = f"{n_frames} random-policy {game.id} frames (spirl.data.collect_frames, seed {args.seed})"
-    from spirl.mae import MAE
+        source = f"{n_frames} random-policy {game.id} frames (spirl.atari.frames.collect_frames, seed {args.seed})"
+    from spirl.mae.model import MAE
 
     torch.manual_seed(args.seed)
     mae = MAE().eval().requires_grad_(False)

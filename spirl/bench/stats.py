@@ -2,7 +2,7 @@
 
 Workload (issue 6): 4 methods x 5 runs x 26 games, every pair of methods (6), 2,000 stratified
 bootstrap replicates. rliable computes the statistic with one ``scipy.stats.mannwhitneyu`` call per
-game per replicate; ``spirl.stats.probability_of_improvement_interval`` ranks all replicates and
+game per replicate; ``spirl.analysis.stats.probability_of_improvement_interval`` ranks all replicates and
 games at once. Both draw the same resamples from the same seed, so the bench also checks that the
 point estimates and intervals agree.
 
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from spirl import stats as st
+from spirl.analysis import stats as st
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     same = {p: st.probability_of_improvement_interval(scores[p[0]], scores[p[1]], reps=rl_reps,
                                                       random_state=args.seed) for p in pairs}
     worst = max(abs(a - b) for p in pairs for a, b in zip(same[p], theirs[p]))
-    print(f"vectorised (spirl.stats): {t_ours:8.2f} s for {len(pairs)} pairs x {reps} replicates")
+    print(f"vectorised (spirl.analysis.stats): {t_ours:8.2f} s for {len(pairs)} pairs x {reps} replicates")
     scaled = "" if rl_reps == reps else f" (measured at {rl_reps} replicates, scaled to {reps})"
     print(f"rliable (scipy per game):  {t_theirs:8.2f} s{scaled}")
     print(f"largest difference in estimate/CI at {rl_reps} replicates: {worst:.2e}")

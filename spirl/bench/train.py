@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from spirl.agents import build_network
+from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.config import RunPlan, for_game, parse_preset, resolve_method
-from spirl.envs import FrameStack, eval_seeds, make_env
-from spirl.evaluate import evaluate
-from spirl.learner import RainbowLearner
-from spirl.replay import PrioritizedReplay, ReplayBatch
-from spirl.saliency import SalientFeatures
-from spirl.train import Trainer
+from spirl.rl.evaluate import evaluate
+from spirl.rl.learner import RainbowLearner
+from spirl.rl.networks import build_network
+from spirl.rl.replay import PrioritizedReplay, ReplayBatch
+from spirl.rl.train import Trainer
+from spirl.saliency.error_map import SalientFeatures
 from spirl.utils import peak_rss_mb, set_threads
 
 FULL_RUN_STEPS, PAPER_WARMUP, PAPER_EVAL_POINTS, PAPER_EVAL_EPISODES = 100_000, 1_600, 10, 50

@@ -11,7 +11,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from spirl import games as spirl_games
+from spirl.atari import games as spirl_games
 from spirl.config import ConfigError, for_game, parse_preset, resolve_max_ratio, resolve_method, settings_to_dict
 
 # Rules run `python -m spirl ...`. The interpreter running Snakemake has spirl installed, so its

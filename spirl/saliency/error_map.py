@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from spirl import games
+from spirl.atari import games
 from spirl.settings import SaliencySettings
 from spirl.utils import atomic_path, choose_device, progress, set_threads
 
@@ -691,7 +691,7 @@ def read_k_hist(path: str | Path) -> tuple[pd.DataFrame, float]:
 
 def load_checked_mae(path: str | Path, *, game: str | None = None, device: str = "cpu") -> tuple[nn.Module, dict]:
     """Load an MAE checkpoint for saliency: refuse one saved without its decoder. Returns ``(mae, meta)``."""
-    from spirl.mae import load_mae
+    from spirl.mae.model import load_mae
 
     mae, meta = load_mae(path, game=game, map_location=device)
     if not meta.get("has_decoder", True):
@@ -702,7 +702,7 @@ def load_checked_mae(path: str | Path, *, game: str | None = None, device: str =
 
 
 def _run_saliency_stats(args: argparse.Namespace) -> int:
-    from spirl.data import load_frames
+    from spirl.atari.frames import load_frames
 
     set_threads(args.threads)
     device = choose_device(args.device)

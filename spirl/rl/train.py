@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from spirl import games
-from spirl.agents import build_network, count_parameters
+from spirl.atari import games
+from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.config import RunPlan, apply_overrides, for_game, load_method, settings_to_dict
-from spirl.envs import FrameStack, eval_seeds, make_env
-from spirl.evaluate import EvalResult, evaluate, format_rows
-from spirl.learner import RainbowLearner
-from spirl.replay import PrioritizedReplay
+from spirl.rl.evaluate import EvalResult, evaluate, format_rows
+from spirl.rl.learner import RainbowLearner
+from spirl.rl.networks import build_network, count_parameters
+from spirl.rl.replay import PrioritizedReplay
 from spirl.utils import (
     atomic_path,
     atomic_write_text,
@@ -156,7 +156,7 @@ class Trainer:
         self.writer = None
 
     def _load_extractor(self, mae_path: str | Path | None) -> tuple[Any, dict[str, Any]]:
-        from spirl.saliency import SalientPatchExtractor, load_checked_mae
+        from spirl.saliency.error_map import SalientPatchExtractor, load_checked_mae
 
         game = self.plan.game
         if mae_path is None:
@@ -465,7 +465,7 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
     settings = apply_overrides(load_method(config, method), list(overrides or []))
     ideal = None
     if k_hist is not None:
-        from spirl.saliency import read_k_hist
+        from spirl.saliency.error_map import read_k_hist
 
         ideal = read_k_hist(k_hist)[1]
     plan = for_game(settings, games.canonical(game), pretrain_frames=pretrain_frames, ideal_ratio=ideal)

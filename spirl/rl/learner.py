@@ -2,7 +2,7 @@
 
 One ``RainbowLearner`` owns the online and target networks, the Adam optimizer and the
 generator of the noisy layers. ``update(batch)`` performs one gradient step on a
-``spirl.replay.ReplayBatch`` and returns the new priorities; the caller hands them to
+``spirl.rl.replay.ReplayBatch`` and returns the new priorities; the caller hands them to
 the replay. Acting (``act``) uses the latest online noise sample; evaluation
 (``act_greedy``) uses the mean weights (noise off). The target network is a hard copy
 every ``target_update_period`` updates and keeps the noise sample it was copied with.
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spirl.agents import RainbowNetwork
+from spirl.rl.networks import RainbowNetwork
 from spirl.settings import LearnerSettings
 
 # rlpyt's NaN guard: probabilities are clamped to [EPS, 1] before the log, KL priorities to [EPS, 1/EPS].

@@ -4,7 +4,7 @@ It embeds (images as base64 PNG, no external files) every table written by
 ``spirl tables`` and every figure in the figure directories, each with its caption;
 the run inventory (method, game, seed, budget, versions, wall time, steps/s from each
 ``run.json``); the settings of each method (``results/methods/*.yaml``); the list of
-paper/released-code choices (spec J, ``spirl.paper.CHOICES``) with each method's value;
+paper/released-code choices (spec J, ``spirl.analysis.paper_numbers.CHOICES``) with each method's value;
 and the source of every published number. A banner says so when the runs' budget is
 not the paper's (their numbers are then a demonstration, not a reproduction).
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from spirl import paper
+from spirl.analysis import paper_numbers as paper
 from spirl.utils import atomic_write_text
 
 PAPER_BUDGETS = (100_000, 400_000)
@@ -250,7 +250,7 @@ def sources_section(published_config: str | Path | None = None) -> str:
     rows += [[a.method + " (26-game aggregates)", "published", a.runs, a.source] for a in paper.PUBLISHED_AGGREGATES]
     text = "<h2>Sources of published numbers</h2>" + _table(["numbers", "kind", "runs", "source"], rows)
     if published_config is not None:
-        from spirl.published import read_config
+        from spirl.analysis.published import read_config
 
         entries = read_config(published_config)
         if entries:

@@ -1,7 +1,7 @@
 """Random-policy frame datasets for MAE pretraining (spec B) and ``spirl collect``.
 
 Collection follows the released code: the train-mode environment of
-``spirl.envs`` (96x96 RGB, action repeat 4 with max-pool, 1-30 no-ops, FIRE on
+``spirl.atari.envs`` (96x96 RGB, action repeat 4 with max-pool, 1-30 no-ops, FIRE on
 reset, episodic life, cap 27,000 steps); a uniform random policy over the minimal
 action set; a trajectory ends at its first ``terminal`` (the first lost life, game
 over or the cap), and the next one starts with a hard game reset, so **every
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from spirl import games
-from spirl.envs import make_env
+from spirl.atari import games
+from spirl.atari.envs import make_env
 from spirl.settings import ProtocolSettings
 from spirl.utils import atomic_path, progress, versions
 

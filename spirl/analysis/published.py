@@ -12,7 +12,7 @@ reads the ``published:`` list of a preset (or any YAML/JSON file with that key):
 and writes ``DIR/<name>.json``. A download whose sha256 differs from the pinned one is
 refused and nothing is left behind; a file already present with the right hash is kept.
 ``load_published(path)`` reads ``{game: [score per run]}`` (raw game scores), which
-``spirl.stats.published_frame`` turns into method ``published:<name>``.
+``spirl.analysis.stats.published_frame`` turns into method ``published:<name>``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spirl import games as game_table
+from spirl.atari import games as game_table
 from spirl.utils import atomic_path, read_yaml
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spirl import games as game_table
-from spirl import paper
-from spirl import stats as st
+from spirl.analysis import paper_numbers as paper
+from spirl.analysis import stats as st
+from spirl.atari import games as game_table
 from spirl.utils import atomic_path, atomic_write_text, read_yaml
 
 ALPHA = 0.05

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spirl import games as game_table
+from spirl.atari import games as game_table
 from spirl.utils import atomic_path, progress
 
 SCORE_COLUMNS = ("method", "game", "seed", "step", "episode", "score")
@@ -694,7 +694,7 @@ def configure_aggregate(parser: argparse.ArgumentParser) -> None:
 
 def scores_with_published(scores: str | Path | None, published: Sequence[str] = ()) -> pd.DataFrame:
     """The scores table plus published per-run files given as ``PATH`` or ``NAME=PATH`` (name = file stem)."""
-    from spirl.published import load_published
+    from spirl.analysis.published import load_published
 
     frames = [load_scores(scores)] if scores else []
     names: set[str] = set()

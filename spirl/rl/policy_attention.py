@@ -1,14 +1,14 @@
 """Policy attention: what a trained SPIRL agent looks at (the paper's interpretability analysis).
 
 For one trained run, play one evaluation episode (eval-mode environment of the run's
-first evaluation seed, greedy on the noise-free Q with epsilon 0.001, as ``spirl.evaluate``
+first evaluation seed, greedy on the noise-free Q with epsilon 0.001, as ``spirl.rl.evaluate``
 plays it) and, at every step, record the frame, the salient patches the frozen MAE
 selected, the attention the agent's pooling token pays to each of them, and the action.
 ``spirl attention`` draws a strip of evenly spaced frames (PNG) and an animated GIF:
 unselected patches are dimmed, selected ones shaded by attention, the chosen action is
 written under each frame; ``attention.csv`` holds the numbers.
 
-Attention read-out (last block of ``spirl.agents.SpirlAttentionEncoder``, newest frame of
+Attention read-out (last block of ``spirl.rl.networks.SpirlAttentionEncoder``, newest frame of
 the stack, heads averaged): with ``pooling = cls`` the row of the cls query — the weights
 of the token the Q head reads; with ``pooling = avg`` the mean over the patch queries of
 the attention each patch receives. Padded slots (zero padding makes them real tokens)
@@ -29,8 +29,8 @@ import torch
 from spirl.utils import atomic_path, atomic_write_text, choose_device, progress, set_threads
 
 TRAINED_FORMAT = "spirl-trained-network-1"
-SHADE = np.array([230, 159, 0], dtype=np.float32)  # Okabe-Ito orange, as in spirl.plots
-EVAL_STREAM = 2  # the epsilon stream of evaluation (spirl.train)
+SHADE = np.array([230, 159, 0], dtype=np.float32)  # Okabe-Ito orange, as in spirl.analysis.plots
+EVAL_STREAM = 2  # the epsilon stream of evaluation (spirl.rl.train)
 
 
 class AttentionError(ValueError):
@@ -99,7 +99,7 @@ def pooling_attention(encoder: torch.nn.Module, features: torch.Tensor, k: torch
 def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
     """Where ``spirl train`` left the run's trained network: run.json's ``final_network``, else beside the
     checkpoints (``results/.ckpt/runs/...``)."""
-    from spirl.train import default_checkpoint_dir
+    from spirl.rl.train import default_checkpoint_dir
 
     recorded = Path(meta["final_network"]) if meta.get("final_network") else None
     if recorded is not None and recorded.is_file():
@@ -110,13 +110,13 @@ def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
 
 def load_trained(path: str | Path, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a trained network from ``final.pt``: (RainbowNetwork in eval mode, MethodSettings, payload)."""
-    from spirl.agents import SpirlAttentionEncoder, build_network
     from spirl.config import settings_from_dict
+    from spirl.rl.networks import SpirlAttentionEncoder, build_network
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no trained network at {path} (spirl train writes it at the end of a run)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)  # written by spirl.train
+    payload = torch.load(path, map_location="cpu", weights_only=False)  # written by spirl.rl.train
     if not isinstance(payload, dict) or payload.get("format") != TRAINED_FORMAT:
         raise AttentionError(f"{path} is not a trained network of format {TRAINED_FORMAT}")
     settings = settings_from_dict(payload["settings"])
@@ -139,7 +139,7 @@ def play_episode(network: Any, extractor: Any, env: Any, *, stack: int, epsilon:
                  max_steps: int, device: str = "cpu") -> list[StepRecord]:
     """Play one evaluation episode (or its first ``max_steps`` steps) and record every step.
 
-    Stacking and action choice follow ``spirl.evaluate``: the stack starts as zeros with the
+    Stacking and action choice follow ``spirl.rl.evaluate``: the stack starts as zeros with the
     first frame last, actions are greedy on the noise-free Q, replaced by a uniform random one
     with probability ``epsilon``.
     """
@@ -264,8 +264,8 @@ def write_records(records: list[StepRecord], path: str | Path) -> None:
 def make_attention(run_dir: str | Path, mae_path: str | Path, out_dir: str | Path, *, network: str | Path | None = None,
                    frames: int = 8, max_steps: int = 400, gif_every: int = 2, device: str = "cpu") -> dict[str, Any]:
     """Attention strip (PNG), GIF and CSV of one trained SPIRL run; returns a summary."""
-    from spirl.envs import eval_seeds, make_env
-    from spirl.saliency import SalientPatchExtractor, load_checked_mae
+    from spirl.atari.envs import eval_seeds, make_env
+    from spirl.saliency.error_map import SalientPatchExtractor, load_checked_mae
 
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spirl.mae import MAE, describe, save_mae, validate_arch
+from spirl.mae.model import MAE, describe, save_mae, validate_arch
 from spirl.settings import MAEArch, PretrainSettings
 
 STATE_FORMAT = "spirl-pretrain-state/1"
@@ -220,7 +220,7 @@ def _csv_text(rows: list[dict[str, float]]) -> str:
 
 
 def _resolve_game(game: str | None, meta: dict[str, Any], frames_path: str | os.PathLike[str]) -> str:
-    from spirl.games import canonical
+    from spirl.atari.games import canonical
 
     stored = meta.get("game")
     if game is None and stored is None:
@@ -248,8 +248,8 @@ def pretrain(
     """Pretrain an MAE on ``frames_path`` and write ``out_path`` (model) and ``pretrain.csv`` beside it.
 
     Args:
-        frames_path: ``.npz`` frame dataset (``spirl.data.load_frames``): uint8 (N, 96, 96, 3) and metadata.
-        out_path: the model checkpoint to write (``spirl.mae.save_mae`` format, decoder included).
+        frames_path: ``.npz`` frame dataset (``spirl.atari.frames.load_frames``): uint8 (N, 96, 96, 3) and metadata.
+        out_path: the model checkpoint to write (``spirl.mae.model.save_mae`` format, decoder included).
         arch, settings: the MAE and its schedule; the paper's by default.
         seed: seeds the initialisation, the batch sampler and the masks (two separate generators).
         device: ``auto`` (GPU when present), ``cpu`` or ``cuda``.
@@ -269,7 +269,7 @@ def pretrain(
         ValueError: bad settings, a dataset that does not fit the architecture, or a game mismatch.
         RuntimeError: the loss became NaN or infinite.
     """
-    from spirl.data import load_frames
+    from spirl.atari.frames import load_frames
     from spirl.utils import atomic_write_text, choose_device, git_commit, progress, seed_everything, set_threads
     from spirl.utils import versions as package_versions
 

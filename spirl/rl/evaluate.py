@@ -1,6 +1,6 @@
 """Batched evaluation over N environments in lockstep (spec G).
 
-Each of the N evaluation environments (seeds ``spirl.envs.eval_seeds(seed, N)``, eval
+Each of the N evaluation environments (seeds ``spirl.atari.envs.eval_seeds(seed, N)``, eval
 mode: a lost life does not end the episode) plays exactly one full game from a fresh
 reset, capped at ``protocol.max_episode_steps`` agent steps. All live environments are
 stepped together, so one batched forward pass of the network (and, for SPIRL, one
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spirl.envs import AtariEnv
+from spirl.atari.envs import AtariEnv
 from spirl.utils import progress
 
 # (B, *frame_shape) new frames -> (B, *slab_shape) what the network stacks, and K (B,) or None

@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from spirl import games
-from spirl.saliency import (
+from spirl.atari import games
+from spirl.saliency.error_map import (
     GRID,
     NUM_PATCHES,
     PATCH,
@@ -197,7 +197,7 @@ def visualize(mae: nn.Module, frames: np.ndarray, indices: list[int], out_dir: s
 
 
 def _run_visualize(args: argparse.Namespace) -> int:
-    from spirl.data import load_frames
+    from spirl.atari.frames import load_frames
 
     set_threads(args.threads)
     device = choose_device(args.device)

@@ -74,7 +74,7 @@ import ale_py
 import numpy as np
 from ale_py import roms
 
-from spirl import games
+from spirl.atari import games
 from spirl.settings import ProtocolSettings
 
 MODES = ("train", "eval")
@@ -380,10 +380,10 @@ class AtariEnv:
 
 
 def make_env(game: str, mode: str = "train", seed: int = 0, protocol: ProtocolSettings | None = None) -> AtariEnv:
-    """Build the ``train`` or ``eval`` environment of ``game`` (any spelling known to ``spirl.games``).
+    """Build the ``train`` or ``eval`` environment of ``game`` (any spelling known to ``spirl.atari.games``).
 
     Raises:
-        spirl.games.UnknownGameError: for an unknown game, naming the closest ones.
+        spirl.atari.games.UnknownGameError: for an unknown game, naming the closest ones.
         ValueError: for a bad mode, seed or protocol setting.
     """
     return AtariEnv(game, mode=mode, seed=seed, protocol=protocol)

@@ -393,7 +393,7 @@ def save_mae(
     tensors; without the decoder when ``include_decoder`` is False), ``game`` (canonical id),
     ``has_decoder`` and ``extra`` (pretraining settings, epoch, loss, versions, ...).
     """
-    from spirl.games import canonical
+    from spirl.atari.games import canonical
     from spirl.utils import atomic_path
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()
@@ -454,7 +454,7 @@ def load_mae(
         CheckpointMismatchError: not an MAE checkpoint, another game, or another architecture; the
             message names each differing field with both values.
     """
-    from spirl.games import canonical
+    from spirl.atari.games import canonical
 
     payload = read_checkpoint(path, map_location)
     where = os.fspath(path)

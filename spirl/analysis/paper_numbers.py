@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spirl.games import PAPER_GAMES
+from spirl.atari.games import PAPER_GAMES
 
 SPIRL_PAPER = "Jiang & Weng, ECML-PKDD 2023 (SPIRL)"
 

@@ -25,9 +25,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from spirl import games as game_table
-from spirl import paper
-from spirl import stats as st
+from spirl.analysis import paper_numbers as paper
+from spirl.analysis import stats as st
+from spirl.atari import games as game_table
 from spirl.utils import atomic_path, atomic_write_text
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with deuteranopia, protanopia, tritanopia.
@@ -269,7 +269,7 @@ def _grid(n: int, cols: int = 2, size: tuple[float, float] = (5.0, 3.6)) -> tupl
 def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, stats_dir: str | Path | None = None,
                  khist: Sequence[str | Path] = (), studies: Sequence[Any] = ()) -> dict[str, str]:
     """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json)."""
-    from spirl.tables import load_khists, paper_order
+    from spirl.analysis.tables import load_khists, paper_order
 
     plt.rcParams.update(STYLE)
     out = Path(out_dir)
@@ -352,7 +352,7 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
 
 
 def _plots_cmd(args: argparse.Namespace) -> int:
-    from spirl.tables import load_studies
+    from spirl.analysis.tables import load_studies
 
     if not (args.scores or args.stats or args.khist):
         raise ValueError("nothing to plot: give --scores, --stats and/or --khist")

@@ -1,0 +1,1 @@
+"""The Atari side: the game table, the paper's protocol on gymnasium + ale-py, random-policy frame datasets."""

@@ -1,0 +1,1 @@
+"""Reinforcement learning: networks, prioritized n-step replay, the Rainbow learner, evaluation, the run loop."""
