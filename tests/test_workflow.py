@@ -32,7 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "workflow" / "config"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 PROFILE = ROOT / "workflow" / "profiles" / "default"
-REFERENCE = ROOT.parent / "shared" / "reference" / "atari100k"  # published per-run scores (not in the project)
+E2E = ROOT / "tests" / "config" / "e2e.yaml"  # the tiny preset CI runs end to end
+
+
+def preset_file(name: str) -> Path:
+    """A shipped preset by name, or the end-to-end test preset ("e2e")."""
+    return E2E if name == "e2e" else PRESETS / f"{name}.yaml"
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 600, project: Path = ROOT) -> subprocess.CompletedProcess:
@@ -64,7 +69,7 @@ def preset_dry_run(name: str) -> tuple[Counter, frozenset[str], float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        jobs, outputs = planned_jobs(Path(tmp), "--configfile", str(PRESETS / f"{name}.yaml"))
+        jobs, outputs = planned_jobs(Path(tmp), "--configfile", str(preset_file(name)))
         return jobs, frozenset(outputs), time.perf_counter() - start
 
 
@@ -83,17 +88,17 @@ def test_schema_mirrors_the_settings_dataclasses():
     assert defs["saliency"]["properties"]["selection"]["enum"] == list(spirl_config.CHOICES["saliency.selection"])
 
 
-@pytest.mark.parametrize("preset", sorted(p.name for p in PRESETS.glob("*.yaml")))
+@pytest.mark.parametrize("preset", [*sorted(PRESETS.glob("*.yaml")), E2E], ids=lambda p: p.name)
 def test_every_preset_passes_both_validators(preset):
-    raw = yaml.safe_load((PRESETS / preset).read_text())
+    raw = yaml.safe_load(preset.read_text())
     jsonschema.validate(raw, yaml.safe_load(SCHEMA.read_text()))
-    assert load_preset(PRESETS / preset).runs()
+    assert load_preset(preset).runs()
 
 
-@pytest.mark.parametrize("name", ["default", "test", "paper100k", "paper400k", "atari100k"])
+@pytest.mark.parametrize("name", ["default", "e2e", "paper100k", "paper400k", "atari100k"])
 def test_dry_run_plans_one_job_per_run_and_mae(name):
     jobs, outputs, seconds = preset_dry_run(name)
-    preset = load_preset(PRESETS / f"{name}.yaml")
+    preset = load_preset(preset_file(name))
     runs, maes = preset.runs(), preset.maes()
     assert jobs["train"] == len(runs)
     assert jobs["pretrain"] == jobs["saliency_stats"] == jobs["visualize"] == len(maes)
@@ -179,19 +184,15 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def preset(tmp_path_factory) -> Path:
-    """workflow/config/test.yaml, plus two published score files fetched from local copies (file:// URLs)."""
-    raw = yaml.safe_load((PRESETS / "test.yaml").read_text())
-    if REFERENCE.is_dir():
-        raw["published"] = [{"name": name, "url": (REFERENCE / f"{stem}.json").as_uri(), "sha256": sha,
-                             "source": "tests: ../shared/reference"} for name, stem, sha in PUBLISHED]
+def preset(tmp_path_factory, reference_file) -> Path:
+    """tests/config/e2e.yaml, plus two published score files fetched from the test data (file:// URLs)."""
+    raw = yaml.safe_load(E2E.read_text())
+    raw["published"] = [{"name": name, "url": reference_file(f"{stem}.json").as_uri(),
+                         "sha256": reference_file.sha256[f"{stem}.json"], "source": "tests/data/SOURCES.md"}
+                        for name, stem in (("SPR", "SPR"), ("DrQ(eps)", "DrQ_eps"))]
     path = tmp_path_factory.mktemp("preset") / "e2e.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
-
-
-PUBLISHED = [("SPR", "SPR", "055133e22ddb1e7154bbb48b6d229e3b064ea374911158f5d5c1a92cd59e2ad3"),
-             ("DrQ(eps)", "DrQ_eps", "a86f9f4243b7eb3f994b6db4c9c87fb698742bfa08e7b06e414be41abf1f0574")]
 
 
 @pytest.fixture(scope="module")
@@ -221,9 +222,8 @@ def test_end_to_end_run_writes_every_output(project, preset, finished):
         assert (finished / path).is_file(), path
     html = (finished / "reports/report.html").read_text()
     assert "not the paper" in html  # a demonstration says so
-    if REFERENCE.is_dir():
-        assert (finished / "results/published/DrQ(eps).json").is_file()
-        assert "published:SPR" in (finished / "reports/stats/aggregates.csv").read_text()
+    assert (finished / "results/published/DrQ(eps).json").is_file()
+    assert "published:SPR" in (finished / "reports/stats/aggregates.csv").read_text()
     again = snakemake(finished, "--dry-run", "--configfile", str(preset), project=project)
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -239,7 +239,7 @@ def test_snakemake_report_builds(project, preset, finished, tmp_path):
 
 @pytest.mark.slow
 def test_editing_plotting_code_reruns_no_training(project, preset, finished):
-    plots = project / "spirl" / "plots.py"
+    plots = project / "spirl" / "analysis" / "plots.py"
     original = plots.read_text()
     try:
         # An edit changes the content (Snakemake 9 compares checksums, so a bare touch reruns nothing).

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from spirl.analysis import paper_numbers as paper
+from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
 from spirl.atari import games as game_table
 from spirl.utils import atomic_path, atomic_write_text
@@ -52,8 +53,8 @@ STYLE: dict[str, Any] = {
 def method_colours(methods: Sequence[str]) -> dict[str, str]:
     """A fixed colour per method: reproduced ones from Okabe-Ito in the given order, published ones grey."""
     out: dict[str, str] = {}
-    ours = [m for m in dict.fromkeys(methods) if st.kind_of(m) == "reproduced"]
-    published = [m for m in dict.fromkeys(methods) if st.kind_of(m) == "published"]
+    ours = [m for m in dict.fromkeys(methods) if sc.kind_of(m) == "reproduced"]
+    published = [m for m in dict.fromkeys(methods) if sc.kind_of(m) == "published"]
     for i, m in enumerate(ours):
         out[m] = OKABE_ITO[i % len(OKABE_ITO)]
     for i, m in enumerate(published):
@@ -63,8 +64,8 @@ def method_colours(methods: Sequence[str]) -> dict[str, str]:
 
 def label_of(method: str) -> str:
     """Legend label: ``published: SPR`` for published data, ``<method> (reproduced)`` for ours."""
-    if st.kind_of(method) == "published":
-        return "published: " + method[len(st.PUBLISHED_PREFIX):]
+    if sc.kind_of(method) == "published":
+        return "published: " + method[len(sc.PUBLISHED_PREFIX):]
     return f"{method} (reproduced)"
 
 
@@ -81,7 +82,7 @@ def plot_aggregate_intervals(ax: plt.Axes, aggregates: pd.DataFrame, metric: str
     rows = aggregates[aggregates["metric"] == metric].reset_index(drop=True)
     for i, r in rows.iterrows():
         c = _colour(colours, r.method)
-        published = st.kind_of(r.method) == "published"
+        published = sc.kind_of(r.method) == "published"
         ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.35 if published else 0.6,
                 hatch="//" if published else None, edgecolor=c)
         ax.plot([r.estimate, r.estimate], [i - 0.3, i + 0.3], color="black", lw=1.5)
@@ -99,7 +100,7 @@ def plot_performance_profiles(ax: plt.Axes, profiles: pd.DataFrame,
     """Fraction of runs with human-normalised score > tau, with 95% CI bands (rows of ``profiles.csv``)."""
     for method, rows in profiles.groupby("method", sort=False):
         c = _colour(colours, method)
-        ls = "--" if st.kind_of(method) == "published" else "-"
+        ls = "--" if sc.kind_of(method) == "published" else "-"
         ax.plot(rows["tau"], rows["fraction"], color=c, ls=ls, label=label_of(method))
         ax.fill_between(rows["tau"], rows["lower"], rows["upper"], color=c, alpha=0.2, lw=0)
     ax.set_xlabel(r"human-normalised score $\tau$")
@@ -115,7 +116,7 @@ def plot_probability_of_improvement(ax: plt.Axes, poi: pd.DataFrame,
     for i, r in poi.reset_index(drop=True).iterrows():
         c = _colour(colours, r.x)
         ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.6, edgecolor=c,
-                hatch="//" if st.kind_of(r.y) == "published" or st.kind_of(r.x) == "published" else None)
+                hatch="//" if sc.kind_of(r.y) == "published" or sc.kind_of(r.x) == "published" else None)
         ax.plot([r.estimate, r.estimate], [i - 0.3, i + 0.3], color="black", lw=1.5)
     ax.axvline(0.5, color="grey", ls=":", lw=1)
     ax.set_yticks(range(len(poi)), [f"P({label_of(x)} > {label_of(y)})" for x, y in zip(poi["x"], poi["y"])])
@@ -158,7 +159,7 @@ def plot_learning_curves(ax: plt.Axes, scores: pd.DataFrame, game: str, colours:
     labelled grey markers at 100K when the runs reach that budget.
     """
     game = game_table.canonical(game)
-    df = scores[(scores["game"] == game) & (scores["method"].map(st.kind_of) == "reproduced")]
+    df = scores[(scores["game"] == game) & (scores["method"].map(sc.kind_of) == "reproduced")]
     if methods is not None:
         df = df[df["method"].isin(methods)]
     per_run = df.groupby(["method", "seed", "step"])["score"].mean().reset_index()
@@ -217,8 +218,8 @@ def plot_k_histogram(ax: plt.Axes, hist: pd.DataFrame, game: str) -> plt.Axes:
 def plot_study_bars(ax: plt.Axes, scores: pd.DataFrame, variants: Mapping[str, str], games: Sequence[str],
                     colours: Mapping[str, str] | None = None, reference: str | None = None) -> plt.Axes:
     """Human-normalised final score per game and variant: mean ± std over runs as bars, each run a dot."""
-    runs = st.final_scores(st.check_scores(scores[scores["method"].isin(list(variants.values()))]))
-    runs = runs.assign(hns=st.human_normalise(runs))
+    runs = sc.final_scores(sc.check_scores(scores[scores["method"].isin(list(variants.values()))]))
+    runs = runs.assign(hns=sc.human_normalise(runs))
     n = len(variants)
     width = 0.8 / max(n, 1)
     for j, (label, method) in enumerate(variants.items()):
@@ -269,14 +270,15 @@ def _grid(n: int, cols: int = 2, size: tuple[float, float] = (5.0, 3.6)) -> tupl
 def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, stats_dir: str | Path | None = None,
                  khist: Sequence[str | Path] = (), studies: Sequence[Any] = ()) -> dict[str, str]:
     """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json)."""
-    from spirl.analysis.tables import load_khists, paper_order
+    from spirl.atari.games import paper_order
+    from spirl.saliency.kstats import load_k_hists
 
     plt.rcParams.update(STYLE)
     out = Path(out_dir)
     captions: dict[str, str] = {}
     methods: list[str] = []
     if scores is not None:
-        scores = st.check_scores(scores)
+        scores = sc.check_scores(scores)
         methods += list(dict.fromkeys(scores["method"]))
     stats_tables: dict[str, pd.DataFrame] = {}
     if stats_dir is not None:
@@ -318,7 +320,7 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
         captions["sample_efficiency"] = "Sample efficiency: IQM of human-normalised scores at each evaluation, 95% CIs."
 
     if scores is not None:
-        ours = scores[scores["method"].map(st.kind_of) == "reproduced"]
+        ours = scores[scores["method"].map(sc.kind_of) == "reproduced"]
         gs = paper_order(ours["game"].unique())
         if gs:
             fig, axes = _grid(len(gs))
@@ -339,7 +341,7 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
             captions[f"study-{study.name}"] = (f"Study {study.name} ({study.question}): human-normalised final score "
                                                f"per variant, mean ± std over runs, dots = runs.")
 
-    for mae, hists in load_khists(khist).items():
+    for mae, hists in load_k_hists(khist).items():
         gs = paper_order(list(hists))
         fig, axes = _grid(len(gs))
         for ax, g in zip(axes, gs):
@@ -352,11 +354,11 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
 
 
 def _plots_cmd(args: argparse.Namespace) -> int:
-    from spirl.analysis.tables import load_studies
+    from spirl.analysis.study_tables import load_studies
 
     if not (args.scores or args.stats or args.khist):
         raise ValueError("nothing to plot: give --scores, --stats and/or --khist")
-    scores = st.load_scores(args.scores) if args.scores else None
+    scores = sc.load_scores(args.scores) if args.scores else None
     studies = [s for path in args.study or [] for s in load_studies(path)]
     captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.khist or [], studies=studies)
     print(f"spirl plots: {len(captions)} figures (PNG + PDF) -> {args.out}")

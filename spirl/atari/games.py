@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 NUM_PATCHES = 144  # 12 x 12 patches of 8 x 8 pixels on a 96 x 96 frame
@@ -136,3 +137,15 @@ def k_max(max_ratio: float, num_patches: int = NUM_PATCHES) -> int:
     if not (0.0 < max_ratio <= 1.0) or math.isnan(max_ratio):
         raise ValueError(f"max_ratio must be in (0, 1], got {max_ratio}")
     return max(1, int(num_patches * max_ratio))
+
+
+def order_games(names: Iterable[str]) -> list[str]:
+    """Known games among ``names`` in the game table's order."""
+    names = set(names)
+    return [g for g in GAMES if g in names]
+
+
+def paper_order(names: Iterable[str]) -> list[str]:
+    """Games in the paper's order (Frostbite, MsPacman, Seaquest, BattleZone), then the game table's."""
+    names = set(names)
+    return [g for g in PAPER_GAMES if g in names] + [g for g in order_games(names) if g not in PAPER_GAMES]

@@ -20,14 +20,9 @@ import numpy as np
 import torch
 
 from spirl.atari import games
-from spirl.saliency.error_map import (
-    NUM_PATCHES,
-    dynamic_k,
-    error_map,
-    error_map_reference,
-    frames_to_images,
-    salient_index,
-)
+from spirl.saliency.error_map import error_map, error_map_reference
+from spirl.saliency.patches import NUM_PATCHES, frames_to_images
+from spirl.saliency.select import dynamic_k, salient_index
 from spirl.utils import set_threads
 
 TOLERANCE = 1e-4  # largest allowed |shipped - straightforward| of an error-map entry

@@ -32,7 +32,7 @@ from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network
 from spirl.rl.replay import PrioritizedReplay, ReplayBatch
 from spirl.rl.train import Trainer
-from spirl.saliency.error_map import SalientFeatures
+from spirl.saliency.select import SalientFeatures
 from spirl.utils import peak_rss_mb, set_threads
 
 FULL_RUN_STEPS, PAPER_WARMUP, PAPER_EVAL_POINTS, PAPER_EVAL_EPISODES = 100_000, 1_600, 10, 50

@@ -21,23 +21,15 @@ in total with the cls and mask tokens (the frozen position embeddings are buffer
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, fields
-from typing import Any
-
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from spirl.settings import MAEArch
 
-CHECKPOINT_FORMAT = "spirl-mae/1"
 LN_EPS = 1e-6  # LayerNorm eps of the released MAE (timm default is 1e-5)
 NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
-
-
-class CheckpointMismatchError(ValueError):
-    """An MAE checkpoint that is not one, or was built for another game or architecture."""
 
 
 def validate_arch(arch: MAEArch) -> None:
@@ -376,145 +368,21 @@ def count_parameters(model: MAE) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoints
+# Input
 
 
-def _is_decoder_key(key: str) -> bool:
-    return key == "mask_token" or key.split(".")[0] in DECODER_MODULES
+class FrameShapeError(ValueError):
+    """Frames are not uint8 (B, S, S, 3), or images not float (B, 3, S, S)."""
 
 
-def save_mae(
-    path: str | os.PathLike[str], model: MAE, *, game: str, extra: dict[str, Any] | None = None,
-    include_decoder: bool = True,
-) -> None:
-    """Write an MAE checkpoint atomically.
+def frames_to_images(frames: np.ndarray | torch.Tensor, device: str | torch.device = "cpu",
+                     size: int = 96) -> torch.Tensor:
+    """The MAE's input: uint8 frames ``(B, S, S, 3)`` (numpy or torch) -> float32 ``(B, 3, S, S)`` in [0, 1].
 
-    The file is a dict: ``format`` tag, ``arch`` (the ``MAEArch`` as a dict), ``state_dict`` (CPU
-    tensors; without the decoder when ``include_decoder`` is False), ``game`` (canonical id),
-    ``has_decoder`` and ``extra`` (pretraining settings, epoch, loss, versions, ...).
+    ``S = size`` (96, the frames of ``spirl collect``). The conversion runs on ``device`` (a uint8
+    copy is a quarter of a float one).
     """
-    from spirl.atari.games import canonical
-    from spirl.utils import atomic_path
-
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()
-             if include_decoder or not _is_decoder_key(k)}
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "arch": asdict(model.arch),
-        "state_dict": state,
-        "game": canonical(game),
-        "has_decoder": include_decoder,
-        "extra": dict(extra or {}),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load the raw checkpoint dict, refusing anything that is not an MAE checkpoint of this format.
-
-    Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        CheckpointMismatchError: if the file is not a readable MAE checkpoint.
-    """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"MAE checkpoint {os.fspath(path)!r} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for a non-checkpoint or truncated file
-        raise CheckpointMismatchError(f"{os.fspath(path)!r} is not a readable MAE checkpoint ({err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointMismatchError(f"{os.fspath(path)!r} is not an MAE checkpoint of format "
-                                      f"{CHECKPOINT_FORMAT!r} (found {found!r})")
-    missing = [k for k in ("arch", "state_dict", "game") if k not in payload]
-    if missing:
-        raise CheckpointMismatchError(f"MAE checkpoint {os.fspath(path)!r} lacks {', '.join(missing)}")
-    return payload
-
-
-def load_mae(
-    path: str | os.PathLike[str],
-    *,
-    game: str | None = None,
-    arch: MAEArch | None = None,
-    map_location: str | torch.device = "cpu",
-) -> tuple[MAE, dict[str, Any]]:
-    """Rebuild an MAE from a checkpoint written by ``save_mae``, in eval mode.
-
-    Args:
-        game: if given, the checkpoint must have been trained on this game (any spelling).
-        arch: if given, the checkpoint's architecture must equal it field by field.
-
-    Returns:
-        (model, meta) with meta = ``arch`` (MAEArch), ``game``, ``has_decoder``, ``extra``, ``path``.
-        Without a decoder the decoder modules keep their fresh initialisation and must not be used.
-
-    Raises:
-        CheckpointMismatchError: not an MAE checkpoint, another game, or another architecture; the
-            message names each differing field with both values.
-    """
-    from spirl.atari.games import canonical
-
-    payload = read_checkpoint(path, map_location)
-    where = os.fspath(path)
-    arch_fields = {f.name for f in fields(MAEArch)}
-    stored = dict(payload["arch"])
-    unknown = sorted(set(stored) - arch_fields)
-    if unknown:
-        raise CheckpointMismatchError(f"MAE checkpoint {where!r} has unknown architecture fields {unknown}")
-    ckpt_arch = MAEArch(**stored)
-    if game is not None and canonical(game) != payload["game"]:
-        raise CheckpointMismatchError(f"MAE checkpoint {where!r} was trained on {payload['game']}, "
-                                      f"not on {canonical(game)}")
-    if arch is not None:
-        wanted, have = asdict(arch), asdict(ckpt_arch)
-        diffs = [f"{k}={have[k]!r} in the checkpoint but {wanted[k]!r} asked for" for k in wanted
-                 if wanted[k] != have[k]]
-        if diffs:
-            raise CheckpointMismatchError(f"MAE checkpoint {where!r} has another architecture: " + "; ".join(diffs))
-
-    model = MAE(ckpt_arch)
-    state = payload["state_dict"]
-    has_decoder = bool(payload.get("has_decoder", True))
-    expected = set(model.state_dict())
-    if not has_decoder:
-        expected = {k for k in expected if not _is_decoder_key(k)}
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        raise CheckpointMismatchError(f"MAE checkpoint {where!r} does not fit its own architecture: "
-                                      f"missing {missing[:5]}, unexpected {unexpected[:5]}")
-    try:
-        model.load_state_dict(state, strict=has_decoder)
-    except RuntimeError as err:  # shape mismatches
-        raise CheckpointMismatchError(f"MAE checkpoint {where!r} has weights of the wrong shape: {err}") from err
-    model.to(map_location).eval()
-    model.has_decoder = has_decoder  # an encoder-only model keeps untrained decoder modules: mark it
-    meta = {"arch": ckpt_arch, "game": payload["game"], "has_decoder": has_decoder,
-            "extra": payload.get("extra", {}), "path": where}
-    return model, meta
-
-
-def describe(arch: MAEArch) -> str:
-    """One line naming the architecture and its parameter counts, for logs and the README."""
-    counts = count_parameters(MAE(arch))
-    return (f"MAE encoder {arch.embed_dim}d x {arch.depth} blocks x {arch.num_heads} heads, decoder "
-            f"{arch.decoder_embed_dim}d x {arch.decoder_depth} x {arch.decoder_num_heads}: "
-            f"{counts['encoder']:,} + {counts['decoder']:,} parameters, {counts['total']:,} in total")
-
-
-__all__ = [
-    "CHECKPOINT_FORMAT",
-    "MAE",
-    "Attention",
-    "Block",
-    "CheckpointMismatchError",
-    "Mlp",
-    "count_parameters",
-    "describe",
-    "load_mae",
-    "read_checkpoint",
-    "save_mae",
-    "sincos_pos_embed_2d",
-    "validate_arch",
-]
+    x = torch.as_tensor(frames)
+    if x.dtype != torch.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != (size, size, 3):
+        raise FrameShapeError(f"frames must be uint8 of shape (B, {size}, {size}, 3), got {x.dtype} {tuple(x.shape)}")
+    return x.to(device).permute(0, 3, 1, 2).float().div_(255.0)  # [B, 3, S, S]

@@ -35,7 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from spirl.mae.model import MAE, describe, save_mae, validate_arch
+from spirl.mae.checkpoint import describe, save_mae
+from spirl.mae.model import MAE, validate_arch
 from spirl.settings import MAEArch, PretrainSettings
 
 STATE_FORMAT = "spirl-pretrain-state/1"

@@ -265,7 +265,8 @@ def make_attention(run_dir: str | Path, mae_path: str | Path, out_dir: str | Pat
                    frames: int = 8, max_steps: int = 400, gif_every: int = 2, device: str = "cpu") -> dict[str, Any]:
     """Attention strip (PNG), GIF and CSV of one trained SPIRL run; returns a summary."""
     from spirl.atari.envs import eval_seeds, make_env
-    from spirl.saliency.error_map import SalientPatchExtractor, load_checked_mae
+    from spirl.saliency.patches import load_checked_mae
+    from spirl.saliency.select import SalientPatchExtractor
 
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"

@@ -156,7 +156,8 @@ class Trainer:
         self.writer = None
 
     def _load_extractor(self, mae_path: str | Path | None) -> tuple[Any, dict[str, Any]]:
-        from spirl.saliency.error_map import SalientPatchExtractor, load_checked_mae
+        from spirl.saliency.patches import load_checked_mae
+        from spirl.saliency.select import SalientPatchExtractor
 
         game = self.plan.game
         if mae_path is None:
@@ -465,7 +466,7 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
     settings = apply_overrides(load_method(config, method), list(overrides or []))
     ideal = None
     if k_hist is not None:
-        from spirl.saliency.error_map import read_k_hist
+        from spirl.saliency.kstats import read_k_hist
 
         ideal = read_k_hist(k_hist)[1]
     plan = for_game(settings, games.canonical(game), pretrain_frames=pretrain_frames, ideal_ratio=ideal)

@@ -24,17 +24,9 @@ from matplotlib.patches import Rectangle
 from torch import nn
 
 from spirl.atari import games
-from spirl.saliency.error_map import (
-    GRID,
-    NUM_PATCHES,
-    PATCH,
-    dynamic_k,
-    fixed_k,
-    frames_to_images,
-    load_checked_mae,
-    neighbour_reconstruction,
-    salient_index,
-)
+from spirl.saliency.error_map import neighbour_reconstruction
+from spirl.saliency.patches import GRID, NUM_PATCHES, PATCH, frames_to_images, load_checked_mae
+from spirl.saliency.select import dynamic_k, fixed_k, salient_index
 from spirl.utils import atomic_path, choose_device, progress, set_threads
 
 # The figure script's sweep of fixed ratios (spec E.1): K = 14, 21, 28, 36, 43, 50, 57, 64, 72.

@@ -280,6 +280,13 @@ def all_k_hists() -> list[str]:
 # ---------------------------------------------------------------------------- studies and reports
 
 
+def analysis_code(*modules: str) -> list[str]:
+    """Source files a reporting rule depends on: its modules (``analysis/stats`` -> spirl/analysis/stats.py),
+    the paper's numbers and the game table (normalisation scores)."""
+    names = [*modules, "analysis/paper_numbers", "atari/games"]
+    return [f"{workflow.basedir}/spirl/{m}.py" for m in dict.fromkeys(names)]
+
+
 def study_names() -> list[str]:
     return list(PRESET.studies)
 

@@ -1,7 +1,8 @@
 # Stage 6: statistics, paper tables, figures, saliency panels, policy attention and the
 # report. These rules read results only; none of them is an input of a run, so editing their
-# code (spirl/stats.py, tables.py, plots.py, report.py) reruns no training. Each module's
-# source is an input of its own rule, so such an edit does remake that table or figure.
+# code (spirl/analysis/) reruns no training. Each rule's modules, the paper's numbers and the
+# game table are inputs of it (analysis_code), so editing a published number, a normalisation
+# score or a table's code remakes what depends on it.
 
 
 rule published_list:
@@ -45,7 +46,7 @@ rule stats:
     input:
         scores="results/scores.csv",
         published=list(published_jsons().values()),
-        code=f"{workflow.basedir}/spirl/stats.py",
+        code=analysis_code("analysis/scores", "analysis/stats"),
     output:
         aggregates="reports/stats/aggregates.csv",
         profiles="reports/stats/profiles.csv",
@@ -71,7 +72,8 @@ rule tables:
         scores="results/scores.csv",
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
-        code=f"{workflow.basedir}/spirl/tables.py",
+        code=analysis_code("analysis/tables", "analysis/verdicts", "analysis/paper_tables", "analysis/study_tables",
+                           "analysis/scores", "analysis/stats", "saliency/kstats"),
     output:
         index="reports/tables/index.json",
         paper=[
@@ -127,7 +129,7 @@ rule plots:
         stats=rules.stats.output,
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
-        code=f"{workflow.basedir}/spirl/plots.py",
+        code=analysis_code("analysis/plots", "analysis/scores", "analysis/stats", "saliency/kstats"),
     output:
         captions="reports/figures/captions.json",
         figures=[
@@ -245,7 +247,7 @@ rule report:
         methods=expand("results/methods/{method}.yaml", method=PRESET.method_names()),
         runs=[f"{run_dir(m, g, s)}/run.json" for m, g, s in PRESET.runs()],
         published=["results/published.yaml"] if published_entries() else [],
-        code=f"{workflow.basedir}/spirl/report.py",
+        code=analysis_code("analysis/report"),
     output:
         "reports/report.html",
     params:

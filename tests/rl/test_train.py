@@ -13,7 +13,8 @@ import yaml
 
 from spirl.cli import main
 from spirl.config import for_game, load_method
-from spirl.mae.model import MAE, save_mae
+from spirl.mae.checkpoint import save_mae
+from spirl.mae.model import MAE
 from spirl.rl.evaluate import EVAL_COLUMNS
 from spirl.rl.train import RunError, Trainer, default_checkpoint_dir, settings_differences, train
 from spirl.settings import MAEArch

@@ -3,15 +3,7 @@
 import pytest
 import torch
 
-from spirl.mae.model import (
-    MAE,
-    Attention,
-    CheckpointMismatchError,
-    count_parameters,
-    load_mae,
-    save_mae,
-    sincos_pos_embed_2d,
-)
+from spirl.mae.model import MAE, Attention, count_parameters, sincos_pos_embed_2d
 from spirl.settings import MAEArch
 
 SMALL = MAEArch(embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
@@ -152,47 +144,3 @@ def test_attention_matches_explicit_softmax_and_honours_a_mask():
     assert torch.allclose(attn(x, allowed)[:, :4], attn(x[:, :4]), atol=1e-5)
 
 
-def test_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(1)
-    model = MAE(SMALL).eval()
-    path = tmp_path / "model.pt"
-    save_mae(path, model, game="ms_pacman", extra={"epoch": 3, "loss": 0.5})
-    loaded, meta = load_mae(path, game="MsPacman", arch=SMALL)
-    assert meta["game"] == "MsPacman" and meta["has_decoder"] and meta["extra"]["epoch"] == 3
-    assert meta["arch"] == SMALL
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
-        assert torch.equal(a, b), name
-    imgs = torch.rand(2, 3, 96, 96)
-    with torch.no_grad():
-        assert torch.equal(model(imgs, 0.75, torch.Generator().manual_seed(0))[1],
-                           loaded(imgs, 0.75, torch.Generator().manual_seed(0))[1])
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # atomic write leaves no temp file
-
-
-def test_checkpoint_mismatches_are_named(tmp_path):
-    path = tmp_path / "model.pt"
-    save_mae(path, MAE(SMALL), game="Frostbite", extra={})
-    other = MAEArch(**{**SMALL.__dict__, "decoder_depth": 2})
-    with pytest.raises(CheckpointMismatchError, match=r"decoder_depth=1 in the checkpoint but 2 asked for"):
-        load_mae(path, arch=other)
-    with pytest.raises(CheckpointMismatchError, match=r"trained on Frostbite, not on Seaquest"):
-        load_mae(path, game="seaquest")
-    junk = tmp_path / "junk.pt"
-    junk.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CheckpointMismatchError, match="not a readable MAE checkpoint"):
-        load_mae(junk)
-    torch.save({"model": {}}, tmp_path / "foreign.pt")
-    with pytest.raises(CheckpointMismatchError, match="format"):
-        load_mae(tmp_path / "foreign.pt")
-    with pytest.raises(FileNotFoundError):
-        load_mae(tmp_path / "missing.pt")
-
-
-def test_encoder_only_checkpoint(tmp_path):
-    torch.manual_seed(2)
-    model = MAE(SMALL)
-    save_mae(tmp_path / "enc.pt", model, game="Seaquest", extra={}, include_decoder=False)
-    loaded, meta = load_mae(tmp_path / "enc.pt")
-    assert not meta["has_decoder"]
-    assert torch.equal(loaded.blocks[0].attn.qkv.weight, model.blocks[0].attn.qkv.weight)
-    assert torch.equal(loaded.cls_token, model.cls_token)

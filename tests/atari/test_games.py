@@ -7,8 +7,6 @@ import pytest
 
 from spirl.atari import games
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "atari100k"
-
 
 @pytest.mark.parametrize(
     "alias", ["MsPacman", "mspacman", "ms_pacman", "ALE/MsPacman-v5", "MsPacmanNoFrameskip-v4", "MS_PACMAN"]
@@ -27,9 +25,9 @@ def test_table_has_the_26_games_with_rom_ids_that_ale_knows():
         assert Path(ale_py.roms.get_rom_path(g.rom)).is_file(), g.rom
 
 
-def test_scores_match_the_published_random_and_human_files():
-    human = json.loads((SHARED / "HUMAN.json").read_text())
-    random = json.loads((SHARED / "RANDOM.json").read_text())
+def test_scores_match_the_published_random_and_human_files(reference_file):
+    human = json.loads(reference_file("HUMAN.json").read_text())
+    random = json.loads(reference_file("RANDOM.json").read_text())
     assert set(human) == set(games.GAMES)
     for name, g in games.GAMES.items():
         assert g.human == pytest.approx(human[name][0])

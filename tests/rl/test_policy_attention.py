@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from spirl import cli
-from spirl.mae.model import MAE, save_mae
+from spirl.mae.checkpoint import save_mae
+from spirl.mae.model import MAE
 from spirl.rl import policy_attention as at
 from spirl.rl.networks import SpirlAttentionEncoder
 from spirl.settings import MAEArch

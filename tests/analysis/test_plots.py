@@ -9,15 +9,16 @@ import pytest
 
 from spirl import cli
 from spirl.analysis import plots as pl
+from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
-from spirl.analysis import tables as tb
+from spirl.saliency.kstats import read_k_hist
 
 
 def scores(methods=("spirl", "de_rainbow"), games=("MsPacman", "Seaquest"), seeds=3, steps=(50_000, 100_000)):
     rng = np.random.default_rng(0)
     rows = [(m, g, s, step, e, float(rng.normal(300 * (i + 1) * step / steps[-1], 30)))
             for i, m in enumerate(methods) for g in games for s in range(seeds) for step in steps for e in range(2)]
-    return pd.DataFrame(rows, columns=list(st.SCORE_COLUMNS))
+    return pd.DataFrame(rows, columns=list(sc.SCORE_COLUMNS))
 
 
 def khist(tmp_path, game="MsPacman"):
@@ -43,7 +44,7 @@ def test_colours_are_okabe_ito_for_ours_and_grey_for_published():
 
 def test_plot_functions_return_the_ax_they_draw_on(tmp_path):
     df = scores()
-    df = pd.concat([df, st.published_frame({"MsPacman": [1000.0, 1200.0], "Seaquest": [300.0, 500.0]}, "X")])
+    df = pd.concat([df, sc.published_frame({"MsPacman": [1000.0, 1200.0], "Seaquest": [300.0, 500.0]}, "X")])
     tables = st.run_stats(df, tmp_path / "stats", reps=20)
     fig, axes = plt.subplots(2, 4)
     axes = axes.ravel()
@@ -58,7 +59,7 @@ def test_plot_functions_return_the_ax_they_draw_on(tmp_path):
     labels = legend_texts(axes[4])
     assert "spirl (reproduced), 3 seeds" in labels
     assert "published: DE-Rainbow (SPIRL paper, Table 11)" in labels  # runs reach 100K: published drawn
-    hist = tb.read_khist(khist(tmp_path))
+    hist, _ = read_k_hist(khist(tmp_path))
     assert pl.plot_k_histogram(axes[5], hist, "MsPacman") is axes[5]
     assert any(t.startswith("published: paper Fig. 8") for t in legend_texts(axes[5]))
     assert {round(line.get_xdata()[0], 2) for line in axes[5].get_lines()} == {0.35, 0.30}

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from spirl import cli
-from spirl.mae.model import MAE, load_mae
+from spirl.mae.checkpoint import load_mae
+from spirl.mae.model import MAE
 from spirl.mae.pretrain import apply_set, lr_at, param_groups, peak_lr, pretrain
 from spirl.settings import MAEArch, PretrainSettings
 

@@ -3,13 +3,12 @@
 import dataclasses
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
 from spirl import cli, settings
 from spirl.analysis import paper_numbers as paper
-from spirl.analysis import stats as st
+from spirl.analysis import scores as sc
 from spirl.analysis.published import (
     HashMismatchError,
     PublishedDataError,
@@ -20,13 +19,6 @@ from spirl.analysis.published import (
 )
 from spirl.atari import games as game_table
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="published reference data not at ../shared")
-SOURCES_SHA = {  # ../shared/reference/SOURCES.md
-    "SPR": "055133e22ddb1e7154bbb48b6d229e3b064ea374911158f5d5c1a92cd59e2ad3",
-    "SimPLe": "88075c96386da41b2af37c9fc3b5e6544f7b0d02c14b98c7bc5b1b55c07b9b6c",
-}
-
 
 def config(tmp_path, entries):
     path = tmp_path / "config.yaml"
@@ -34,10 +26,9 @@ def config(tmp_path, entries):
     return path
 
 
-@needs_shared
-def test_fetch_checks_the_pinned_hash_and_feeds_the_statistics(tmp_path):
-    src = SHARED / "atari100k" / "SimPLe.json"
-    cfg = config(tmp_path, [{"name": "SimPLe", "url": src.as_uri(), "sha256": SOURCES_SHA["SimPLe"],
+def test_fetch_checks_the_pinned_hash_and_feeds_the_statistics(tmp_path, reference_file):
+    src = reference_file("SimPLe.json")
+    cfg = config(tmp_path, [{"name": "SimPLe", "url": src.as_uri(), "sha256": reference_file.sha256["SimPLe.json"],
                              "source": "iris mirror"}])
     out = tmp_path / "published"
     assert cli.main(["fetch-published", "--config", str(cfg), "--out", str(out)]) == 0
@@ -47,13 +38,12 @@ def test_fetch_checks_the_pinned_hash_and_feeds_the_statistics(tmp_path):
     assert fetch(read_config(cfg)[0], out) == got
     data = load_published(got)
     assert len(data) == 26 and all(len(v) == 5 for v in data.values())
-    m = st.score_matrices(st.published_frame(data, "SimPLe"))
+    m = sc.score_matrices(sc.published_frame(data, "SimPLe"))
     assert list(m) == ["published:SimPLe"] and m["published:SimPLe"].shape == (5, 26)
 
 
-@needs_shared
-def test_a_wrong_hash_is_refused_and_leaves_nothing_behind(tmp_path, capsys):
-    src = SHARED / "atari100k" / "SPR.json"
+def test_a_wrong_hash_is_refused_and_leaves_nothing_behind(tmp_path, capsys, reference_file):
+    src = reference_file("SPR.json")
     cfg = config(tmp_path, [{"name": "SPR", "url": src.as_uri(), "sha256": "0" * 64}])
     out = tmp_path / "published"
     assert cli.main(["fetch-published", "--config", str(cfg), "--out", str(out)]) == 1
@@ -111,11 +101,10 @@ def test_load_published_canonicalises_games_and_refuses_bad_files(tmp_path):
 # ---------------------------------------------------------------------------- spirl.analysis.paper_numbers as data
 
 
-@needs_shared
-def test_recomputed_published_rows_match_the_per_run_files():
+def test_recomputed_published_rows_match_the_per_run_files(reference_file):
     rows = {r.method: r for r in paper.PUBLISHED_100K}
     for name, label in (("SPR", "SPR"), ("DrQ_eps", "DrQ(ε)"), ("SimPLe", "SimPLe")):
-        data = load_published(SHARED / "atari100k" / f"{name}.json")
+        data = load_published(reference_file(f"{name}.json"))
         for g in game_table.PAPER_GAMES:
             mean = sum(data[g]) / len(data[g])
             assert rows[label].scores[g].mean == pytest.approx(mean, abs=0.051), (name, g)

@@ -12,8 +12,9 @@ from PIL import Image
 
 from spirl import cli
 from spirl.analysis import paper_numbers as paper
+from spirl.analysis import paper_tables as pt
 from spirl.analysis import report as rp
-from spirl.analysis import stats as st
+from spirl.analysis import scores as sc
 from spirl.analysis import tables as tb
 
 
@@ -48,8 +49,8 @@ def make_methods(root):
 def test_report_embeds_tables_figures_inventory_settings_choices_and_sources(tmp_path):
     make_runs(tmp_path / "runs", 2000)
     make_methods(tmp_path / "methods")
-    df = st.aggregate_runs([tmp_path / "runs"])
-    tb.write_tables(tb.build_tables(df, reps=20), tmp_path / "tables")
+    df = sc.aggregate_runs([tmp_path / "runs"])
+    tb.write_tables(pt.build_tables(df, reps=20), tmp_path / "tables")
     figs = tmp_path / "figures"
     figs.mkdir()
     Image.new("RGB", (8, 6), (0, 114, 178)).save(figs / "learning_curves.png")

@@ -8,9 +8,10 @@ from PIL import Image
 
 from spirl import cli
 from spirl.bench.saliency import benchmark_frames
-from spirl.mae.model import save_mae
+from spirl.mae.checkpoint import save_mae
 from spirl.saliency import panels as V
-from spirl.saliency.error_map import NUM_PATCHES, dynamic_k, salient_index
+from spirl.saliency.patches import NUM_PATCHES
+from spirl.saliency.select import dynamic_k, salient_index
 
 
 @pytest.fixture(scope="module")
