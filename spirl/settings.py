@@ -1,6 +1,6 @@
 """Typed settings of a SPIRL or baseline run, one dataclass per section.
 
-Defaults are the paper's settings (spec section J's judgement column). Every
+Defaults are the paper's settings (docs/method.md#choices's judgement column). Every
 choice where the paper and the released code disagree is a named field whose
 comment says which value is which, so an ablation is one override away.
 Loading presets, inheritance and validation live in ``spirl.config``.
@@ -9,13 +9,27 @@ Loading presets, inheritance and validation live in ``spirl.config``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+# The allowed words of every word-valued setting: the one source that the config validation
+# (spirl.fields), the JSON Schema (tested against these) and the code that branches on them read.
+Selection = Literal["dynamic", "fixed", "random"]
+Encoder = Literal["spirl", "de_cnn"]
+Pooling = Literal["cls", "avg"]
+Padding = Literal["zero", "token", "mask"]
+NewPriority = Literal["one", "max"]
+
+
+def allowed(kind: object) -> tuple[str, ...]:
+    """The words of one of the Literal types above, e.g. ``allowed(Selection)``."""
+    return tuple(get_args(kind))
 
 
 @dataclass
 class ProtocolSettings:
-    """The Atari protocol (spec A.1, paper Table 9)."""
+    """The Atari protocol (docs/method.md#step-protocol, paper Table 9)."""
 
-    frame_size: int = 96  # 96x96 RGB for SPIRL; the DE-Rainbow baseline uses 84 grey (J#5)
+    frame_size: int = 96  # 96x96 RGB for SPIRL; the DE-Rainbow baseline uses 84 grey (docs/method.md#choice-5)
     grayscale: bool = False
     frame_skip: int = 4  # action repeat; the last two emulator frames are max-pooled
     frame_stack: int = 4
@@ -30,7 +44,7 @@ class ProtocolSettings:
 
 @dataclass
 class MAEArch:
-    """The MAE architecture (spec C.1, appendix Table 4); the decoder-size ablation changes it."""
+    """The MAE architecture (docs/method.md#step-mae, appendix Table 4); the decoder-size ablation changes it."""
 
     img_size: int = 96
     patch_size: int = 8
@@ -47,9 +61,9 @@ class MAEArch:
 
 @dataclass
 class PretrainSettings:
-    """MAE pretraining (spec C.2-C.3, appendix Table 5)."""
+    """MAE pretraining (docs/method.md#step-pretrain, appendix Table 5)."""
 
-    epochs: int = 50  # paper (Tables 5, 8); the README command says 100 (J#1)
+    epochs: int = 50  # paper (Tables 5, 8); the README command says 100 (docs/method.md#choice-1)
     batch_size: int = 64
     blr: float = 1e-3  # absolute lr = blr * batch_size / 256
     min_lr: float = 0.0
@@ -57,43 +71,46 @@ class PretrainSettings:
     weight_decay: float = 0.05  # on parameters with ndim >= 2 only
     betas: tuple[float, float] = (0.9, 0.95)
     mask_ratio: float = 0.75
-    loss_all: bool = True  # released code: loss over all 144 patches, not only the masked ones (J#10)
+    # released code: loss over all 144 patches, not only the masked ones (docs/method.md#choice-10)
+    loss_all: bool = True
 
 
 @dataclass
 class SaliencySettings:
-    """Salient patch selection (spec D-E)."""
+    """Salient patch selection (docs/method.md#step-dynamic-k, docs/method.md#step-controls)."""
 
-    selection: str = "dynamic"  # dynamic (Lorenz rule) | fixed (top-K by error) | random (dynamic K, random patches)
+    # dynamic (Lorenz rule) | fixed (top-K by error) | random (dynamic K, random patches)
+    selection: Selection = "dynamic"
     max_ratio: float | str | None = None  # None: the game's adopted ratio (Table 13); "auto": ideal ratio (Fig. 8)
-    xscale: float = 1.0  # 1 as released (two-step chord vs 1/P); 2 = the exact 45-degree tangent (J#8)
+    # 1 as released (two-step chord vs 1/P); 2 = the exact 45-degree tangent (docs/method.md#choice-8)
+    xscale: float = 1.0
     fixed_ratio: float | None = None  # fixed selection: K = floor(144 * fixed_ratio); None means K = Kmax
 
 
 @dataclass
 class AgentSettings:
-    """Networks: encoder and the dueling noisy C51 head (spec F.1-F.3)."""
+    """Networks: encoder and the dueling noisy C51 head (docs/method.md#step-agent)."""
 
-    encoder: str = "spirl"  # spirl (attention over MAE features) | de_cnn (data-efficient CNN on pixels)
+    encoder: Encoder = "spirl"  # spirl (attention over MAE features) | de_cnn (data-efficient CNN on pixels)
     hidden_size: int = 256
     num_atoms: int = 51
     v_min: float = -10.0
     v_max: float = 10.0
     dueling: bool = True
-    noisy_sigma0: float = 0.5  # released code 0.5 (J#6); the DE-Rainbow paper used 0.1
+    noisy_sigma0: float = 0.5  # released code 0.5 (docs/method.md#choice-6); the DE-Rainbow paper used 0.1
     # SPIRL attention module (Table 13)
     proj_dim: int = 32
     attention_heads: int = 8
     attention_mlp: int = 128
     attention_depth: int = 1
-    residual: bool = False  # paper: no residual in the block; released code: residual (J#2)
-    pooling: str = "cls"  # cls (one shared trainable token per frame) | avg (mean over Kmax tokens, Table 15)
-    padding: str = "zero"  # zero (as released) | token (trainable pad) | mask (masked attention), Table 14
+    residual: bool = False  # paper: no residual in the block; released code: residual (docs/method.md#choice-2)
+    pooling: Pooling = "cls"  # cls (one shared trainable token per frame) | avg (mean over Kmax tokens, Table 15)
+    padding: Padding = "zero"  # zero (as released) | token (trainable pad) | mask (masked attention), Table 14
 
 
 @dataclass
 class LearnerSettings:
-    """Rainbow learner with data-efficient settings (spec F.1, appendix Table 10)."""
+    """Rainbow learner with data-efficient settings (docs/method.md#step-rainbow, appendix Table 10)."""
 
     n_step: int = 20
     gamma: float = 0.99
@@ -101,30 +118,31 @@ class LearnerSettings:
     adam_eps: float = 1.5e-4
     grad_clip: float = 10.0
     batch_size: int = 32
-    updates_per_step: float = 1.0  # paper's 400K table: 0.25 (J#3)
+    updates_per_step: float = 1.0  # paper's 400K table: 0.25 (docs/method.md#choice-3)
     target_update_period: int = 2000  # gradient updates between hard target copies
     double_dqn: bool = True
     warmup_steps: int | str = 1600  # uniform-random steps before learning; "pretrain_frames" for DE-Rainbow-P
-    warmup_random_actions: bool = True  # the released 400K command acts greedily from step 0 (J#7)
+    warmup_random_actions: bool = True  # the released 400K command acts greedily from step 0 (docs/method.md#choice-7)
     # DE-Rainbow-P: the warm-up of the method it is matched to; its env steps grow by warmup_steps minus this,
     # so both make the same number of learning steps (Table 12). None: no extension.
     matched_warmup_steps: int | None = None
     replay_capacity: int | None = None  # None keeps every transition (as released); Table 12: 100K for DE-Rainbow-P
     per_alpha: float = 0.5
     per_beta0: float = 0.4  # annealed linearly to 1 over the run
-    new_priority: str = "one"  # released code: new transitions get priority 1.0 (J#13); "max": original Rainbow
+    # released code: new transitions get priority 1.0 (docs/method.md#choice-13); "max": original Rainbow
+    new_priority: NewPriority = "one"
 
 
 @dataclass
 class BudgetSettings:
-    """How long a run is and how it is evaluated (spec G)."""
+    """How long a run is and how it is evaluated (docs/method.md#step-evaluation)."""
 
     env_steps: int = 100_000
     eval_points: int = 10  # evaluations evenly spaced, the last at the final step; none at step 0
     eval_episodes: int = 50  # one episode per environment, run in lockstep
     eval_epsilon: float = 0.001
     checkpoint_every: int = 5_000  # env steps between resumable checkpoints
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (spirl.fields.DEVICE)
 
 
 @dataclass
@@ -141,3 +159,12 @@ class MethodSettings:
     agent: AgentSettings = field(default_factory=AgentSettings)
     learner: LearnerSettings = field(default_factory=LearnerSettings)
     budget: BudgetSettings = field(default_factory=BudgetSettings)
+
+
+@dataclass
+class StatsSettings:
+    """How the statistics are computed (a preset's ``stats:``; ``spirl stats`` and ``spirl tables``)."""
+
+    reps: int = 2000  # stratified-bootstrap replicates (rliable's recommended protocol)
+    seed: int = 0  # random state of the bootstrap
+    pairs: list[str] = field(default_factory=list)  # "X:Y" probability-of-improvement pairs; empty: every pair

@@ -4,17 +4,11 @@ import pytest
 import yaml
 
 from spirl import cli
-from spirl.config import (
-    ConfigError,
-    apply_overrides,
-    for_game,
-    load_method,
-    parse_preset,
-    resolve_max_ratio,
-    resolve_method,
-    settings_to_dict,
-)
+from spirl.config import ConfigError, load_method, parse_preset, resolve_method
+from spirl.fields import apply_overrides, settings_to_dict
+from spirl.plan import for_game, resolve_max_ratio
 from spirl.settings import MethodSettings
+from spirl.studies import paper_table_tag, read_studies
 
 SMALL = {
     "games": ["mspacman", "Seaquest"],
@@ -116,7 +110,7 @@ def test_run_plan_numbers_match_the_spec():
     plan = for_game(resolve_method(p, "spirl"), "Seaquest")
     assert plan.k_max == 28 and plan.total_env_steps == 100_000 and plan.warmup_steps == 1600
     assert plan.eval_steps == list(range(10_000, 100_001, 10_000))
-    assert plan.expected_updates == 98_400  # spec K.2 #7
+    assert plan.expected_updates == 98_400  # docs/method.md#step-rainbow
     assert plan.beta(1600) == pytest.approx(0.4) and plan.beta(100_000) == pytest.approx(1.0)
     drp = for_game(resolve_method(p, "de_rainbow_p"), "Frostbite")
     assert (drp.warmup_steps, drp.total_env_steps, drp.replay_capacity) == (5000, 103_400, 100_000)
@@ -180,3 +174,20 @@ def test_a_malformed_method_file_is_one_clear_error(tmp_path):
         load_method(bad, "spirl")
     with pytest.raises(FileNotFoundError, match="no config"):
         load_method(tmp_path / "missing.yaml", "spirl")
+
+
+def test_studies_load_from_a_preset_with_inline_variants_and_free_text_tables(tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(
+        "games: [Seaquest]\nstudies:\n"
+        "  pooling_400k:\n    question: cls or avg?\n    table: Table 15 (400K columns; per-trial medians)\n"
+        "    reference: cls\n    variants:\n      cls: {base: spirl, saliency: {max_ratio: 0.5}}\n"
+        "      avg: {base: spirl, agent: {pooling: avg}}\n"
+        "  padding:\n    table: Table 14\n    reference: zero\n    variants: {zero: spirl, token: {base: spirl}}\n"
+        "  fixed_k:\n    table: Fig. 8\n    variants: {dynamic: spirl, fixed: {base: spirl}}\n")
+    pooling, padding, fixed = read_studies(preset)
+    assert pooling.variants == {"cls": "pooling_400k-cls", "avg": "pooling_400k-avg"}  # spirl.config's names
+    assert pooling.reference == "pooling_400k-cls" and pooling.paper_table == "table15-400k"
+    assert padding.paper_table == "table14" and padding.variants["token"] == "padding-token"
+    assert fixed.paper_table is None and fixed.reference == "spirl"
+    assert paper_table_tag("Table 15 (100K columns)") == "table15-100k"

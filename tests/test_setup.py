@@ -31,3 +31,19 @@ def test_the_key_packages_are_the_pinned_versions():
         assert pkg in pins, f"{pkg} is not pinned in {LOCK.name}"
         installed = metadata.version(pkg).split("+")[0]  # torch's local label (+cpu) is the build, not the version
         assert installed == pins[pkg], f"{pkg} {installed} installed, {pins[pkg]} pinned"
+
+
+def test_the_conda_environment_pins_the_lock_file_versions():
+    """workflow/envs/spirl.yaml (for --software-deployment-method conda) repeats the lock file's pins exactly."""
+    import yaml
+
+    env = yaml.safe_load((LOCK.parents[1] / "workflow" / "envs" / "spirl.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    pins = _pins()
+    assert len(pip) >= 10
+    for line in pip:
+        name, version = line.split("==")
+        key = name.lower().replace("_", "-")
+        assert pins.get(key) == version, f"workflow/envs/spirl.yaml pins {name}=={version}, lock.txt {pins.get(key)}"
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    assert python == "python=3.11"

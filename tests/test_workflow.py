@@ -27,6 +27,8 @@ import yaml
 
 from spirl import config as spirl_config
 from spirl.config import load_preset
+from spirl.fields import CHOICES, SECTIONS
+from spirl.studies import STUDY_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "workflow" / "config"
@@ -80,12 +82,15 @@ def test_schema_mirrors_the_settings_dataclasses():
     """The JSON Schema and spirl.config describe the same keys, so neither accepts what the other refuses."""
     schema = yaml.safe_load(SCHEMA.read_text())
     defs = schema["$defs"]
-    for section, cls in spirl_config.SECTIONS.items():
+    for section, cls in SECTIONS.items():
         assert set(defs[section]["properties"]) == {f.name for f in fields(cls)}, section
     assert set(schema["properties"]) == set(spirl_config.PRESET_KEYS)
-    assert set(defs["study"]["properties"]) == spirl_config.STUDY_KEYS
-    assert set(defs["method"]["properties"]) == {*spirl_config.SECTIONS, "base", "description", "mae_variant"}
-    assert defs["saliency"]["properties"]["selection"]["enum"] == list(spirl_config.CHOICES["saliency.selection"])
+    assert set(defs["study"]["properties"]) == STUDY_KEYS
+    assert set(defs["method"]["properties"]) == {*SECTIONS, "base", "description", "mae_variant"}
+    assert len(CHOICES) >= 5
+    for key, words in CHOICES.items():  # every Literal-typed setting has the same words in the schema
+        section, name = key.split(".")
+        assert defs[section]["properties"][name]["enum"] == list(words), key
 
 
 @pytest.mark.parametrize("preset", [*sorted(PRESETS.glob("*.yaml")), E2E], ids=lambda p: p.name)

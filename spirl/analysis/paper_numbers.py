@@ -1,7 +1,7 @@
 """The paper's numbers and the published baselines, as data, each with its source.
 
-Everything here is copied from the project's specification (``spec/SPIRL.md``
-sections H and J, ``spec/REFERENCE.md``), which cites the SPIRL paper's appendix
+Everything here is copied from the project's method page (``docs/method.md``
+sections H and J, ``docs/published.md``), which cites the SPIRL paper's appendix
 tables, its Fig. 8 and the public repositories the baselines come from. Tables
 and figures show these numbers labelled "published" with ``source``; numbers the
 harness computes are labelled "reproduced".
@@ -24,7 +24,7 @@ class PaperNumber:
     """One published number: a mean over ``n`` runs with standard deviation ``std`` (either may be unknown).
 
     ``statistic`` names the per-run score that was averaged: ``mean`` of the evaluation
-    episodes (the default) or their ``median`` (the paper's 400K columns, spec G).
+    episodes (the default) or their ``median`` (the paper's 400K columns, docs/method.md#step-evaluation).
     """
 
     mean: float
@@ -67,7 +67,7 @@ TABLE14_LABELS = {"zero": "Zero-Padding", "token": "Trainable-[pad]", "mask": "M
 
 # ------------------------------------------------------------------------------------- Table 15
 # Aggregation in the RL transformer (unified maximal ratio 50%). The 100K columns are per-trial
-# averages of the evaluation episodes, the 400K columns per-trial medians (spec G).
+# averages of the evaluation episodes, the 400K columns per-trial medians (docs/method.md#step-evaluation).
 TABLE15_SOURCE = f"{SPIRL_PAPER}, appendix Table 15 (unified maximal ratio 50%)"
 _T15 = {
     # game: (100K avg-pool, 100K cls, 400K avg-pool, 400K cls)
@@ -87,7 +87,7 @@ for _game, _cells in _T15.items():
 TABLE15_LABELS = {"avg": "avg-pool", "cls": "[cls]"}
 
 # ------------------------------------------------------------------------------------- Table 2
-# The main-text Table 2 was not retrievable (spec H.1). Its DE-Rainbow row is the re-implementation
+# The main-text Table 2 was not retrievable (docs/method.md#tables-missing). Its DE-Rainbow row is the re-implementation
 # of Table 11; its SPIRL Seaquest entry may equal Table 14's zero-padding score (unconfirmed).
 TABLE2_PAPER: dict[str, dict[str, PaperNumber]] = {
     "de_rainbow": dict(TABLE11_PAPER),
@@ -95,7 +95,7 @@ TABLE2_PAPER: dict[str, dict[str, PaperNumber]] = {
         "Seaquest": PaperNumber(
             557.9, 148.1, 5, source=TABLE14_SOURCE, n_assumed=True,
             note="Table 14's zero-padding entry; that it equals Table 2's SPIRL Seaquest entry "
-                 "is unconfirmed (spec H.1)",
+                 "is unconfirmed (docs/method.md#tables-missing)",
         )
     },
     "de_rainbow_p": {},
@@ -103,7 +103,7 @@ TABLE2_PAPER: dict[str, dict[str, PaperNumber]] = {
 TABLE2_METHODS: dict[str, str] = {"spirl": "SPIRL", "de_rainbow": "DE-Rainbow", "de_rainbow_p": "DE-Rainbow-P"}
 
 # ------------------------------------------------------------------------------------- Fig. 8
-FIG8_SOURCE = f"{SPIRL_PAPER}, appendix Fig. 8 (bar counts read from the PDF, spec H.3)"
+FIG8_SOURCE = f"{SPIRL_PAPER}, appendix Fig. 8 (bar counts read from the PDF, docs/method.md#figures)"
 FIG8_BIN_WIDTH = 0.05  # K/144 in 5% bins, from the 0% bin upwards
 
 
@@ -132,7 +132,7 @@ FIG8: dict[str, Fig8Panel] = {
 }
 
 # ------------------------------------------------------------------------------------- published baselines
-REFERENCE_SOURCE = "spec/REFERENCE.md, 'Published 100K scores on SPIRL's four games'"
+REFERENCE_SOURCE = "docs/published.md, 'Published 100K scores on SPIRL's four games'"
 SPR_NOTEBOOK = "mila-iqia/spr@59ee52f:analysis/100k_comparison.ipynb"
 
 
@@ -183,9 +183,9 @@ PUBLISHED_100K: tuple[PublishedRow, ...] = (
          "google-research bigger_better_faster/scores/", stds=(1206.0, 702.0, 302.0, 6085.0), ns=(56, 60, 60, 60)),
 )
 NOT_RETRIEVED = {
-    "OTRainbow": "per-game numbers not found (spec/REFERENCE.md)",
-    "Transporter": "numbers in the SPIRL paper's Table 2 not retrieved (spec H.1)",
-    "PermaKey": "numbers in the SPIRL paper's Table 2 not retrieved (spec H.1)",
+    "OTRainbow": "per-game numbers not found (docs/published.md)",
+    "Transporter": "numbers in the SPIRL paper's Table 2 not retrieved (docs/method.md#tables-missing)",
+    "PermaKey": "numbers in the SPIRL paper's Table 2 not retrieved (docs/method.md#tables-missing)",
 }
 
 
@@ -199,7 +199,7 @@ class PublishedAggregate:
     median: float | None
     mean: float | None
     optimality_gap: float | None
-    source: str = "spec/REFERENCE.md, 'Aggregates (Atari 100k, 26 games, human-normalised)'"
+    source: str = "docs/published.md, 'Aggregates (Atari 100k, 26 games, human-normalised)'"
 
 
 PUBLISHED_AGGREGATES: tuple[PublishedAggregate, ...] = (
@@ -213,10 +213,10 @@ PUBLISHED_AGGREGATES: tuple[PublishedAggregate, ...] = (
     PublishedAggregate("EfficientZero", 1, 1.047, 1.090, 1.943, 0.367),
 )
 
-# ------------------------------------------------------------------------------------- spec J
+# ------------------------------------------------------------------------------------- docs/method.md#choices
 @dataclass(frozen=True)
 class Choice:
-    """One place where the paper and the released code disagree (spec J), and the harness's setting for it."""
+    """One place where the paper and the released code disagree (docs/method.md#choices), and our setting for it."""
 
     number: int
     item: str

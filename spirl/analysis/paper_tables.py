@@ -23,7 +23,7 @@ import pandas as pd
 from spirl.analysis import paper_numbers as paper
 from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
-from spirl.analysis.study_tables import StudySpec, load_studies, study_table
+from spirl.analysis.study_tables import study_table
 from spirl.analysis.tables import (
     Cell,
     Table,
@@ -38,6 +38,7 @@ from spirl.analysis.verdicts import verdict_cell, verdict_notes
 from spirl.atari import games as game_table
 from spirl.atari.games import paper_order
 from spirl.saliency.kstats import load_k_hists
+from spirl.studies import Study, read_studies
 
 PAPER_BUDGET = {"100K": 100_000, "400K": 400_000}
 
@@ -123,7 +124,8 @@ def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
     t.rows += reference_rows
     t.notes = [f"{row.method}: {row.source}" for row in paper.PUBLISHED_100K]
     t.notes += [f"DE-Rainbow (SPIRL paper, re-impl.): {paper.TABLE11_SOURCE}",
-                "SPIRL's own Table 2 entries were not retrievable (spec H.1); its Seaquest verdict uses Table 14's "
+                "SPIRL's own Table 2 entries were not retrievable (docs/method.md#tables-missing); "
+                "its Seaquest verdict uses Table 14's "
                 "zero-padding entry, which may be the same experiment (unconfirmed).",
                 *[f"{k}: {v}" for k, v in paper.NOT_RETRIEVED.items()], *verdict_notes()]
     return t
@@ -202,7 +204,7 @@ def fig8_table(khists: dict[str, pd.DataFrame], mae: str = "paper") -> Table:
     """Fig. 8 analogue: share of frames per 5% bin of K/144, ours vs the paper's bar counts, and ideal ratios.
 
     The ideal-ratio verdict is "consistent" when ours is within one 5% bin of the paper's (the paper's
-    counts were read off a figure and its own 99.9% rule is approximate, spec J#11).
+    counts were read off a figure and its own 99.9% rule is approximate, docs/method.md#choice-11).
     """
     gs = paper_order(list(khists))
     n_bins = 20
@@ -253,32 +255,33 @@ def fig8_table(khists: dict[str, pd.DataFrame], mae: str = "paper") -> Table:
                               detail=f"ours {100 * ours_ideal:.0f}% vs paper {100 * panel.ideal_ratio:.0f}%"), Cell("")]
     t.rows += [frames, ideal, adopted, verdicts]
     t.notes = [f"published: {paper.FIG8_SOURCE}",
-               "Ideal ratio: consistent when within one 5% bin of the paper's (spec J#11: the paper's 99.9% rule is "
+               "Ideal ratio: consistent when within one 5% bin of the paper's "
+               "(docs/method.md#choice-11: the paper's 99.9% rule is "
                "approximate)."]
     return t
 
 
-def _paper_variants(studies: list[StudySpec]) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+def _paper_variants(studies: list[Study]) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
     """Variants of the Table 14 / 15 analogues from studies tagged ``table: table14 | table15-100k | table15-400k``."""
     t14: dict[str, str] = {}
     t15: dict[tuple[str, str], str] = {}
     for s in studies:
-        if s.table is None:
+        if s.paper_table is None:
             continue
-        expected = ("zero", "token", "mask") if s.table == "table14" else ("avg", "cls")
+        expected = ("zero", "token", "mask") if s.paper_table == "table14" else ("avg", "cls")
         for label, method in s.variants.items():
             key = _LABEL_ALIASES.get(label.lower())
             if key not in expected:
-                raise TableError(f"study {s.name} (table {s.table}): variant label {label!r} should be one of "
+                raise TableError(f"study {s.name} (table {s.paper_table}): variant label {label!r} should be one of "
                                  f"{', '.join(expected)}")
-            if s.table == "table14":
+            if s.paper_table == "table14":
                 t14[key] = method
             else:
-                t15[("100K" if s.table.endswith("100k") else "400K", key)] = method
+                t15[("100K" if s.paper_table.endswith("100k") else "400K", key)] = method
     return t14, t15
 
 
-def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies: Sequence[StudySpec] = (),
+def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies: Sequence[Study] = (),
                  methods: dict[str, str] | None = None, reps: int = st.DEFAULT_REPS, seed: int = 0) -> list[Table]:
     """Every table the inputs allow: Tables 11, 2, 14, 15 always (ours "not run" where missing), Fig. 8 per
     MAE variant with histograms, and one per study of which at least one variant ran."""
@@ -288,7 +291,7 @@ def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies:
     runs_median = sc.final_scores(df, per_run="median")
     t14, t15 = _paper_variants(list(studies))
     if "zero" not in t14 and methods["spirl"] in set(df["method"]):
-        t14["zero"] = methods["spirl"]  # the paper configuration pads with zeros (spec E.3)
+        t14["zero"] = methods["spirl"]  # the paper configuration pads with zeros (docs/method.md#features-padding)
     tables = [table11(runs_mean, methods["de_rainbow"]), table2(runs_mean, methods), table14(runs_mean, t14),
               table15(runs_mean, runs_median, t15)]
     for mae, hists in load_k_hists(khist).items():
@@ -311,7 +314,7 @@ def _parse_map(items: Sequence[str] | None) -> dict[str, str]:
 
 def _tables_cmd(args: argparse.Namespace) -> int:
     df = sc.load_scores(args.scores)
-    studies = [s for path in args.study or [] for s in load_studies(path)]
+    studies = [s for path in args.study or [] for s in read_studies(path)]
     tables = build_tables(df, khist=args.khist or [], studies=studies, methods=_parse_map(args.map),
                           reps=args.reps, seed=args.seed)
     write_tables(tables, args.out)

@@ -1,9 +1,9 @@
 """Figures: aggregate intervals, performance profiles, probability of improvement, learning curves,
 sample-efficiency curves, K histograms and study bars.
 
-One style for every figure: the Okabe-Ito palette (safe for the common colour-vision
-deficiencies), each method keeping its colour across figures. Published numbers are
-drawn grey or hatched and labelled "published: ..."; the harness's runs are "reproduced".
+One style for every figure (``spirl.analysis.styles``): each method keeps its colour across
+figures; published numbers are drawn grey or hatched and labelled "published: ...", the
+harness's runs "reproduced".
 Every plot function takes a matplotlib ``ax`` and returns it; figures are composed by
 the ``spirl plots`` command (or the caller), saved as PNG and PDF with the Agg backend.
 """
@@ -28,50 +28,17 @@ import pandas as pd
 from spirl.analysis import paper_numbers as paper
 from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
+from spirl.analysis.styles import (
+    METRIC_LABELS,
+    OKABE_ITO,
+    PUBLISHED_GREYS,
+    STYLE,
+    colour_of,
+    label_of,
+    method_colours,
+)
 from spirl.atari import games as game_table
 from spirl.utils import atomic_path, atomic_write_text
-
-# Okabe & Ito (2008), "Color Universal Design": distinguishable with deuteranopia, protanopia, tritanopia.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-PUBLISHED_GREYS = ("#555555", "#888888", "#AAAAAA", "#333333", "#BBBBBB")
-METRIC_LABELS = {"IQM": "IQM", "median": "Median", "mean": "Mean", "optimality_gap": "Optimality gap"}
-STYLE: dict[str, Any] = {
-    "figure.dpi": 100,
-    "savefig.dpi": 150,
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "pdf.fonttype": 42,  # editable text in the PDFs
-}
-
-
-def method_colours(methods: Sequence[str]) -> dict[str, str]:
-    """A fixed colour per method: reproduced ones from Okabe-Ito in the given order, published ones grey."""
-    out: dict[str, str] = {}
-    ours = [m for m in dict.fromkeys(methods) if sc.kind_of(m) == "reproduced"]
-    published = [m for m in dict.fromkeys(methods) if sc.kind_of(m) == "published"]
-    for i, m in enumerate(ours):
-        out[m] = OKABE_ITO[i % len(OKABE_ITO)]
-    for i, m in enumerate(published):
-        out[m] = PUBLISHED_GREYS[i % len(PUBLISHED_GREYS)]
-    return out
-
-
-def label_of(method: str) -> str:
-    """Legend label: ``published: SPR`` for published data, ``<method> (reproduced)`` for ours."""
-    if sc.kind_of(method) == "published":
-        return "published: " + method[len(sc.PUBLISHED_PREFIX):]
-    return f"{method} (reproduced)"
-
-
-def _colour(colours: Mapping[str, str] | None, method: str) -> str:
-    return (colours or {}).get(method) or method_colours([method])[method]
-
 
 # ============================================================================== rliable figures
 
@@ -81,7 +48,7 @@ def plot_aggregate_intervals(ax: plt.Axes, aggregates: pd.DataFrame, metric: str
     """Point estimate and 95% CI of one aggregate metric per method (rows of ``aggregates.csv``)."""
     rows = aggregates[aggregates["metric"] == metric].reset_index(drop=True)
     for i, r in rows.iterrows():
-        c = _colour(colours, r.method)
+        c = colour_of(colours, r.method)
         published = sc.kind_of(r.method) == "published"
         ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.35 if published else 0.6,
                 hatch="//" if published else None, edgecolor=c)
@@ -99,7 +66,7 @@ def plot_performance_profiles(ax: plt.Axes, profiles: pd.DataFrame,
                               colours: Mapping[str, str] | None = None) -> plt.Axes:
     """Fraction of runs with human-normalised score > tau, with 95% CI bands (rows of ``profiles.csv``)."""
     for method, rows in profiles.groupby("method", sort=False):
-        c = _colour(colours, method)
+        c = colour_of(colours, method)
         ls = "--" if sc.kind_of(method) == "published" else "-"
         ax.plot(rows["tau"], rows["fraction"], color=c, ls=ls, label=label_of(method))
         ax.fill_between(rows["tau"], rows["lower"], rows["upper"], color=c, alpha=0.2, lw=0)
@@ -114,7 +81,7 @@ def plot_probability_of_improvement(ax: plt.Axes, poi: pd.DataFrame,
                                     colours: Mapping[str, str] | None = None) -> plt.Axes:
     """P(X > Y) with its 95% CI per pair (rows of ``poi.csv``); 0.5 means no difference."""
     for i, r in poi.reset_index(drop=True).iterrows():
-        c = _colour(colours, r.x)
+        c = colour_of(colours, r.x)
         ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.6, edgecolor=c,
                 hatch="//" if sc.kind_of(r.y) == "published" or sc.kind_of(r.x) == "published" else None)
         ax.plot([r.estimate, r.estimate], [i - 0.3, i + 0.3], color="black", lw=1.5)
@@ -130,7 +97,7 @@ def plot_probability_of_improvement(ax: plt.Axes, poi: pd.DataFrame,
 def plot_sample_efficiency(ax: plt.Axes, curves: pd.DataFrame, colours: Mapping[str, str] | None = None) -> plt.Axes:
     """IQM of human-normalised scores at each evaluation step with 95% CI bands (rows of ``curves.csv``)."""
     for method, rows in curves.groupby("method", sort=False):
-        c = _colour(colours, method)
+        c = colour_of(colours, method)
         ax.plot(rows["step"], rows["estimate"], marker="o", ms=3, color=c, label=label_of(method))
         ax.fill_between(rows["step"], rows["lower"], rows["upper"], color=c, alpha=0.2, lw=0)
     ax.set_xlabel("env steps")
@@ -164,7 +131,7 @@ def plot_learning_curves(ax: plt.Axes, scores: pd.DataFrame, game: str, colours:
         df = df[df["method"].isin(methods)]
     per_run = df.groupby(["method", "seed", "step"])["score"].mean().reset_index()
     for method, rows in per_run.groupby("method", sort=False):
-        c = _colour(colours, method)
+        c = colour_of(colours, method)
         by_step = rows.groupby("step")["score"]
         mean, std, n = by_step.mean(), by_step.std(ddof=1).fillna(0.0), int(rows["seed"].nunique())
         ax.plot(mean.index, mean.values, color=c, marker="o", ms=3, label=f"{label_of(method)}, {n} seeds")
@@ -223,7 +190,7 @@ def plot_study_bars(ax: plt.Axes, scores: pd.DataFrame, variants: Mapping[str, s
     n = len(variants)
     width = 0.8 / max(n, 1)
     for j, (label, method) in enumerate(variants.items()):
-        c = _colour(colours, method)
+        c = colour_of(colours, method)
         for i, g in enumerate(games):
             cell = runs[(runs["method"] == method) & (runs["game"] == g)]["hns"].to_numpy()
             if not len(cell):
@@ -267,31 +234,22 @@ def _grid(n: int, cols: int = 2, size: tuple[float, float] = (5.0, 3.6)) -> tupl
     return fig, flat[:n]
 
 
-def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, stats_dir: str | Path | None = None,
-                 khist: Sequence[str | Path] = (), studies: Sequence[Any] = ()) -> dict[str, str]:
-    """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json)."""
-    from spirl.atari.games import paper_order
-    from spirl.saliency.kstats import load_k_hists
+def _read_stats(stats_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The four tables ``spirl stats`` writes: aggregates, profiles, poi, curves."""
+    tables = {}
+    for name in ("aggregates", "profiles", "poi", "curves"):
+        path = Path(stats_dir) / f"{name}.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"no {name}.csv in {stats_dir} (run 'spirl stats' first)")
+        tables[name] = pd.read_csv(path)
+    return tables
 
-    plt.rcParams.update(STYLE)
-    out = Path(out_dir)
+
+def _stats_figures(out: Path, tables: dict[str, pd.DataFrame], colours: Mapping[str, str]) -> dict[str, str]:
+    """Aggregates, performance profiles, probability of improvement and sample efficiency."""
     captions: dict[str, str] = {}
-    methods: list[str] = []
-    if scores is not None:
-        scores = sc.check_scores(scores)
-        methods += list(dict.fromkeys(scores["method"]))
-    stats_tables: dict[str, pd.DataFrame] = {}
-    if stats_dir is not None:
-        for name in ("aggregates", "profiles", "poi", "curves"):
-            path = Path(stats_dir) / f"{name}.csv"
-            if not path.is_file():
-                raise FileNotFoundError(f"no {name}.csv in {stats_dir} (run 'spirl stats' first)")
-            stats_tables[name] = pd.read_csv(path)
-        methods += list(stats_tables["aggregates"]["method"])
-    colours = method_colours(methods)
-
-    agg = stats_tables.get("aggregates")
-    if agg is not None and len(agg):
+    agg = tables["aggregates"]
+    if len(agg):
         metrics = [m for m in st.METRICS if m in set(agg["metric"])]
         fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.5 * agg["method"].nunique() + 1.5),
                                  sharey=True, squeeze=False, layout="constrained")
@@ -300,47 +258,67 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
         save_figure(fig, out, "aggregates")
         captions["aggregates"] = ("Aggregate human-normalised scores (final evaluation, runs as the unit) with 95% "
                                   "stratified-bootstrap CIs; hatched: published per-run data.")
-    prof = stats_tables.get("profiles")
-    if prof is not None and len(prof):
+    if len(tables["profiles"]):
         fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-        plot_performance_profiles(ax, prof, colours)
+        plot_performance_profiles(ax, tables["profiles"], colours)
         save_figure(fig, out, "profiles")
         captions["profiles"] = "Performance profiles: fraction of runs above each human-normalised score, 95% CIs."
-    poi = stats_tables.get("poi")
-    if poi is not None and len(poi):
+    poi = tables["poi"]
+    if len(poi):
         fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(poi) + 1.2), layout="constrained")
         plot_probability_of_improvement(ax, poi, colours)
         save_figure(fig, out, "poi")
         captions["poi"] = "Probability of improvement P(X > Y) averaged over games, with 95% stratified-bootstrap CIs."
-    curves = stats_tables.get("curves")
-    if curves is not None and len(curves):
+    if len(tables["curves"]):
         fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-        plot_sample_efficiency(ax, curves, colours)
+        plot_sample_efficiency(ax, tables["curves"], colours)
         save_figure(fig, out, "sample_efficiency")
         captions["sample_efficiency"] = "Sample efficiency: IQM of human-normalised scores at each evaluation, 95% CIs."
+    return captions
 
-    if scores is not None:
-        ours = scores[scores["method"].map(sc.kind_of) == "reproduced"]
-        gs = paper_order(ours["game"].unique())
-        if gs:
-            fig, axes = _grid(len(gs))
-            for ax, g in zip(axes, gs):
-                plot_learning_curves(ax, ours, g, colours)
-            save_figure(fig, out, "learning_curves")
-            captions["learning_curves"] = ("Learning curves: evaluation score vs env steps, mean over seeds with a "
-                                           "± one std band; grey markers: published 100K numbers (labelled).")
-        for study in studies:
-            present = [m for m in study.variants.values() if m in set(scores["method"])]
-            if not present:
-                continue
-            gs = study.games or paper_order(scores[scores["method"].isin(present)]["game"].unique())
-            fig, ax = plt.subplots(figsize=(1.6 * len(gs) + 3, 3.6), layout="constrained")
-            plot_study_bars(ax, scores, study.variants, gs, colours, reference=study.reference)
-            ax.set_title(f"{study.name}: {study.question}")
-            save_figure(fig, out, f"study-{study.name}")
-            captions[f"study-{study.name}"] = (f"Study {study.name} ({study.question}): human-normalised final score "
-                                               f"per variant, mean ± std over runs, dots = runs.")
 
+def _learning_curve_figure(out: Path, scores: pd.DataFrame, colours: Mapping[str, str]) -> dict[str, str]:
+    """One panel per game of our runs' learning curves, published 100K numbers beside them."""
+    from spirl.atari.games import paper_order
+
+    ours = scores[scores["method"].map(sc.kind_of) == "reproduced"]
+    gs = paper_order(ours["game"].unique())
+    if not gs:
+        return {}
+    fig, axes = _grid(len(gs))
+    for ax, g in zip(axes, gs):
+        plot_learning_curves(ax, ours, g, colours)
+    save_figure(fig, out, "learning_curves")
+    return {"learning_curves": "Learning curves: evaluation score vs env steps, mean over seeds with a ± one std "
+                               "band; grey markers: published 100K numbers (labelled)."}
+
+
+def _study_figures(out: Path, scores: pd.DataFrame, studies: Sequence[Any],
+                   colours: Mapping[str, str]) -> dict[str, str]:
+    """One bar figure per study of which at least one variant ran."""
+    from spirl.atari.games import paper_order
+
+    captions: dict[str, str] = {}
+    for study in studies:
+        present = [m for m in study.variants.values() if m in set(scores["method"])]
+        if not present:
+            continue
+        gs = study.games or paper_order(scores[scores["method"].isin(present)]["game"].unique())
+        fig, ax = plt.subplots(figsize=(1.6 * len(gs) + 3, 3.6), layout="constrained")
+        plot_study_bars(ax, scores, study.variants, gs, colours, reference=study.reference)
+        ax.set_title(f"{study.name}: {study.question}")
+        save_figure(fig, out, f"study-{study.name}")
+        captions[f"study-{study.name}"] = (f"Study {study.name} ({study.question}): human-normalised final score "
+                                           f"per variant, mean ± std over runs, dots = runs.")
+    return captions
+
+
+def _k_hist_figures(out: Path, khist: Sequence[str | Path]) -> dict[str, str]:
+    """One Fig. 8 analogue per MAE variant, a panel per game."""
+    from spirl.atari.games import paper_order
+    from spirl.saliency.kstats import load_k_hists
+
+    captions: dict[str, str] = {}
     for mae, hists in load_k_hists(khist).items():
         gs = paper_order(list(hists))
         fig, axes = _grid(len(gs))
@@ -349,17 +327,38 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
         save_figure(fig, out, f"k_hist-{mae}")
         captions[f"k_hist-{mae}"] = (f"Fig. 8 analogue (MAE {mae}): share of pre-training frames per 5% bin of the "
                                      f"uncapped dynamic K/144; hatched bars: the paper's Fig. 8 (published).")
+    return captions
+
+
+def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, stats_dir: str | Path | None = None,
+                 khist: Sequence[str | Path] = (), studies: Sequence[Any] = ()) -> dict[str, str]:
+    """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json)."""
+    plt.rcParams.update(STYLE)
+    out = Path(out_dir)
+    if scores is not None:
+        scores = sc.check_scores(scores)
+    tables = _read_stats(stats_dir) if stats_dir is not None else {}
+    methods = (list(dict.fromkeys(scores["method"])) if scores is not None else []) + (
+        list(tables["aggregates"]["method"]) if tables else [])
+    colours = method_colours(methods)  # one colour per method across every figure
+    captions: dict[str, str] = {}
+    if tables:
+        captions |= _stats_figures(out, tables, colours)
+    if scores is not None:
+        captions |= _learning_curve_figure(out, scores, colours)
+        captions |= _study_figures(out, scores, studies, colours)
+    captions |= _k_hist_figures(out, khist)
     atomic_write_text(out / "captions.json", json.dumps(captions, indent=2) + "\n")
     return captions
 
 
 def _plots_cmd(args: argparse.Namespace) -> int:
-    from spirl.analysis.study_tables import load_studies
+    from spirl.studies import read_studies
 
     if not (args.scores or args.stats or args.khist):
         raise ValueError("nothing to plot: give --scores, --stats and/or --khist")
     scores = sc.load_scores(args.scores) if args.scores else None
-    studies = [s for path in args.study or [] for s in load_studies(path)]
+    studies = [s for path in args.study or [] for s in read_studies(path)]
     captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.khist or [], studies=studies)
     print(f"spirl plots: {len(captions)} figures (PNG + PDF) -> {args.out}")
     return 0

@@ -12,7 +12,7 @@ reads the ``published:`` list of a preset (or any YAML/JSON file with that key):
 and writes ``DIR/<name>.json``. A download whose sha256 differs from the pinned one is
 refused and nothing is left behind; a file already present with the right hash is kept.
 ``load_published(path)`` reads ``{game: [score per run]}`` (raw game scores), which
-``spirl.analysis.stats.published_frame`` turns into method ``published:<name>``.
+``published_frame`` turns into method ``published:<name>``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ import json
 import math
 import re
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, StatsError, check_scores, load_scores
 from spirl.atari import games as game_table
 from spirl.utils import atomic_path, read_yaml
 
@@ -178,3 +182,33 @@ def configure_fetch_published(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="directory for <name>.json")
     parser.add_argument("--only", nargs="*", help="fetch only these names")
     parser.set_defaults(func=_fetch_cmd)
+
+
+def published_frame(data: dict[str, Sequence[float]], name: str, step: int = 100_000) -> pd.DataFrame:
+    """Published per-run final scores ``{game: [score per run]}`` as a tidy scores table.
+
+    The method is ``published:<name>``; each run becomes one seed (its index) with a single
+    "episode" holding the published per-run score, so a run's final score is that number.
+    """
+    rows = [
+        (PUBLISHED_PREFIX + name, game_table.canonical(game), run, step, 0, float(score))
+        for game, runs in data.items()
+        for run, score in enumerate(runs)
+    ]
+    return check_scores(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), f"published {name}")
+
+
+def scores_with_published(scores: str | Path | None, published: Sequence[str] = ()) -> pd.DataFrame:
+    """The scores table plus published per-run files given as ``PATH`` or ``NAME=PATH`` (name = file stem)."""
+    frames = [load_scores(scores)] if scores else []
+    names: set[str] = set()
+    for item in published:
+        name, _, path = item.partition("=") if "=" in item else ("", "", item)
+        name = name or Path(path).stem
+        if name in names:
+            raise StatsError(f"published name {name!r} is given twice")
+        names.add(name)
+        frames.append(published_frame(load_published(path), name))
+    if not frames:
+        raise StatsError("no scores given (--scores and/or --published)")
+    return pd.concat(frames, ignore_index=True)

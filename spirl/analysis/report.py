@@ -4,7 +4,7 @@ It embeds (images as base64 PNG, no external files) every table written by
 ``spirl tables`` and every figure in the figure directories, each with its caption;
 the run inventory (method, game, seed, budget, versions, wall time, steps/s from each
 ``run.json``); the settings of each method (``results/methods/*.yaml``); the list of
-paper/released-code choices (spec J, ``spirl.analysis.paper_numbers.CHOICES``) with each method's value;
+paper/released-code choices (docs/method.md#choices, ``spirl.analysis.paper_numbers.CHOICES``) with each method's value;
 and the source of every published number. A banner says so when the runs' budget is
 not the paper's (their numbers are then a demonstration, not a reproduction).
 """
@@ -235,7 +235,7 @@ def choices_section(methods: dict[str, dict[str, Any]]) -> str:
     for c in paper.CHOICES:
         used = [str(flat[m].get(c.setting, "—")) if c.setting else "—" for m in methods]
         rows.append([c.number, c.item, c.paper, c.released, c.default, c.setting or "—", *used])
-    return ("<h2>Paper vs released-code choices (spec J)</h2>"
+    return ("<h2>Paper vs released-code choices (docs/method.md#choices)</h2>"
             + _table(["#", "item", "paper", "released code", "harness default", "setting", *methods], rows))
 
 

@@ -202,20 +202,6 @@ def load_scores(path: str | Path) -> pd.DataFrame:
     return check_scores(pd.read_csv(path), str(path))
 
 
-def published_frame(data: dict[str, Sequence[float]], name: str, step: int = 100_000) -> pd.DataFrame:
-    """Published per-run final scores ``{game: [score per run]}`` as a tidy scores table.
-
-    The method is ``published:<name>``; each run becomes one seed (its index) with a single
-    "episode" holding the published per-run score, so a run's final score is that number.
-    """
-    rows = [
-        (PUBLISHED_PREFIX + name, game_table.canonical(game), run, step, 0, float(score))
-        for game, runs in data.items()
-        for run, score in enumerate(runs)
-    ]
-    return check_scores(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), f"published {name}")
-
-
 def final_scores(df: pd.DataFrame, step: int | str = "final", per_run: str = "mean") -> pd.DataFrame:
     """One score per run: the mean (or median) over the episodes of one evaluation.
 
@@ -223,7 +209,7 @@ def final_scores(df: pd.DataFrame, step: int | str = "final", per_run: str = "me
         df: tidy scores table (``SCORE_COLUMNS``).
         step: ``"final"`` (each run's last evaluation; every run of a method must end at the
             same step) or an evaluation step that every run has.
-        per_run: ``mean`` (the paper's 100K tables) or ``median`` (its 400K columns, spec G).
+        per_run: ``mean`` (the paper's 100K tables) or ``median`` (its 400K columns, docs/method.md#step-evaluation).
 
     Returns:
         Columns ``method, game, seed, step, score, episodes``, one row per run.
@@ -393,19 +379,3 @@ def configure_aggregate(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_aggregate_cmd)
 
 
-def scores_with_published(scores: str | Path | None, published: Sequence[str] = ()) -> pd.DataFrame:
-    """The scores table plus published per-run files given as ``PATH`` or ``NAME=PATH`` (name = file stem)."""
-    from spirl.analysis.published import load_published
-
-    frames = [load_scores(scores)] if scores else []
-    names: set[str] = set()
-    for item in published:
-        name, _, path = item.partition("=") if "=" in item else ("", "", item)
-        name = name or Path(path).stem
-        if name in names:
-            raise StatsError(f"published name {name!r} is given twice")
-        names.add(name)
-        frames.append(published_frame(load_published(path), name))
-    if not frames:
-        raise StatsError("no scores given (--scores and/or --published)")
-    return pd.concat(frames, ignore_index=True)

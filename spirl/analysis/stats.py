@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spirl.analysis.published import scores_with_published
 from spirl.analysis.scores import (
     StatsError,
     check_scores,
@@ -32,13 +33,13 @@ from spirl.analysis.scores import (
     final_scores,
     kind_of,
     score_matrices,
-    scores_with_published,
     write_csv,
 )
 from spirl.atari import games as game_table
+from spirl.settings import StatsSettings
 from spirl.utils import progress
 
-DEFAULT_REPS = 2000  # bootstrap replicates everywhere (rliable's recommendation)
+DEFAULT_REPS = StatsSettings.reps  # bootstrap replicates everywhere (rliable's recommendation)
 DEFAULT_CONFIDENCE = 0.95
 METRICS = ("IQM", "median", "mean", "optimality_gap")
 POI_COLUMNS = ("x", "y", "estimate", "lower", "upper", "runs_x", "runs_y", "games", "reps")

@@ -20,7 +20,8 @@ def verdict(ours_mean: float | None, ours_std: float | None, ours_n: int | None,
       inside our (1 - alpha) t-interval for the mean;
     * "n/a" when either side is missing or we have fewer than two runs.
 
-    Our standard deviation is the sample one (ddof 1); the paper's convention is unknown (spec G).
+    Our standard deviation is the sample one (ddof 1); the paper's convention is unknown
+    (docs/method.md#step-evaluation).
 
     Returns:
         (verdict, detail) where detail names the test and its numbers.

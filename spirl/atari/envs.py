@@ -1,4 +1,4 @@
-"""The paper's Atari protocol (spec section A) on the real ALE of ale-py.
+"""The paper's Atari protocol (docs/method.md#step-protocol) on the real ALE of ale-py.
 
 ``make_env(game, mode, seed, protocol)`` builds one environment. It drives
 ``ale_py.ALEInterface`` directly (frameskip 1, sticky actions off, minimal action
@@ -7,7 +7,7 @@ each protocol point is a few explicit lines below instead of a stack of gymnasiu
 wrappers, and one agent step costs four ``act`` calls, two screen grabs, one
 max-pool and one resize.
 
-Protocol (spec A.1, paper Table 9), all settings in ``spirl.settings.ProtocolSettings``:
+Protocol (docs/method.md#step-protocol, paper Table 9), all settings in ``spirl.settings.ProtocolSettings``:
 
 * observation: max of the screens after emulator frames 3 and 4 of the action
   repeat, the full 210x160 frame resized to 96x96 RGB by **bilinear** interpolation
@@ -27,7 +27,7 @@ Protocol (spec A.1, paper Table 9), all settings in ``spirl.settings.ProtocolSet
   extra NOOP frame after a lost life, its reward discarded. As released, these
   extra frames run before the final screen grab, and in train mode the saved
   frame-3 screen is zeroed, so the observation of a train-time life-loss step is the
-  single post-FIRE frame (spec A.2);
+  single post-FIRE frame (docs/method.md#protocol-step);
 * episode cap: 27,000 agent steps since the game reset; reaching it sets
   ``game_over`` (a true terminal);
 * seeding: ``SeedSequence(seed)`` gives the ALE ``random_seed`` and the env's own
@@ -38,7 +38,7 @@ Protocol (spec A.1, paper Table 9), all settings in ``spirl.settings.ProtocolSet
   other numbers.
 
 Deviations from gymnasium's stock ``AtariPreprocessing`` + ``FrameStackObservation``
-(spec A.3) and how each is handled here:
+(docs/method.md#protocol-gymnasium) and how each is handled here:
 
 1. base env: ``ALE/X-v5`` defaults to frameskip 4 and sticky actions 0.25. Here the
    ALE runs at frameskip 1 with ``repeat_action_probability = 0`` (a setting).
@@ -66,7 +66,6 @@ Deviations from gymnasium's stock ``AtariPreprocessing`` + ``FrameStackObservati
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
@@ -75,6 +74,7 @@ import numpy as np
 from ale_py import roms
 
 from spirl.atari import games
+from spirl.atari.resize import BilinearResize
 from spirl.settings import ProtocolSettings
 
 MODES = ("train", "eval")
@@ -111,91 +111,10 @@ class StackedStep(NamedTuple):
     life_lost: bool
 
 
-def _taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices ``i0, i1`` and weight of ``i1`` for each output pixel, OpenCV ``INTER_LINEAR`` style.
-
-    Output pixel ``x`` samples the source at ``(x + 0.5) * in/out - 0.5`` (half-pixel
-    centres), clamped to the image: shapes ``(out_size,)``.
-    """
-    src = (np.arange(out_size, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
-    src = np.clip(src, 0.0, in_size - 1)
-    i0 = np.minimum(np.floor(src).astype(np.intp), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    return i0, i1, (src - i0).astype(np.float32)
-
-
-class BilinearResize:
-    """Bilinear resize of uint8 ``(H, W, C)`` images to ``(h, w, C)``, as ``cv2.resize(..., INTER_LINEAR)``.
-
-    Separable: a row pass gathers the two source rows of each output row (cheap
-    contiguous copies) and blends them in float32; the column pass is one small
-    matrix product. When downscaling, with ``W / w = p / q`` in lowest terms
-    (160 -> 96 is 5/3; 160 -> 84 is 40/21), the column taps repeat every ``p``
-    source pixels, so the row-pass output ``(h, W*C)`` is viewed as
-    ``(h * W/p, p*C)`` and multiplied by one ``(p*C, q*C)`` weight block; otherwise
-    (upscaling clamps at the borders) a dense ``(W*C, w*C)`` matrix is used. Values
-    are rounded to nearest. Results match
-    ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)`` rounded to
-    nearest (|ours - reference| <= 0.5).
-    """
-
-    def __init__(self, in_shape: tuple[int, int], out_shape: tuple[int, int], channels: int) -> None:
-        (H, W), (h, w), C = in_shape, out_shape, channels
-        if min(H, W, h, w, C) < 1:
-            raise ValueError(f"resize shapes must be positive, got {in_shape} -> {out_shape} with {channels} channels")
-        self.in_shape, self.out_shape, self.channels = (H, W), (h, w), C
-        self._y0, self._y1, wy = _taps(H, h)
-        self._wy = np.repeat(wy[:, None], W * C, axis=1)  # (h, W*C): full size keeps the blend vectorised
-        self._rows0 = np.empty((h, W * C), np.float32)
-        self._rows1 = np.empty((h, W * C), np.float32)
-        x0, x1, wx = _taps(W, w)
-        g = math.gcd(W, w)
-        p, q = W // g, w // g
-        # Downscaling taps repeat every p source pixels; upscaling clamps at the borders and does not.
-        periodic = all(
-            x0[j + k * q] == x0[j] + k * p and x1[j + k * q] == x1[j] + k * p and abs(wx[j + k * q] - wx[j]) < 1e-6
-            for k in range(g) for j in range(q)
-        ) and all(x1[j] < p for j in range(q))
-        if periodic:
-            block_in, block_out, taps0, taps1, weights = p, q, x0[:q], x1[:q], wx[:q]
-        else:
-            block_in, block_out, taps0, taps1, weights = W, w, x0, x1, wx
-        cols = np.zeros((block_in * C, block_out * C), np.float32)  # (p*C, q*C) column weights
-        for j in range(block_out):
-            for c in range(C):
-                cols[taps0[j] * C + c, j * C + c] += 1.0 - weights[j]
-                cols[taps1[j] * C + c, j * C + c] += weights[j]
-        self._cols = cols
-        self._block = block_in * C
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Resize ``image`` uint8 ``(H, W, C)`` -> a new uint8 ``(h, w, C)``."""
-        H, W = self.in_shape
-        flat = image.reshape(H, W * self.channels)  # (H, W*C)
-        rows0, rows1 = self._rows0, self._rows1
-        np.copyto(rows0, flat[self._y0])  # (h, W*C) upper source row of each output row
-        np.copyto(rows1, flat[self._y1])  # (h, W*C) lower source row
-        rows1 -= rows0
-        rows1 *= self._wy
-        rows1 += rows0  # rows1 = row-interpolated image (h, W*C)
-        out = rows1.reshape(-1, self._block) @ self._cols  # (h * W/p, q*C) = column pass
-        out += 0.5
-        return out.astype(np.uint8).reshape(*self.out_shape, self.channels)
-
-
-def bilinear_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize one uint8 ``(H, W, C)`` or ``(H, W)`` image to ``size = (h, w)`` bilinearly (see ``BilinearResize``)."""
-    img = image[..., None] if image.ndim == 2 else image
-    if img.dtype != np.uint8 or img.ndim != 3:
-        raise ValueError(f"bilinear_resize expects a uint8 (H, W, C) image, got {image.dtype} {image.shape}")
-    out = BilinearResize(img.shape[:2], size, img.shape[2])(np.ascontiguousarray(img))
-    return out[..., 0] if image.ndim == 2 else out
-
-
 def eval_seeds(seed: int, n: int) -> list[int]:
     """Seeds of the ``n`` evaluation environments of a run with ``seed``: ``seed`` for env 0, ``seed*100+i`` after.
 
-    This is the released code's rule (spec A.1 "Seeding", G).
+    This is the released code's rule (docs/method.md#step-protocol, docs/method.md#step-evaluation).
     """
     if n < 0:
         raise ValueError(f"the number of evaluation environments must be >= 0, got {n}")
@@ -238,7 +157,7 @@ class AtariEnv:
         _check_protocol(protocol)
         info = games.get(game)
         self.game, self.mode, self.seed, self.protocol = info.id, mode, int(seed), protocol
-        # Eval envs never end the episode on a lost life (spec A.1, eval_env config).
+        # Eval envs never end the episode on a lost life (docs/method.md#step-protocol).
         self.episodic_life = protocol.episodic_life and mode == "train"
 
         ale_seed_seq, rng_seq = np.random.SeedSequence(self.seed).spawn(2)
@@ -246,7 +165,8 @@ class AtariEnv:
         self._ale = ale_py.ALEInterface()
         self._ale.setFloat("repeat_action_probability", float(protocol.repeat_action_probability))
         self._ale.setInt("random_seed", int(ale_seed_seq.generate_state(1)[0] & 0x7FFFFFFF))
-        # The cap is counted in agent steps here (spec A.3 #9), so the ALE's own frame cap stays off.
+        # The cap is counted in agent steps here (docs/method.md#protocol-gymnasium), so the ALE's own
+        # frame cap stays off.
         self._ale.setInt("max_num_frames_per_episode", 0)
         self._ale.loadROM(roms.get_rom_path(info.rom))
         self._rng = np.random.default_rng(rng_seq)  # draws the no-op counts
@@ -327,7 +247,7 @@ class AtariEnv:
             self._screen_prev.fill(0)  # nothing to pool with
         if life_lost and not game_over:
             # Released code: the life check runs before the last grab, so these frames come first
-            # and their rewards are dropped (spec A.1 "Life-loss bookkeeping", A.2).
+            # and their rewards are dropped (docs/method.md#choice-16).
             if self.protocol.life_loss_noop:
                 ale.act(_NOOP)
             if self.episodic_life:

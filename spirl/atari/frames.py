@@ -1,4 +1,4 @@
-"""Random-policy frame datasets for MAE pretraining (spec B) and ``spirl collect``.
+"""Random-policy frame datasets for MAE pretraining (docs/method.md#step-frames) and ``spirl collect``.
 
 Collection follows the released code: the train-mode environment of
 ``spirl.atari.envs`` (96x96 RGB, action repeat 4 with max-pool, 1-30 no-ops, FIRE on

@@ -1,7 +1,7 @@
 """``spirl bench env``: agent steps per second of our training environment vs gymnasium's stock pipeline.
 
 Ours: ``StackedEnv(make_env(game, "train"))`` (96x96 RGB, bilinear, stack 4, every
-protocol point of spec A.1). Stock: ``gym.make("ALE/X-v5", frameskip=1,
+protocol point of docs/method.md#step-protocol). Stock: ``gym.make("ALE/X-v5", frameskip=1,
 repeat_action_probability=0)`` + ``AtariPreprocessing(noop_max=30, frame_skip=4,
 screen_size=96, grayscale_obs=False, terminal_on_life_loss=True)`` +
 ``FrameStackObservation(stack_size=4, padding_type="zero")``. Same process, same game,
@@ -31,7 +31,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from spirl.atari import games
-from spirl.atari.envs import SCREEN_SHAPE, BilinearResize, FrameStack, StackedEnv, make_env
+from spirl.atari.envs import SCREEN_SHAPE, FrameStack, StackedEnv, make_env
+from spirl.atari.resize import BilinearResize
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

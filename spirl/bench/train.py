@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
-from spirl.config import RunPlan, for_game, parse_preset, resolve_method
+from spirl.config import parse_preset, resolve_method
+from spirl.plan import RunPlan, for_game
 from spirl.rl.evaluate import evaluate
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network
 from spirl.rl.replay import PrioritizedReplay, ReplayBatch
-from spirl.rl.train import Trainer
+from spirl.rl.trainer import Trainer
 from spirl.saliency.select import SalientFeatures
 from spirl.utils import peak_rss_mb, set_threads
 

@@ -1,4 +1,4 @@
-"""The masked autoencoder (MAE) that SPIRL pretrains per game (spec C.1-C.2, appendix Table 4).
+"""The masked autoencoder (MAE) that SPIRL pretrains per game (docs/method.md#step-mae, appendix Table 4).
 
 A small ViT written as named steps, each with its shapes:
 
@@ -153,7 +153,7 @@ class Block(nn.Module):
 
 
 class MAE(nn.Module):
-    """Masked autoencoder ViT of spec C.1, built from an ``MAEArch``.
+    """Masked autoencoder ViT of docs/method.md#step-mae, built from an ``MAEArch``.
 
     Shapes use B = batch, P = (img_size / patch_size)**2 patches (144), D = ``embed_dim`` (64),
     Dd = ``decoder_embed_dim`` (128), and p*p*3 = 192 values per patch.
@@ -192,7 +192,7 @@ class MAE(nn.Module):
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
-        """The released initialisation (spec C.1), drawn from torch's global RNG like any module init."""
+        """The released initialisation (docs/method.md#step-mae), drawn from torch's global RNG like any module init."""
         w = self.patch_embed.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))  # as if the conv were a Linear(p*p*3 -> D)
         nn.init.normal_(self.cls_token, std=0.02)
@@ -322,7 +322,8 @@ class MAE(nn.Module):
         """Scalar reconstruction loss.
 
         Per-patch MSE (B, P) against ``normalized_target(imgs)``, then the mean over all P patches
-        (``loss_all``, as released: J#10) or over the hidden patches only (``mask`` == 1, the original MAE).
+        (``loss_all``, as released: docs/method.md#choice-10) or over the hidden patches only (``mask`` == 1,
+        the original MAE).
         """
         per_patch = ((pred - self.normalized_target(imgs)) ** 2).mean(dim=-1)  # (B, P)
         if loss_all:

@@ -1,4 +1,4 @@
-"""MAE pretraining on a random-policy frame dataset (spec B "Sampling", C.2-C.3, appendix Table 5).
+"""MAE pretraining on a random-policy frame dataset (docs/method.md#step-pretrain, appendix Table 5).
 
 ``spirl pretrain --frames results/frames/MsPacman.npz --out results/mae/paper/MsPacman/model.pt``
 
@@ -6,28 +6,23 @@ The paper's schedule by default: AdamW (0.9, 0.95), weight decay 0.05 on paramet
 ndim >= 2 (the cls and mask tokens included), lr = blr * batch / 256 = 2.5e-4 set every
 iteration (linear warm-up over 5 epochs, then half-cosine to ``min_lr`` = 0 at the last
 epoch), batch 64, 50 epochs of floor(N / 64) batches drawn with replacement, mask ratio 0.75,
-loss over all 144 patches against per-patch-normalised targets (released code, J#10).
+loss over all 144 patches against per-patch-normalised targets (released code, docs/method.md#choice-10).
 fp32 throughout (the released code used CUDA AMP), so CPU runs are bit-for-bit repeatable.
 
 After every epoch a resumable state (weights, optimizer, epoch, the sampler's and the
 masks' generators, the loss log) is written atomically to ``<out dir>/.ckpt/<out stem>/state.pt``
-(or ``--ckpt-dir``), outside the declared outputs; a restarted run resumes from it and ends
-with the same weights as an uninterrupted one. ``model.pt`` and ``pretrain.csv`` are written
+(or ``--ckpt-dir``; ``spirl.mae.pretrain_state``), outside the declared outputs; a restarted run
+resumes from it and ends with the same weights as an uninterrupted one. ``model.pt`` and ``pretrain.csv`` are written
 atomically at the end, then the state is removed.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import io
-import json
 import math
 import os
-import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +31,10 @@ import torch
 from torch import nn
 
 from spirl.mae.checkpoint import describe, save_mae
-from spirl.mae.model import MAE, validate_arch
+from spirl.mae.model import MAE, frames_to_images, validate_arch
+from spirl.mae.pretrain_state import csv_text, default_ckpt_dir, fingerprint, load_state, log, save_state
 from spirl.settings import MAEArch, PretrainSettings
 
-STATE_FORMAT = "spirl-pretrain-state/1"
-CSV_COLUMNS = ("epoch", "loss", "lr", "wall_time_s", "samples_per_s")
 SET_SECTIONS = ("mae", "pretrain")
 
 
@@ -58,7 +52,8 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
     Raises:
         ValueError: a malformed pair, a section other than ``mae``/``pretrain``, an unknown key, a bad value.
     """
-    from spirl.config import ConfigError, apply_overrides
+    from spirl.config import ConfigError
+    from spirl.fields import apply_overrides
     from spirl.settings import MethodSettings
 
     for pair in pairs:
@@ -151,71 +146,6 @@ def iterations_per_epoch(n_frames: int, batch_size: int) -> int:
     return n_frames // batch_size
 
 
-def to_images(frames: torch.Tensor, device: str | torch.device) -> torch.Tensor:
-    """uint8 frames (B, H, W, C) -> float32 images (B, C, H, W) in [0, 1] on ``device``."""
-    return frames.to(device).permute(0, 3, 1, 2).float().div_(255.0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Resumable state
-
-
-def default_ckpt_dir(out_path: str | os.PathLike[str]) -> Path:
-    """``<out dir>/.ckpt/<out stem>``: beside the output but not a declared output."""
-    out = Path(out_path)
-    return out.parent / ".ckpt" / out.stem
-
-
-def _fingerprint(arch: MAEArch, settings: PretrainSettings, seed: int, game: str, frames: np.ndarray,
-                 meta: dict[str, Any]) -> str:
-    """What a resumed run must share with the interrupted one (device and threads may differ)."""
-    sample = np.ascontiguousarray(frames[:: max(1, len(frames) // 64)])  # a cheap content check
-    doc = {"arch": asdict(arch), "pretrain": asdict(settings), "seed": seed, "game": game,
-           "frames_shape": list(frames.shape), "frames_sample_sha256": hashlib.sha256(sample.tobytes()).hexdigest(),
-           "frames_meta": meta}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _save_state(path: Path, payload: dict[str, Any]) -> None:
-    from spirl.utils import atomic_path
-
-    # The rename makes the file appear only once complete; ``complete`` guards against any other writer.
-    with atomic_path(path) as tmp:
-        torch.save({**payload, "format": STATE_FORMAT, "complete": True}, tmp)
-
-
-def _load_state(path: Path, fingerprint: str, device: str) -> dict[str, Any] | None:
-    """The saved state if it is complete and belongs to this very run, else None (with a note why)."""
-    if not path.exists():
-        return None
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # an unreadable state is ignored, never half-used
-        _log(f"ignoring unreadable pretraining state {path} ({err}); starting afresh")
-        return None
-    if not (isinstance(state, dict) and state.get("format") == STATE_FORMAT and state.get("complete") is True):
-        _log(f"ignoring incomplete pretraining state {path}; starting afresh")
-        return None
-    if state.get("fingerprint") != fingerprint:
-        _log(f"pretraining state {path} belongs to other settings, seed or frames; starting afresh")
-        return None
-    return state
-
-
-def _log(msg: str) -> None:
-    print(f"spirl pretrain: {msg}", file=sys.stderr, flush=True)
-
-
-def _csv_text(rows: list[dict[str, float]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow([r["epoch"], f"{r['loss']:.6f}", f"{r['lr']:.6g}", f"{r['wall_time_s']:.3f}",
-                         f"{r['samples_per_s']:.2f}"])
-    return buf.getvalue()
-
-
 # ---------------------------------------------------------------------------------------------
 # The loop
 
@@ -230,6 +160,132 @@ def _resolve_game(game: str | None, meta: dict[str, Any], frames_path: str | os.
         raise ValueError(f"--game {canonical(game)} was given but {os.fspath(frames_path)!r} holds "
                          f"{canonical(stored)} frames")
     return canonical(game if game is not None else stored)
+
+
+@dataclass
+class _Data:
+    """The checked pretraining set: uint8 frames ``(N, S, S, C)``, their metadata and game, batches per epoch."""
+
+    frames: np.ndarray
+    meta: dict[str, Any]
+    game: str
+    iters: int
+
+
+@dataclass
+class _Run:
+    """Everything one pretraining owns: the model, its optimiser, the two generators and the loss log."""
+
+    model: MAE
+    optimizer: torch.optim.AdamW
+    sampler_rng: torch.Generator  # which frames form each batch
+    mask_rng: torch.Generator  # which patches each sample hides
+    device: str
+    rows: list[dict[str, float]] = field(default_factory=list)
+    start_epoch: int = 0
+
+
+def _load_data(frames_path: str | os.PathLike[str], arch: MAEArch, settings: PretrainSettings,
+               game: str | None) -> _Data:
+    """Load the frames and refuse a set that does not fit the architecture or holds less than one batch."""
+    from spirl.atari.frames import load_frames
+
+    frames, meta = load_frames(frames_path)  # uint8 (N, H, W, C)
+    game = _resolve_game(game, meta, frames_path)
+    expected = (arch.img_size, arch.img_size, arch.in_chans)
+    if frames.ndim != 4 or tuple(frames.shape[1:]) != expected:
+        raise ValueError(f"{os.fspath(frames_path)!r} holds frames of shape {tuple(frames.shape[1:])}, "
+                         f"the MAE takes {expected}")
+    iters = iterations_per_epoch(len(frames), settings.batch_size)
+    if iters < 1:
+        raise ValueError(f"{os.fspath(frames_path)!r} has {len(frames)} frames, fewer than one batch of "
+                         f"{settings.batch_size}")
+    return _Data(frames, meta, game, iters)
+
+
+def _new_run(arch: MAEArch, settings: PretrainSettings, seed: int, device: str) -> _Run:
+    """A fresh model initialised from the seeded global RNG, its optimiser and two seeded generators."""
+    from spirl.utils import seed_everything
+
+    seed_everything(seed)
+    model = MAE(arch).to(device)
+    sampler_seed, mask_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+    return _Run(model, build_optimizer(model, settings), torch.Generator().manual_seed(sampler_seed),
+                torch.Generator().manual_seed(mask_seed), device)
+
+
+def _resume(run: _Run, state: dict[str, Any]) -> None:
+    """Continue ``run`` from a saved state (``pretrain_state.load_state``)."""
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.sampler_rng.set_state(state["sampler_rng"].cpu())
+    run.mask_rng.set_state(state["mask_rng"].cpu())
+    run.rows = list(state["rows"])
+    run.start_epoch = int(state["epoch"])
+
+
+def _train_epoch(run: _Run, data: _Data, settings: PretrainSettings, epoch: int, bar: Any) -> dict[str, float]:
+    """One epoch of ``data.iters`` batches drawn with replacement; returns its ``pretrain.csv`` row."""
+    run.model.train()
+    started = time.perf_counter()
+    frames_t = torch.from_numpy(data.frames)  # shares memory with the array; batches are gathered per step
+    batches = torch.randint(len(data.frames), (data.iters, settings.batch_size), generator=run.sampler_rng)
+    loss_sum = torch.zeros((), device=run.device)
+    lr = 0.0
+    for it in range(data.iters):
+        lr = lr_at(epoch + it / data.iters, settings)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        imgs = frames_to_images(frames_t[batches[it]], run.device, size=run.model.arch.img_size)  # (B, 3, S, S)
+        loss_sum += pretrain_step(run.model, run.optimizer, imgs, settings, run.mask_rng)
+        bar.update(1)
+    loss = float(loss_sum) / data.iters  # the one synchronisation of the epoch
+    if not math.isfinite(loss):
+        raise RuntimeError(f"the pretraining loss of {data.game} became {loss} in epoch {epoch + 1}; "
+                           "lower pretrain.blr")
+    wall = time.perf_counter() - started
+    return {"epoch": epoch + 1, "loss": loss, "lr": lr, "wall_time_s": wall,
+            "samples_per_s": data.iters * settings.batch_size / wall}
+
+
+def _state_payload(run: _Run, fingerprint: str, epoch: int) -> dict[str, Any]:
+    return {"fingerprint": fingerprint, "epoch": epoch, "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(), "sampler_rng": run.sampler_rng.get_state(),
+            "mask_rng": run.mask_rng.get_state(), "rows": run.rows}
+
+
+def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threads: int,
+            frames_path: str | os.PathLike[str], out_path: Path) -> dict[str, Any]:
+    """Write ``pretrain.csv`` then ``model.pt`` (last: its presence marks a finished pretraining)."""
+    from spirl.utils import atomic_write_text, git_commit, versions
+
+    extra = {
+        "pretrain": asdict(settings),
+        "epoch": settings.epochs,
+        "loss": run.rows[-1]["loss"],
+        "seed": seed,
+        "frames": {"path": os.fspath(frames_path), "n": len(data.frames), "seed": data.meta.get("seed")},
+        "iterations_per_epoch": data.iters,
+        "device": run.device,
+        "threads": threads,
+        "wall_time_s": sum(r["wall_time_s"] for r in run.rows),
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }
+    atomic_write_text(out_path.parent / "pretrain.csv", csv_text(run.rows))
+    save_mae(out_path, run.model.cpu(), game=data.game, extra=extra)
+    return extra
+
+
+def _tidy(state_path: Path, named: bool) -> None:
+    """Remove the finished run's state; the default location's empty folders too (a named one is left)."""
+    state_path.unlink(missing_ok=True)
+    if not named:
+        for empty in (state_path.parent, state_path.parent.parent):
+            try:
+                empty.rmdir()
+            except OSError:
+                break
 
 
 def pretrain(
@@ -250,7 +306,7 @@ def pretrain(
 
     Args:
         frames_path: ``.npz`` frame dataset (``spirl.atari.frames.load_frames``): uint8 (N, 96, 96, 3) and metadata.
-        out_path: the model checkpoint to write (``spirl.mae.model.save_mae`` format, decoder included).
+        out_path: the model checkpoint to write (``spirl.mae.checkpoint.save_mae`` format, decoder included).
         arch, settings: the MAE and its schedule; the paper's by default.
         seed: seeds the initialisation, the batch sampler and the masks (two separate generators).
         device: ``auto`` (GPU when present), ``cpu`` or ``cuda``.
@@ -270,119 +326,49 @@ def pretrain(
         ValueError: bad settings, a dataset that does not fit the architecture, or a game mismatch.
         RuntimeError: the loss became NaN or infinite.
     """
-    from spirl.atari.frames import load_frames
-    from spirl.utils import atomic_write_text, choose_device, git_commit, progress, seed_everything, set_threads
-    from spirl.utils import versions as package_versions
+    from spirl.utils import choose_device, progress, set_threads
 
     arch = arch if arch is not None else MAEArch()
     settings = settings if settings is not None else PretrainSettings()
     out_path = Path(out_path)
-    csv_path = out_path.parent / "pretrain.csv"
     if out_path.exists() and not force:
         raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
     validate_arch(arch)
     validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)
-
-    frames, meta = load_frames(frames_path)  # uint8 (N, H, W, C)
-    game = _resolve_game(game, meta, frames_path)
-    expected = (arch.img_size, arch.img_size, arch.in_chans)
-    if frames.ndim != 4 or tuple(frames.shape[1:]) != expected:
-        raise ValueError(f"{os.fspath(frames_path)!r} holds frames of shape {tuple(frames.shape[1:])}, "
-                         f"the MAE takes {expected}")
-    n_frames = len(frames)
-    iters = iterations_per_epoch(n_frames, settings.batch_size)
-    if iters < 1:
-        raise ValueError(f"{os.fspath(frames_path)!r} has {n_frames} frames, fewer than one batch of "
-                         f"{settings.batch_size}")
-
+    data = _load_data(frames_path, arch, settings, game)
     device = choose_device(device)
     n_threads = set_threads(threads)
-    seed_everything(seed)
-    model = MAE(arch).to(device)  # initialised from the just-seeded global RNG
-    optimizer = build_optimizer(model, settings)
-    sampler_seed, mask_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-    sampler_rng = torch.Generator().manual_seed(sampler_seed)  # which frames form each batch
-    mask_rng = torch.Generator().manual_seed(mask_seed)  # which patches each sample hides
-    rows: list[dict[str, float]] = []
-    start_epoch = 0
+    run = _new_run(arch, settings, seed, device)
 
     state_path = Path(ckpt_dir if ckpt_dir is not None else default_ckpt_dir(out_path)) / "state.pt"
-    fingerprint = _fingerprint(arch, settings, seed, game, frames, meta)
-    state = _load_state(state_path, fingerprint, device)
+    print_ = fingerprint(arch, settings, seed, data.game, data.frames, data.meta)
+    state = load_state(state_path, print_, device)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        sampler_rng.set_state(state["sampler_rng"].cpu())
-        mask_rng.set_state(state["mask_rng"].cpu())
-        rows = list(state["rows"])
-        start_epoch = int(state["epoch"])
-        _log(f"resuming {game} from epoch {start_epoch}/{settings.epochs} ({state_path})")
+        _resume(run, state)
+        log(f"resuming {data.game} from epoch {run.start_epoch}/{settings.epochs} ({state_path})")
     else:
-        _log(f"{describe(arch)}; {game}, {n_frames} frames, {settings.epochs} epochs x {iters} batches of "
-             f"{settings.batch_size} on {device} with {n_threads} thread(s)")
+        log(f"{describe(arch)}; {data.game}, {len(data.frames)} frames, {settings.epochs} epochs x {data.iters} "
+            f"batches of {settings.batch_size} on {device} with {n_threads} thread(s)")
 
-    frames_t = torch.from_numpy(frames)  # shares memory with the array; batches are gathered per step
-    bar = progress(total=settings.epochs * iters, desc=f"pretrain {game}", unit="batch")
-    bar.update(start_epoch * iters)
+    bar = progress(total=settings.epochs * data.iters, desc=f"pretrain {data.game}", unit="batch")
+    bar.update(run.start_epoch * data.iters)
     try:
-        for epoch in range(start_epoch, settings.epochs):
-            model.train()
-            started = time.perf_counter()
-            batches = torch.randint(n_frames, (iters, settings.batch_size), generator=sampler_rng)  # with replacement
-            loss_sum = torch.zeros((), device=device)
-            lr = 0.0
-            for it in range(iters):
-                lr = lr_at(epoch + it / iters, settings)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                imgs = to_images(frames_t[batches[it]], device)  # (B, 3, 96, 96)
-                loss_sum += pretrain_step(model, optimizer, imgs, settings, mask_rng)
-                bar.update(1)
-            epoch_loss = float(loss_sum) / iters
-            if not math.isfinite(epoch_loss):
-                raise RuntimeError(f"the pretraining loss of {game} became {epoch_loss} in epoch {epoch + 1}; "
-                                   "lower pretrain.blr")
-            wall = time.perf_counter() - started
-            rows.append({"epoch": epoch + 1, "loss": epoch_loss, "lr": lr, "wall_time_s": wall,
-                         "samples_per_s": iters * settings.batch_size / wall})
-            bar.set_postfix(loss=f"{epoch_loss:.4f}")
-            _log(f"{game} epoch {epoch + 1}/{settings.epochs} loss {epoch_loss:.4f} lr {lr:.3g} "
-                 f"{rows[-1]['samples_per_s']:.1f} samples/s")
-            _save_state(state_path, {
-                "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "sampler_rng": sampler_rng.get_state(),
-                "mask_rng": mask_rng.get_state(), "rows": rows,
-            })
+        for epoch in range(run.start_epoch, settings.epochs):
+            run.rows.append(_train_epoch(run, data, settings, epoch, bar))
+            row = run.rows[-1]
+            bar.set_postfix(loss=f"{row['loss']:.4f}")
+            log(f"{data.game} epoch {epoch + 1}/{settings.epochs} loss {row['loss']:.4f} lr {row['lr']:.3g} "
+                f"{row['samples_per_s']:.1f} samples/s")
+            save_state(state_path, _state_payload(run, print_, epoch + 1))
             if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and epoch + 1 < settings.epochs:
-                _log(f"stopping after epoch {epoch + 1} as asked; rerun to resume")
+                log(f"stopping after epoch {epoch + 1} as asked; rerun to resume")
                 return None
     finally:
         bar.close()
 
-    extra = {
-        "pretrain": asdict(settings),
-        "epoch": settings.epochs,
-        "loss": rows[-1]["loss"],
-        "seed": seed,
-        "frames": {"path": os.fspath(frames_path), "n": n_frames, "seed": meta.get("seed")},
-        "iterations_per_epoch": iters,
-        "device": device,
-        "threads": n_threads,
-        "wall_time_s": sum(r["wall_time_s"] for r in rows),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-    }
-    # The model is written last: its presence marks a finished pretraining.
-    atomic_write_text(csv_path, _csv_text(rows))
-    save_mae(out_path, model.cpu(), game=game, extra=extra)
-    state_path.unlink(missing_ok=True)
-    if ckpt_dir is None:  # tidy the default location; a directory the caller named is left alone
-        for empty in (state_path.parent, state_path.parent.parent):
-            try:
-                empty.rmdir()
-            except OSError:
-                break
-    _log(f"wrote {out_path} and {csv_path} (final loss {extra['loss']:.4f})")
+    extra = _finish(run, data, settings, seed, n_threads, frames_path, out_path)
+    _tidy(state_path, named=ckpt_dir is not None)
+    log(f"wrote {out_path} and {out_path.parent / 'pretrain.csv'} (final loss {extra['loss']:.4f})")
     return extra
 
 
@@ -425,6 +411,5 @@ __all__ = [
     "peak_lr",
     "pretrain",
     "pretrain_step",
-    "to_images",
     "validate_settings",
 ]

@@ -1,4 +1,4 @@
-"""Batched evaluation over N environments in lockstep (spec G).
+"""Batched evaluation over N environments in lockstep (docs/method.md#step-evaluation).
 
 Each of the N evaluation environments (seeds ``spirl.atari.envs.eval_seeds(seed, N)``, eval
 mode: a lost life does not end the episode) plays exactly one full game from a fresh

@@ -1,4 +1,4 @@
-"""The Rainbow update (spec F.1): C51 projection, double DQN, n-step targets, PER weights and priorities.
+"""The Rainbow update (docs/method.md#step-rainbow): C51 projection, double DQN, n-step targets, PER weights.
 
 One ``RainbowLearner`` owns the online and target networks, the Adam optimizer and the
 generator of the noisy layers. ``update(batch)`` performs one gradient step on a

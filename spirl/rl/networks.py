@@ -1,7 +1,8 @@
 """Rainbow networks: noisy layers, the dueling C51 head, the DE CNN and the SPIRL attention encoder.
 
-Read top to bottom: ``NoisyLinear`` (spec F.1) -> ``DuelingC51Head`` -> the two
-encoders, ``DataEfficientCNN`` (spec F.2) and ``SpirlAttentionEncoder`` (spec F.3)
+Read top to bottom: ``NoisyLinear`` (docs/method.md#step-rainbow) -> ``DuelingC51Head`` -> the two
+encoders, ``DataEfficientCNN`` (docs/method.md#baseline-de-rainbow) and ``SpirlAttentionEncoder``
+(docs/method.md#step-encoder)
 -> ``RainbowNetwork`` (encoder + head) -> ``build_network`` (from the settings).
 
 Shapes: B = batch, F = stacked frames (4), A = actions, Z = atoms (51),
@@ -31,7 +32,7 @@ class NoisyLinear(nn.Module):
     weight = mu_w + sigma_w * (f(eps_out) f(eps_in)^T), bias = mu_b + sigma_b * f(eps_out),
     f(x) = sign(x) sqrt(|x|). Init: mu ~ U(+-1/sqrt(in)), sigma_w = sigma0/sqrt(in) and
     sigma_b = sigma0/sqrt(out) (the released code divides the bias sigma by the *output*
-    width, a quirk kept here; spec F.1). The noise lives in buffers, so a target network
+    width, a quirk kept here; docs/method.md#step-rainbow). The noise lives in buffers, so a target network
     copied with ``load_state_dict`` keeps the noise of the last sync, as released.
     """
 
@@ -135,7 +136,7 @@ def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 class DataEfficientCNN(nn.Module):
-    """The data-efficient Rainbow encoder (spec F.2): uint8 stacks -> 1024 features.
+    """The data-efficient Rainbow encoder (docs/method.md#baseline-de-rainbow): uint8 stacks -> 1024 features.
 
     Conv(C_in -> 32, k5 s5 p3) -> ReLU -> Conv(32 -> 64, k5 s5 p1) -> ReLU -> flatten.
     84x84 grey x 4 gives C_in = 4 (84 -> 18 -> 4); 96x96 RGB x 4 gives C_in = 12
@@ -233,7 +234,7 @@ class AttentionBlock(nn.Module):
 
 
 class SpirlAttentionEncoder(nn.Module):
-    """SPIRL's attention module (spec F.3): MAE features (B, F, Kmax, D) -> (B, F * proj_dim).
+    """SPIRL's attention module (docs/method.md#step-encoder): MAE features (B, F, Kmax, D) -> (B, F * proj_dim).
 
     Each frame's Kmax feature rows are projected to ``proj_dim`` (32), prefixed with one
     trainable cls token shared by all frames, and run through the block(s) **within that

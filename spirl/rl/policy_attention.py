@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.rl.trainer import EVAL_STREAM  # evaluation's epsilon stream, so the strip replays an evaluation
 from spirl.utils import atomic_path, atomic_write_text, choose_device, progress, set_threads
 
 TRAINED_FORMAT = "spirl-trained-network-1"
 SHADE = np.array([230, 159, 0], dtype=np.float32)  # Okabe-Ito orange, as in spirl.analysis.plots
-EVAL_STREAM = 2  # the epsilon stream of evaluation (spirl.rl.train)
+
 
 
 class AttentionError(ValueError):
@@ -99,7 +100,7 @@ def pooling_attention(encoder: torch.nn.Module, features: torch.Tensor, k: torch
 def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
     """Where ``spirl train`` left the run's trained network: run.json's ``final_network``, else beside the
     checkpoints (``results/.ckpt/runs/...``)."""
-    from spirl.rl.train import default_checkpoint_dir
+    from spirl.rl.checkpoint import default_checkpoint_dir
 
     recorded = Path(meta["final_network"]) if meta.get("final_network") else None
     if recorded is not None and recorded.is_file():
@@ -110,13 +111,13 @@ def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
 
 def load_trained(path: str | Path, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a trained network from ``final.pt``: (RainbowNetwork in eval mode, MethodSettings, payload)."""
-    from spirl.config import settings_from_dict
+    from spirl.fields import settings_from_dict
     from spirl.rl.networks import SpirlAttentionEncoder, build_network
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no trained network at {path} (spirl train writes it at the end of a run)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)  # written by spirl.rl.train
+    payload = torch.load(path, map_location="cpu", weights_only=False)  # written by spirl.rl.trainer
     if not isinstance(payload, dict) or payload.get("format") != TRAINED_FORMAT:
         raise AttentionError(f"{path} is not a trained network of format {TRAINED_FORMAT}")
     settings = settings_from_dict(payload["settings"])

@@ -1,4 +1,4 @@
-"""Prioritized n-step replay that stores each frame once (spec F.1, E.5).
+"""Prioritized n-step replay that stores each frame once (docs/method.md#step-rainbow, docs/method.md#features-stack).
 
 Read top to bottom: the sum tree, the batch type, then the buffer.
 
@@ -33,10 +33,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from spirl.settings import NewPriority, allowed
 from spirl.utils import atomic_path
 
 PRIORITY_MIN, PRIORITY_MAX = 1e-6, 1e6  # released rlpyt clamps TD/KL priorities to this range
-NEW_PRIORITY = ("one", "max")
+NEW_PRIORITY = allowed(NewPriority)
 
 
 class SumTree:

@@ -1,4 +1,4 @@
-"""The error map (spec D): how badly the frozen MAE rebuilds each patch from its ring alone.
+"""The error map (docs/method.md#step-error-map): how badly the frozen MAE rebuilds each patch from its ring alone.
 
 For every patch the encoder sees ``[cls; ring tokens]``, the decoder sees the mask token at
 every other slot, and the error is the MSE over the patch's 192 per-patch-normalised values:
@@ -65,7 +65,7 @@ def _ids_restore(ring: Tensor) -> Tensor:
 
 @torch.no_grad()
 def error_map_reference(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK_REFERENCE) -> Tensor:
-    """Neighbour-reconstruction error map, computed straightforwardly (spec D pseudo-code).
+    """Neighbour-reconstruction error map, computed straightforwardly (docs/method.md#step-error-map).
 
     For every patch the encoder sees ``[cls; ring tokens]``, the decoder sees its output at the
     ring's slots and the mask token everywhere else, and the MAE's own ``forward_decoder`` runs
@@ -283,7 +283,7 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
 
 
 def error_map(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK) -> Tensor:
-    """Neighbour-reconstruction error map (spec D), shipped path: float32 ``(B, 3, 96, 96)`` -> ``(B, P)``."""
+    """Neighbour-reconstruction error map (docs/method.md#step-error-map), shipped: ``(B, 3, 96, 96)`` -> ``(B, P)``."""
     return neighbour_reconstruction(mae, imgs, chunk=chunk)[0]
 
 

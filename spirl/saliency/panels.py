@@ -29,7 +29,7 @@ from spirl.saliency.patches import GRID, NUM_PATCHES, PATCH, frames_to_images, l
 from spirl.saliency.select import dynamic_k, fixed_k, salient_index
 from spirl.utils import atomic_path, choose_device, progress, set_threads
 
-# The figure script's sweep of fixed ratios (spec E.1): K = 14, 21, 28, 36, 43, 50, 57, 64, 72.
+# The figure script's sweep of fixed ratios (docs/method.md#step-controls): K = 14, 21, 28, 36, 43, 50, 57, 64, 72.
 FIXED_MASK_RATIOS = (0.90, 0.85, 0.80, 0.75, 0.70, 0.65, 0.60, 0.55, 0.50)
 
 
@@ -141,7 +141,10 @@ def panel(frame: np.ndarray, errors: torch.Tensor, reconstruction: np.ndarray, *
 
 def fixed_ratio_panel(frame: np.ndarray, errors: torch.Tensor, mask_ratios: tuple[float, ...] = FIXED_MASK_RATIOS,
                       title: str | None = None) -> Figure:
-    """Fixed-K selections side by side, one per mask ratio: K = int(144 * (1 - mask_ratio)) (spec E.1)."""
+    """Fixed-K selections side by side, one per mask ratio: K = int(144 * (1 - mask_ratio)).
+
+    See docs/method.md#step-controls.
+    """
     fig = Figure(figsize=(1.9 * len(mask_ratios), 2.3), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(mask_ratios)))
     e = torch.as_tensor(errors).detach().cpu().reshape(1, -1)

@@ -1,4 +1,4 @@
-"""The patch grid of a frame and the inputs of the error map (spec D).
+"""The patch grid of a frame and the inputs of the error map (docs/method.md#step-error-map).
 
 A 96 x 96 frame is cut into a 12 x 12 grid of 8 x 8 patches; patch ``i = row * 12 + col``
 and its MAE sequence slot is ``i + 1`` (slot 0 is cls). Each patch's *ring* is its
@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from spirl.atari import games
 from spirl.mae.model import FrameShapeError, frames_to_images
+from spirl.settings import MAEArch
 
 NUM_PATCHES = games.NUM_PATCHES  # P = 144
 GRID = 12  # patches per side
@@ -103,11 +104,15 @@ def encode_tokens(mae: nn.Module, tokens: Tensor, key_mask: Tensor | None = None
     return mae.encode_visible(tokens, attn_mask)
 
 
-def load_checked_mae(path: str | Path, *, game: str | None = None, device: str = "cpu") -> tuple[nn.Module, dict]:
-    """Load an MAE checkpoint for saliency: refuse one saved without its decoder. Returns ``(mae, meta)``."""
+def load_checked_mae(path: str | Path, *, game: str | None = None, arch: MAEArch | None = None,
+                     device: str = "cpu") -> tuple[nn.Module, dict]:
+    """Load an MAE checkpoint for saliency: refuse one saved without its decoder. Returns ``(mae, meta)``.
+
+    ``game`` and ``arch``, when given, must match the checkpoint's (``spirl.mae.checkpoint.load_mae``).
+    """
     from spirl.mae.checkpoint import load_mae
 
-    mae, meta = load_mae(path, game=game, map_location=device)
+    mae, meta = load_mae(path, game=game, arch=arch, map_location=device)
     if not meta.get("has_decoder", True):
         raise MissingDecoderError(f"{path} was saved without its decoder; the error map reconstructs patches, "
                                   "so it needs a checkpoint with the decoder")

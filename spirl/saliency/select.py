@@ -1,8 +1,9 @@
-"""How many patches to keep and which (spec E), and the features handed to RL.
+"""How many patches to keep and which (docs/method.md#step-dynamic-k), and the features handed to RL.
 
-- :func:`dynamic_k`: the released code's Lorenz two-step-chord rule (E.2); :func:`fixed_k` (E.1)
+- :func:`dynamic_k`: the released code's Lorenz two-step-chord rule (docs/method.md#step-dynamic-k);
+  :func:`fixed_k` (docs/method.md#step-controls)
   and a random-patch control (same K, random patches) complete :func:`select_patches`.
-- :func:`selected_features`: the encoder on the selected tokens only (E.4), padded to
+- :func:`selected_features`: the encoder on the selected tokens only (docs/method.md#step-features), padded to
   ``(Kmax, 64)`` and batched with a key-padding mask so that one pass is exact.
 - :class:`SalientPatchExtractor`: uint8 frames in, :class:`SalientFeatures` out (the RL input).
 - :func:`k_statistics`: the uncapped K of every frame of a dataset (paper Fig. 8).
@@ -21,14 +22,16 @@ from spirl.atari import games
 from spirl.saliency.error_map import error_map
 from spirl.saliency.kstats import EmptyDatasetError
 from spirl.saliency.patches import NUM_PATCHES, check_images, check_mae, encode_tokens, frames_to_images
-from spirl.settings import SaliencySettings
+from spirl.settings import SaliencySettings, Selection, allowed
 from spirl.utils import progress
 
-SELECTIONS = ("dynamic", "fixed", "random")
+SELECTIONS = allowed(Selection)
 
 
 def dynamic_k(errors: Tensor, k_max: int, xscale: float = 1.0) -> Tensor:
-    """Number of salient patches per frame: the released code's Lorenz two-step-chord rule (spec E.2).
+    """Number of salient patches per frame: the released code's Lorenz two-step-chord rule.
+
+    See docs/method.md#step-dynamic-k.
 
     With the errors sorted ascending and normalised to sum 1 (``v``), ``C`` their cumulative sum
     and ``L0 = P - k_max``: ``d[j] = C[j+1] - C[j-1]`` for ``j`` in ``L0 .. P-2`` and 1 elsewhere;
@@ -64,7 +67,7 @@ def dynamic_k(errors: Tensor, k_max: int, xscale: float = 1.0) -> Tensor:
 
 
 def fixed_k(ratio: float) -> int:
-    """Fixed K of spec E.1 for a kept ratio: ``floor(144 * ratio)`` (= ``int(144 * (1 - mask_ratio))``)."""
+    """Fixed K for a kept ratio (docs/method.md#step-controls): ``floor(144 * ratio)`` = ``int(144 * (1 - mask))``."""
     return games.k_max(ratio)
 
 
@@ -125,7 +128,7 @@ def select_patches(errors: Tensor, selection: str, k_max: int, *, xscale: float 
 
 @torch.no_grad()
 def selected_features(mae: nn.Module, imgs: Tensor, index: Tensor) -> Tensor:
-    """Features handed to RL (spec E.4) for the selected patches of every frame.
+    """Features handed to RL (docs/method.md#step-features) for the selected patches of every frame.
 
     The encoder runs on ``[cls; selected tokens]`` only (so each token sees only the other
     selected ones), then the final LayerNorm; the fixed sin-cos position of each patch is added

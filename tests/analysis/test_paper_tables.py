@@ -8,9 +8,9 @@ import pytest
 from spirl import cli
 from spirl.analysis import paper_tables as pt
 from spirl.analysis import scores as sc
-from spirl.analysis import study_tables as stt
 from spirl.analysis import tables as tb
 from spirl.saliency.kstats import load_k_hists
+from spirl.studies import Study
 
 
 def test_table11_places_ours_beside_both_published_columns(synthetic_scores):
@@ -43,8 +43,8 @@ def test_table2_bolds_the_best_agent_and_labels_every_row(synthetic_scores):
 
 def test_table14_and_15_take_their_variants_from_tagged_studies(synthetic_scores):
     df = synthetic_scores(methods=("spirl", "spirl_pad_token", "avg50", "cls50"))
-    studies = [stt.StudySpec("padding", "?", "spirl", {"zero": "spirl", "token": "spirl_pad_token"}, [], "table14"),
-               stt.StudySpec("pool", "?", "cls50", {"avg_pool": "avg50", "cls": "cls50"}, [], "table15-100k")]
+    studies = [Study("padding", "?", [], [], "spirl", {"zero": "spirl", "token": "spirl_pad_token"}, "table14"),
+               Study("pool", "?", [], [], "cls50", {"avg_pool": "avg50", "cls": "cls50"}, "table15-100k")]
     tables = {t.name: t for t in pt.build_tables(df, studies=studies, reps=30)}
     t14 = tables["table14"].to_frame()
     token = t14[(t14["column"] == "Ours (reproduced)") & t14["row"].str.startswith("Trainable")].iloc[0]
@@ -54,8 +54,8 @@ def test_table14_and_15_take_their_variants_from_tagged_studies(synthetic_scores
     ran = t15[(t15["column"] == "Ours (reproduced)") & (t15["text"] != "not run")]
     assert len(ran) == 8 and ran["row"].str.contains("100K").all()
     with pytest.raises(tb.TableError, match="should be one of"):
-        pt.build_tables(df, studies=[stt.StudySpec("p", "?", "spirl", {"big": "spirl", "x": "cls50"}, [],
-                                                  "table14")])
+        pt.build_tables(df, studies=[Study("p", "?", [], [], "spirl", {"big": "spirl", "x": "cls50"},
+                                            "table14")])
 
 
 def test_table15_uses_the_per_run_median_at_400k():

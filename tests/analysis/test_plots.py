@@ -11,6 +11,8 @@ from spirl import cli
 from spirl.analysis import plots as pl
 from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
+from spirl.analysis import styles
+from spirl.analysis.published import published_frame
 from spirl.saliency.kstats import read_k_hist
 
 
@@ -35,16 +37,16 @@ def legend_texts(ax):
 
 
 def test_colours_are_okabe_ito_for_ours_and_grey_for_published():
-    c = pl.method_colours(["spirl", "published:SPR", "de_rainbow"])
-    assert c["spirl"] == pl.OKABE_ITO[0] and c["de_rainbow"] == pl.OKABE_ITO[1]
-    assert c["published:SPR"] in pl.PUBLISHED_GREYS
-    assert pl.label_of("published:SPR") == "published: SPR"
-    assert pl.label_of("spirl") == "spirl (reproduced)"
+    c = styles.method_colours(["spirl", "published:SPR", "de_rainbow"])
+    assert c["spirl"] == styles.OKABE_ITO[0] and c["de_rainbow"] == styles.OKABE_ITO[1]
+    assert c["published:SPR"] in styles.PUBLISHED_GREYS
+    assert styles.label_of("published:SPR") == "published: SPR"
+    assert styles.label_of("spirl") == "spirl (reproduced)"
 
 
 def test_plot_functions_return_the_ax_they_draw_on(tmp_path):
     df = scores()
-    df = pd.concat([df, sc.published_frame({"MsPacman": [1000.0, 1200.0], "Seaquest": [300.0, 500.0]}, "X")])
+    df = pd.concat([df, published_frame({"MsPacman": [1000.0, 1200.0], "Seaquest": [300.0, 500.0]}, "X")])
     tables = st.run_stats(df, tmp_path / "stats", reps=20)
     fig, axes = plt.subplots(2, 4)
     axes = axes.ravel()

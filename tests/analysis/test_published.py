@@ -15,6 +15,7 @@ from spirl.analysis.published import (
     PublishedEntry,
     fetch,
     load_published,
+    published_frame,
     read_config,
 )
 from spirl.atari import games as game_table
@@ -38,7 +39,7 @@ def test_fetch_checks_the_pinned_hash_and_feeds_the_statistics(tmp_path, referen
     assert fetch(read_config(cfg)[0], out) == got
     data = load_published(got)
     assert len(data) == 26 and all(len(v) == 5 for v in data.values())
-    m = sc.score_matrices(sc.published_frame(data, "SimPLe"))
+    m = sc.score_matrices(published_frame(data, "SimPLe"))
     assert list(m) == ["published:SimPLe"] and m["published:SimPLe"].shape == (5, 26)
 
 

@@ -76,7 +76,7 @@ def test_report_embeds_tables_figures_inventory_settings_choices_and_sources(tmp
     # inventory: 4 runs with wall time, steps/s and versions
     assert text.count("<td>0123456789ab</td>") == 4
     assert "1:02:05" in text and "27.5" in text and "torch 2.13.0" in text
-    # settings that differ between methods, every spec-J choice with each method's value, and sources
+    # settings that differ between methods, every docs/method.md#choices choice with each method's value, and sources
     assert "<td>agent.encoder</td><td>de_cnn</td><td>spirl</td>" in text  # methods in file-name order
     for c in paper.CHOICES:
         assert f"<td>{c.number}</td>" in text

@@ -9,7 +9,7 @@ from rliable import library, metrics
 from spirl import cli
 from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
-from spirl.analysis.published import load_published
+from spirl.analysis.published import load_published, published_frame
 
 
 def tidy(rows):
@@ -74,7 +74,7 @@ def test_sample_efficiency_curve_is_the_iqm_at_each_step():
     ("SimPLe", {"IQM": 0.130, "median": 0.134, "mean": 0.332, "optimality_gap": 0.729}),
 ])
 def test_published_aggregates_are_reproduced(name, expected, reference_file):
-    df = sc.published_frame(load_published(reference_file(f"{name}.json")), name)
+    df = published_frame(load_published(reference_file(f"{name}.json")), name)
     m = sc.score_matrices(df)
     assert len(m.games) == 26
     agg = st.aggregate_estimates(m, reps=50).set_index("metric")
@@ -114,7 +114,7 @@ def test_probability_of_improvement_known_answers():
 
 
 def test_vectorised_probability_of_improvement_equals_rliable_on_published_data(reference_file):
-    df = pd.concat([sc.published_frame(load_published(reference_file(f"{n}.json")), n) for n in ("SPR", "DrQ_eps")])
+    df = pd.concat([published_frame(load_published(reference_file(f"{n}.json")), n) for n in ("SPR", "DrQ_eps")])
     m = sc.score_matrices(df)
     x, y = m["published:SPR"], m["published:DrQ_eps"]
     assert st.probability_of_improvement_interval(x, y, reps=15, random_state=0) == rliable_poi(x, y, 15, 0)

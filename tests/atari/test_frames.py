@@ -1,4 +1,4 @@
-"""Random-policy frame datasets (spec B): determinism, first-life trajectories, refusal of bad files, the CLI."""
+"""Random-policy frame datasets (docs/method.md#step-frames): determinism, first-life trajectories, refusals, CLI."""
 
 from __future__ import annotations
 

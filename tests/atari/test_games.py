@@ -42,7 +42,7 @@ def test_unknown_game_names_the_closest():
 
 
 def test_paper_ratios_give_the_released_kmax():
-    # spec E.2: Kmax = int(144 * (1 - min_mask_ratio)) = 50/43/28/43
+    # docs/method.md#step-dynamic-k: Kmax = int(144 * (1 - min_mask_ratio)) = 50/43/28/43
     assert [games.k_max(games.get(g).max_ratio) for g in ("Frostbite", "MsPacman", "Seaquest", "BattleZone")] == [
         50, 43, 28, 43]
     assert games.k_max(0.5) == 72

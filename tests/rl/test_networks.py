@@ -1,4 +1,4 @@
-"""Networks: noisy layers, the dueling C51 head, the DE CNN and the SPIRL attention encoder (spec F.1-F.3)."""
+"""Networks: noisy layers, the dueling C51 head, the DE CNN, the SPIRL attention encoder (docs/method.md#step-agent)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_de_cnn_shapes_and_channels_last_equivalence(frame_shape, channels):
 def test_attention_module_parameter_count():
     enc = SpirlAttentionEncoder(64, 4)
     # proj 2,080 + cls 32 + block 12,704; the released module also builds an unused final LayerNorm (64),
-    # which gives spec K.2 #6's 14,880.
+    # which gives docs/method.md#choice-22's 14,880.
     assert count_parameters(enc) == 14_880 - 64
     assert enc.out_features == 128
     assert count_parameters(SpirlAttentionEncoder(64, 4, padding="token")) == 14_880 - 64 + 32

@@ -108,7 +108,7 @@ def test_attention_refuses_runs_that_are_not_spirl(tmp_path):
         at.load_trained(bad)
     with pytest.raises(FileNotFoundError, match="no trained network"):
         at.load_trained(tmp_path / "absent.pt")
-    from spirl.config import settings_to_dict
+    from spirl.fields import settings_to_dict
     from spirl.settings import MethodSettings
 
     s = MethodSettings(name="de_rainbow")

@@ -12,11 +12,14 @@ import torch
 import yaml
 
 from spirl.cli import main
-from spirl.config import for_game, load_method
+from spirl.config import load_method
 from spirl.mae.checkpoint import save_mae
 from spirl.mae.model import MAE
+from spirl.plan import for_game
+from spirl.rl.checkpoint import default_checkpoint_dir
 from spirl.rl.evaluate import EVAL_COLUMNS
-from spirl.rl.train import RunError, Trainer, default_checkpoint_dir, settings_differences, train
+from spirl.rl.train import train
+from spirl.rl.trainer import RunError, Trainer
 from spirl.settings import MAEArch
 
 GAME = "MsPacman"
@@ -138,15 +141,6 @@ def test_finished_outputs_are_not_overwritten_without_force(work, de_run):
     with pytest.raises(RunError, match="already holds a finished run"):
         train(work / "preset.yaml", "de_rainbow", GAME, 0, de_run, overrides=COMMON, quiet=True)
     assert (de_run / "eval.csv").read_bytes() == before
-
-
-def test_checkpoint_dir_and_settings_differences():
-    assert default_checkpoint_dir("results/runs/spirl/MsPacman/3") == Path("results/.ckpt/runs/spirl/MsPacman/3")
-    assert default_checkpoint_dir("/x/results/runs/m/G/0") == Path("/x/results/.ckpt/runs/m/G/0")
-    assert default_checkpoint_dir("elsewhere/run") == Path("elsewhere/run/.ckpt")
-    saved = {"learner": {"lr": 1e-4, "n_step": 20}, "budget": {"device": "cpu"}}
-    now = {"learner": {"lr": 1e-4, "n_step": 10}, "budget": {"device": "cuda"}}
-    assert settings_differences(saved, now) == ["learner.n_step: checkpoint 20 vs this run 10"]
 
 
 def test_acting_stacks_equal_the_stacks_the_replay_rebuilds(work, tmp_path):

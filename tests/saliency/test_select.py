@@ -56,7 +56,7 @@ def test_uniform_errors_and_xscale_2_keeps_fewer():
     e = torch.rand(500, P, generator=g)
     k1, k2 = select.dynamic_k(e, P, 1.0), select.dynamic_k(e, P, 2.0)
     assert k1.dtype == torch.int64 and k1.shape == (500,)
-    # spec E.2: about 113 and 75 patches kept (half-mean vs mean crossing of U(0, 1))
+    # docs/method.md#step-dynamic-k: about 113 and 75 patches kept (half-mean vs mean crossing of U(0, 1))
     assert 100 < k1.float().mean() < 118 and 65 < k2.float().mean() < 82
     assert bool((k2 <= k1).all())
     capped = select.dynamic_k(e, 43)

@@ -12,7 +12,9 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from spirl.atari import games as spirl_games
-from spirl.config import ConfigError, for_game, parse_preset, resolve_max_ratio, resolve_method, settings_to_dict
+from spirl.config import ConfigError, method_file_doc, parse_preset, resolve_method
+from spirl.plan import for_game, resolve_max_ratio
+from spirl.fields import settings_to_dict
 
 # Rules run `python -m spirl ...`. The interpreter running Snakemake has spirl installed, so its
 # directory goes first on PATH: that works without an activated venv (`make reproduce` runs
@@ -145,7 +147,7 @@ def alternatives(names) -> str:
 
 
 def threads_per_job() -> int:
-    return int(PRESET.raw.get("threads", 1))
+    return PRESET.threads
 
 
 def uses_gpu(device: str) -> int:
@@ -196,9 +198,9 @@ def pretrain_runtime(wildcards) -> int:
 # ------------------------------------------------------------------------------------------- runs
 
 
-def method_file_doc(method: str) -> dict:
+def method_file(method: str) -> dict:
     """The content of results/methods/{method}.yaml, as `spirl resolve-method` writes it."""
-    return {"resolved_method": method, "settings": settings_to_dict(METHODS[method])}
+    return method_file_doc(method, METHODS[method])
 
 
 def needs_k_hist(method: str) -> bool:
@@ -291,11 +293,9 @@ def study_names() -> list[str]:
     return list(PRESET.studies)
 
 
-def study_file_doc(study: str) -> dict:
+def study_file(study: str) -> dict:
     """results/studies/{study}.yaml: the study as spirl.config expanded it (variants as method names)."""
-    s = PRESET.studies[study]
-    return {"name": s.name, "question": s.question, "table": s.table, "games": s.games, "seeds": s.seeds,
-            "reference": s.reference, "variants": s.variants}
+    return PRESET.studies[study].to_dict()
 
 
 def write_yaml(doc, out: str, log: str, what: str) -> None:
@@ -309,14 +309,9 @@ def write_yaml(doc, out: str, log: str, what: str) -> None:
         print(f"{what} from {preset_source()}", file=fh)
 
 
-def stats_setting(key: str, default):
-    return (PRESET.raw.get("stats") or {}).get(key, default)
-
-
 def published_entries() -> list[dict]:
     """The preset's `published:` list (name, url, sha256, source): per-run scores fetched on request."""
-    keys = ("name", "url", "sha256", "source")
-    return [{k: e[k] for k in keys if k in e} for e in PRESET.raw.get("published") or []]
+    return PRESET.published
 
 
 def published_entry(name: str) -> dict:
@@ -328,8 +323,8 @@ def published_jsons() -> dict[str, str]:
 
 
 def stats_args(wildcards, input) -> str:
-    args = [f"--reps {int(stats_setting('reps', 2000))}", f"--seed {int(stats_setting('seed', 0))}"]
-    pairs = stats_setting("pairs", [])
+    args = [f"--reps {PRESET.stats.reps}", f"--seed {PRESET.stats.seed}"]
+    pairs = PRESET.stats.pairs
     if pairs:
         args.append("--pairs " + " ".join(shlex.quote(p) for p in pairs))
     published = published_jsons()
@@ -370,8 +365,7 @@ def visualize_frame(wildcards) -> int:
 
 
 def report_title() -> str:
-    default = "SPIRL demonstration (not the paper's numbers)" if PRESET.demo else "SPIRL reproduction report"
-    return (PRESET.raw.get("report") or {}).get("title", default)
+    return PRESET.report_title
 
 
 def report_figure_dirs() -> list[str]:

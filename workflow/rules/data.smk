@@ -1,4 +1,4 @@
-# Stage 1: random-policy frames per game (spec B), the MAE's pretraining set.
+# Stage 1: random-policy frames per game (docs/method.md#step-frames), the MAE's pretraining set.
 
 
 rule collect:

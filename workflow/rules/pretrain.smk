@@ -1,4 +1,4 @@
-# Stage 2: one MAE per game and MAE variant (spec C). The variant's architecture and
+# Stage 2: one MAE per game and MAE variant (docs/method.md#step-mae, docs/method.md#step-pretrain). The variant's architecture and
 # pretraining settings are parameters, so changing them retrains only that variant.
 
 
@@ -20,7 +20,7 @@ rule pretrain:
     resources:
         mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
         runtime=pretrain_runtime,
-        gpu=lambda wc: uses_gpu(PRESET.raw["budget"].get("device", "auto")),
+        gpu=lambda wc: uses_gpu(PRESET.device),
     conda:
         "../envs/spirl.yaml"
     shell:

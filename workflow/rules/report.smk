@@ -105,8 +105,8 @@ rule tables:
             for study in study_names()
         ],
     params:
-        reps=lambda wc: int(stats_setting("reps", 2000)),
-        seed=lambda wc: int(stats_setting("seed", 0)),
+        reps=lambda wc: PRESET.stats.reps,
+        seed=lambda wc: PRESET.stats.seed,
         khist=lambda wc, input: f"--khist {' '.join(input.khist)}" if input.khist else "",
         studies=lambda wc, input: f"--study {' '.join(input.studies)}" if input.studies else "",
     log:

@@ -16,7 +16,7 @@ rule saliency_stats:
     resources:
         mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
         runtime=lambda wc: max(10, math.ceil(pretrain_frames(wc) / 50_000 * 240)),
-        gpu=lambda wc: uses_gpu(PRESET.raw["budget"].get("device", "auto")),
+        gpu=lambda wc: uses_gpu(PRESET.device),
     conda:
         "../envs/spirl.yaml"
     shell:

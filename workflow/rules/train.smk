@@ -10,7 +10,7 @@ rule resolve_method:
     output:
         "results/methods/{method}.yaml",
     params:
-        settings=lambda wc: method_file_doc(wc.method),
+        settings=lambda wc: method_file(wc.method),
     log:
         "results/logs/methods/{method}.log",
     localrule: True

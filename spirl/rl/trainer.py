@@ -1,0 +1,389 @@
+"""The run loop: act, store, update, evaluate, checkpoint, resume (docs/method.md#step-agent).
+
+One run = one method on one game with one seed. Read top to bottom: the run's parts
+(``Trainer.__init__``), one env step (``_env_step``), the updates it owes
+(``_learn``), evaluation (``_evaluate``), checkpoints (``save_checkpoint`` /
+``restore``), the final outputs (``finish``). ``spirl.rl.train`` is its command.
+
+Observations. Pixel methods stack uint8 frames (H, W, C); SPIRL stacks, per frame, the
+(Kmax, 64) feature slab of its salient patches and its true K, computed **once** per new
+frame by the frozen MAE (batch 1 in training, batched across the lockstep environments in
+evaluation). The replay stores each frame (or slab and K) once; the acting stack is zeroed
+at reset and after a train-time life loss, exactly as the replay rebuilds its stacks.
+
+Schedule (env steps are counted from 1): the first ``warmup_steps`` actions are uniform
+random (``learner.warmup_random_actions``); after env step s > warm-up the learner has done
+floor((s - warm-up) * updates_per_step) updates (1 per step, or one every 4 steps at 0.25);
+PER beta follows ``RunPlan.beta``; evaluations run after the steps in ``RunPlan.eval_steps``.
+
+Checkpoints (every ``budget.checkpoint_every`` steps) hold everything needed to continue:
+networks, optimizer, replay, every generator, the train and eval environments' states, the
+stacks, the counters and the evaluations so far. A run started again with the same
+arguments continues from the last complete checkpoint and ends with the same ``eval.csv``
+as an uninterrupted run (bit-identical on CPU with the same thread count).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from spirl.atari.envs import FrameStack, eval_seeds, make_env
+from spirl.fields import settings_to_dict
+from spirl.plan import RunPlan
+from spirl.rl.checkpoint import (
+    STATE_FORMAT,
+    read_state,
+    remove_checkpoints,
+    settings_differences,
+    write_checkpoint,
+)
+from spirl.rl.evaluate import EvalResult, evaluate, format_rows
+from spirl.rl.learner import RainbowLearner
+from spirl.rl.networks import build_network, count_parameters
+from spirl.rl.replay import PrioritizedReplay
+from spirl.utils import (
+    atomic_path,
+    atomic_write_text,
+    git_commit,
+    peak_rss_mb,
+    progress,
+    seed_everything,
+    versions,
+    write_json,
+)
+
+LOG_COLUMNS = ("step", "updates", "episode", "episode_return", "episode_length", "loss", "beta")
+LOG_EVERY = 1000  # env steps between loss rows of train_log.csv
+# Independent generator streams of one seed: uniform warm-up actions, evaluation epsilon.
+ACT_STREAM, EVAL_STREAM = 1, 2
+
+
+class RunError(ValueError):
+    """A run that cannot start as asked (missing MAE, mismatched checkpoint, outputs in the way)."""
+
+
+class Trainer:
+    """Everything one run owns, built deterministically from its plan and seed.
+
+    Args:
+        plan: ``spirl.config.for_game`` of the method's settings on the game.
+        seed: the run's seed (networks, noise, replay sampling, envs, actions).
+        out: where ``eval.csv``, ``run.json`` (declared outputs) and ``train_log.csv`` go.
+        ckpt_dir: checkpoint directory (outside the declared outputs).
+        mae_path: the MAE checkpoint of the game (required by SPIRL encoders).
+        device: torch device of the networks and the MAE.
+        extractor: for SPIRL encoders, a ready feature extractor used instead of loading ``mae_path``
+            (``spirl bench train`` passes random features to time the learner alone).
+    """
+
+    def __init__(self, plan: RunPlan, seed: int, out: str | Path, ckpt_dir: str | Path,
+                 mae_path: str | Path | None = None, device: str = "cpu", extractor: Any = None) -> None:
+        s = plan.method
+        self.plan, self.settings, self.seed = plan, s, int(seed)
+        self.out, self.ckpt_dir, self.device = Path(out), Path(ckpt_dir), device
+        self.uses_features = s.agent.encoder == "spirl"
+        seed_everything(self.seed)
+        self.env = make_env(plan.game, "train", self.seed, s.protocol)
+        self.n_actions = self.env.n_actions
+        self.extractor = None
+        self.mae_meta: dict[str, Any] | None = None
+        if self.uses_features:
+            self.extractor = extractor
+            if extractor is None:
+                self.extractor, self.mae_meta = self._load_extractor(mae_path)
+            frame_shape: tuple[int, ...] = (int(plan.k_max), s.mae.embed_dim)
+            dtype: Any = np.float32
+        else:
+            frame_shape, dtype = tuple(self.env.frame_shape), np.uint8
+        self.frame_shape = frame_shape
+        depth = s.protocol.frame_stack
+        torch.manual_seed(self.seed)
+        network = build_network(s.agent, self.n_actions, frame_shape=frame_shape, stack=depth)
+        self.learner = RainbowLearner(network.to(device), s.learner, device, seed=self.seed)
+        self.replay = PrioritizedReplay(
+            plan.replay_capacity, frame_shape, dtype, stack=depth, n_step=s.learner.n_step, gamma=s.learner.gamma,
+            alpha=s.learner.per_alpha, new_priority=s.learner.new_priority, store_k=self.uses_features,
+            seed=self.seed,
+        )
+        self.stack = FrameStack(depth, frame_shape, dtype)
+        self.k_stack = FrameStack(depth, (), np.int64) if self.uses_features else None
+        self.act_rng = np.random.default_rng([self.seed, ACT_STREAM])
+        self.eval_rng = np.random.default_rng([self.seed, EVAL_STREAM])
+        self.eval_envs: list[Any] | None = None
+        # counters
+        self.step = 0  # env steps done
+        self.skipped_updates = 0  # updates owed while the replay had nothing sampleable (never made up)
+        self.episodes = 0  # finished games in the train env
+        self.episode_return, self.episode_length = 0.0, 0
+        self.loss_sum, self.loss_count = 0.0, 0
+        self.eval_rows: list[dict[str, Any]] = []
+        self.wall_before = 0.0  # wall time of earlier sessions of this run
+        self.sessions = 1
+        self.started = time.perf_counter()
+        self.log_path = self.ckpt_dir / "train_log.csv"
+        self.writer = None
+
+    def _load_extractor(self, mae_path: str | Path | None) -> tuple[Any, dict[str, Any]]:
+        from spirl.saliency.patches import load_checked_mae
+        from spirl.saliency.select import SalientPatchExtractor
+
+        game = self.plan.game
+        if mae_path is None:
+            raise RunError(f"method {self.settings.name!r} uses the SPIRL encoder, which needs the MAE pretrained "
+                           f"on {game}: pass --mae results/mae/{self.settings.mae_variant}/{game}/model.pt")
+        # refuses another game's MAE, or another architecture than the method's
+        mae, meta = load_checked_mae(mae_path, game=game, arch=self.settings.mae, device=self.device)
+        extractor = SalientPatchExtractor(mae, self.settings.saliency, int(self.plan.k_max), seed=self.seed,
+                                          device=self.device)
+        return extractor, {"path": str(mae_path), "game": meta["game"], "extra": meta.get("extra", {})}
+
+    # --------------------------------------------------------------------------------------- acting
+
+    def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """New frames (B, H, W, C) uint8 -> what the stack holds: the frames, or SPIRL slabs (B, Kmax, D) and K (B,)."""
+        if self.extractor is None:
+            return frames, None
+        feats = self.extractor(frames)
+        return feats.features.cpu().numpy(), feats.k.cpu().numpy().astype(np.int64)
+
+    def _push(self, frame: np.ndarray, terminal: bool) -> None:
+        slab, k = self.encode(frame[None])
+        if terminal:  # a new learning episode: older slots become zeros, as the replay rebuilds them
+            self.stack.reset(slab[0])
+            if self.k_stack is not None:
+                self.k_stack.reset(k[0])
+        else:
+            self.stack.push(slab[0])
+            if self.k_stack is not None:
+                self.k_stack.push(k[0])
+
+    def _env_step(self) -> None:
+        warm = self.step < self.plan.warmup_steps and self.settings.learner.warmup_random_actions
+        k = None if self.k_stack is None else self.k_stack.array
+        if warm:
+            action = int(self.act_rng.integers(self.n_actions))
+        else:
+            action = int(self.learner.act(self.stack.array[None], None if k is None else k[None])[0])
+        result = self.env.step(action)
+        self.replay.add(self.stack.array[-1], action, result.reward, result.terminal,
+                        k=None if k is None else int(k[-1]))
+        self.step += 1
+        self.episode_return += result.raw_reward
+        self.episode_length += 1
+        if result.game_over:
+            self.episodes += 1
+            self._log(episode=self.episodes, episode_return=self.episode_return, episode_length=self.episode_length)
+            self.episode_return, self.episode_length = 0.0, 0
+            self._push(self.env.reset(), terminal=True)
+        else:
+            self._push(result.frame, terminal=result.terminal)
+
+    def _learn(self) -> None:
+        warm, ups = self.plan.warmup_steps, self.settings.learner.updates_per_step
+        if self.step <= warm:
+            return
+        due = int((self.step - warm) * ups) - self.skipped_updates
+        if due > self.learner.updates and self.replay.tree.total <= 0:
+            self.skipped_updates += due - self.learner.updates  # nothing sampleable yet (warm-up < n_step)
+            return
+        beta = self.plan.beta(self.step)
+        while self.learner.updates < due:
+            batch = self.replay.sample(self.settings.learner.batch_size, beta, reuse=True)  # used up by the update
+            result = self.learner.update(batch)
+            self.replay.update_priorities(batch.index, result.priorities)
+            self.loss_sum += result.loss
+            self.loss_count += 1
+
+    def _evaluate(self) -> EvalResult:
+        s = self.settings
+        if self.eval_envs is None:
+            self.eval_envs = [make_env(self.plan.game, "eval", sd, s.protocol)
+                              for sd in eval_seeds(self.seed, s.budget.eval_episodes)]
+        result = evaluate(self.eval_envs, self.learner.act_greedy, self.encode, stack=s.protocol.frame_stack,
+                          epsilon=s.budget.eval_epsilon, rng=self.eval_rng, step=self.step,
+                          desc=f"evaluation at step {self.step}")
+        row = result.row()
+        self.eval_rows.append(row)
+        if self.writer is not None:
+            self.writer.add_scalar("eval/mean", row["mean"], self.step)
+            self.writer.add_scalar("eval/median", row["median"], self.step)
+        return result
+
+    # ----------------------------------------------------------------------------------------- logs
+
+    def _open_logs(self) -> None:
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        if not self.log_path.exists() or self.step == 0:
+            atomic_write_text(self.log_path, ",".join(LOG_COLUMNS) + "\n")
+        try:  # TensorBoard is optional: scalars when it is installed, CSV always
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return
+        self.writer = SummaryWriter(str(self.ckpt_dir / "tb"), purge_step=self.step)
+
+    def _log(self, **fields: Any) -> None:
+        """Append a train_log.csv row; ``loss`` is the mean loss of the updates since the previous row."""
+        if self.loss_count:
+            fields["loss"] = self.loss_sum / self.loss_count
+            self.loss_sum, self.loss_count = 0.0, 0
+        row = {"step": self.step, "updates": self.learner.updates, "beta": round(self.plan.beta(self.step), 6),
+               **fields}
+        with open(self.log_path, "a") as f:
+            f.write(",".join("" if row.get(c) is None else str(row[c]) for c in LOG_COLUMNS) + "\n")
+        if self.writer is not None:
+            for key in ("loss", "episode_return", "episode_length"):
+                if key in fields:
+                    self.writer.add_scalar(f"train/{key}", fields[key], self.step)
+
+    # -------------------------------------------------------------------------------------- running
+
+    def start(self) -> None:
+        """Begin a fresh run (first frame of the first game), or nothing if ``restore`` already ran."""
+        if self.step == 0:
+            self._push(self.env.reset(), terminal=True)
+        self._open_logs()
+
+    def run(self, stop_after_steps: int | None = None) -> bool:
+        """Train to the end of the budget; True when finished, False when stopped by ``stop_after_steps``."""
+        plan, every = self.plan, self.settings.budget.checkpoint_every
+        eval_steps = set(plan.eval_steps)
+        bar = progress(total=plan.total_env_steps, desc=f"{self.settings.name} {plan.game} seed {self.seed}",
+                       unit="step")
+        bar.update(self.step)
+        while self.step < plan.total_env_steps:
+            self._env_step()
+            self._learn()
+            bar.update(1)
+            if self.step % LOG_EVERY == 0 and self.loss_count:
+                self._log()
+            if self.step in eval_steps:
+                row = self._evaluate().row()
+                bar.set_postfix(eval_mean=f"{row['mean']:.1f}")
+            if stop_after_steps is not None and self.step >= stop_after_steps:
+                bar.close()
+                return False  # as if killed here: no checkpoint of this step
+            if every > 0 and self.step % every == 0 and self.step < plan.total_env_steps:
+                self.save_checkpoint()
+        bar.close()
+        return True
+
+    # ---------------------------------------------------------------------------------- checkpoints
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "method": self.settings.name,
+            "game": self.plan.game,
+            "seed": self.seed,
+            "settings": settings_to_dict(self.settings),
+            "learner": self.learner.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "act_rng": self.act_rng.bit_generator.state,
+            "eval_rng": self.eval_rng.bit_generator.state,
+            "extractor_rng": None if self.extractor is None else self.extractor.rng_state(),
+            "env": self.env.get_state(),
+            "eval_envs": None if self.eval_envs is None else [e.get_state() for e in self.eval_envs],
+            "stack": self.stack.array.copy(),
+            "k_stack": None if self.k_stack is None else self.k_stack.array.copy(),
+            "counters": {
+                "step": self.step, "skipped_updates": self.skipped_updates, "episodes": self.episodes,
+                "episode_return": self.episode_return, "episode_length": self.episode_length,
+                "loss_sum": self.loss_sum, "loss_count": self.loss_count,
+                "wall_time": self.wall_before + time.perf_counter() - self.started, "sessions": self.sessions,
+                "log_bytes": self.log_path.stat().st_size if self.log_path.exists() else 0,
+            },
+            "eval_rows": list(self.eval_rows),
+        }
+
+    def save_checkpoint(self) -> Path:
+        """Write the run's state as ``ckpt_dir/step-XXXXXXXXX/`` (``spirl.rl.checkpoint``)."""
+        return write_checkpoint(self.ckpt_dir, self.step, self._state(), self.replay.save)
+
+    def restore(self, path: Path) -> None:
+        """Continue from the checkpoint directory ``path``; refuses one of another run or other settings."""
+        state = read_state(path)
+        ident = (self.settings.name, self.plan.game, self.seed)
+        if (state["method"], state["game"], state["seed"]) != ident:
+            raise RunError(f"checkpoint {path} belongs to {state['method']}/{state['game']}/seed {state['seed']}, "
+                           f"not {ident[0]}/{ident[1]}/seed {ident[2]}; use another --ckpt-dir")
+        diffs = settings_differences(state["settings"], settings_to_dict(self.settings))
+        if diffs:
+            raise RunError(f"checkpoint {path} was written with other settings ({'; '.join(diffs)}); delete "
+                           f"{self.ckpt_dir} to start this run afresh, or run with the checkpoint's settings")
+        self.replay.load(path / "replay.npz")
+        self.learner.load_state_dict(state["learner"])
+        torch.set_rng_state(state["torch_rng"])
+        self.act_rng.bit_generator.state = state["act_rng"]
+        self.eval_rng.bit_generator.state = state["eval_rng"]
+        if self.extractor is not None:
+            self.extractor.set_rng_state(state["extractor_rng"])
+        self.env.set_state(state["env"])
+        if state["eval_envs"] is not None:
+            self.eval_envs = [make_env(self.plan.game, "eval", sd, self.settings.protocol)
+                              for sd in eval_seeds(self.seed, len(state["eval_envs"]))]
+            for env, env_state in zip(self.eval_envs, state["eval_envs"]):
+                env.set_state(env_state)
+        np.copyto(self.stack.array, state["stack"])
+        if self.k_stack is not None:
+            np.copyto(self.k_stack.array, state["k_stack"])
+        c = state["counters"]
+        self.step, self.skipped_updates, self.episodes = c["step"], c["skipped_updates"], c["episodes"]
+        self.episode_return, self.episode_length = c["episode_return"], c["episode_length"]
+        self.loss_sum, self.loss_count = c["loss_sum"], c["loss_count"]
+        self.wall_before, self.sessions = c["wall_time"], c["sessions"] + 1
+        self.eval_rows = list(state["eval_rows"])
+        if self.log_path.exists():  # drop log rows written after the checkpoint; they will be written again
+            with open(self.log_path, "r+b") as f:
+                f.truncate(c["log_bytes"])
+
+    # ---------------------------------------------------------------------------------------- outputs
+
+    def finish(self, threads: int) -> dict[str, Any]:
+        """Write ``eval.csv`` and ``run.json`` atomically, the trained network to ``ckpt_dir/final.pt``,
+        then drop the step checkpoints. Returns the run.json dict."""
+        if self.writer is not None:
+            self.writer.close()
+        wall = self.wall_before + time.perf_counter() - self.started
+        plan = self.plan
+        final_model = self.ckpt_dir / "final.pt"
+        with atomic_path(final_model) as tmp:
+            torch.save({"format": "spirl-trained-network-1", "method": self.settings.name, "game": plan.game,
+                        "seed": self.seed, "settings": settings_to_dict(self.settings), "n_actions": self.n_actions,
+                        "frame_shape": list(self.frame_shape), "k_max": plan.k_max,
+                        "online": self.learner.online.state_dict()}, tmp)
+        info = {
+            "method": self.settings.name,
+            "game": plan.game,
+            "seed": self.seed,
+            "settings": settings_to_dict(self.settings),
+            "plan": {"k_max": plan.k_max, "warmup_steps": plan.warmup_steps, "total_env_steps": plan.total_env_steps,
+                     "replay_capacity": plan.replay_capacity, "eval_steps": list(plan.eval_steps),
+                     "expected_updates": plan.expected_updates},
+            "n_actions": self.n_actions,
+            "parameters": count_parameters(self.learner.online),
+            "mae": self.mae_meta,
+            "versions": versions(),
+            "git_commit": git_commit(),
+            "device": str(self.device),
+            "threads": threads,
+            "wall_time_s": round(wall, 3),
+            "steps_per_s": round(plan.total_env_steps / wall, 3) if wall > 0 else None,
+            "updates": self.learner.updates,
+            "episodes": self.episodes,
+            "sessions": self.sessions,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "checkpoint_dir": str(self.ckpt_dir),
+            "final_network": str(final_model),
+        }
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.log_path.exists():
+            atomic_write_text(self.out / "train_log.csv", self.log_path.read_text())
+        atomic_write_text(self.out / "eval.csv", format_rows(self.eval_rows))
+        write_json(self.out / "run.json", info)
+        remove_checkpoints(self.ckpt_dir)
+        return info
