@@ -16,7 +16,7 @@ pipeline's speed, so the printed ratio can only understate ours.
 Informational: ale-py's ``AtariVectorEnv`` (C++ preprocessing, thread pool) with 2
 threads at the same settings, and the same vector env returning native 210x160 frames
 that we resize bilinearly and stack in Python (what a protocol-faithful batched
-evaluation would cost; see docs/readme/environment.md).
+evaluation would cost; see docs/protocol.md#batched-evaluation).
 """
 
 from __future__ import annotations

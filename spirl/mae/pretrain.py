@@ -45,7 +45,7 @@ SET_SECTIONS = ("mae", "pretrain")
 def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tuple[MAEArch, PretrainSettings]:
     """Apply ``--set section.key=value`` overrides to the two sections pretraining reads.
 
-    Values are parsed and type-checked by ``spirl.config.apply_overrides`` (YAML scalars coerced to
+    Values are parsed and type-checked by ``spirl.fields.apply_overrides`` (YAML scalars coerced to
     the dataclass field's type), so ``pretrain.epochs=2``, ``mae.decoder_depth=1`` or
     ``pretrain.betas=[0.9,0.999]`` work and a wrong key names the allowed ones.
 

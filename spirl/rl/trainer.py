@@ -71,7 +71,7 @@ class Trainer:
     """Everything one run owns, built deterministically from its plan and seed.
 
     Args:
-        plan: ``spirl.config.for_game`` of the method's settings on the game.
+        plan: ``spirl.plan.for_game`` of the method's settings on the game.
         seed: the run's seed (networks, noise, replay sampling, envs, actions).
         out: where ``eval.csv``, ``run.json`` (declared outputs) and ``train_log.csv`` go.
         ckpt_dir: checkpoint directory (outside the declared outputs).

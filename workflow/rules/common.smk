@@ -231,7 +231,7 @@ def train_args(wildcards, input) -> str:
 
 
 def run_plan(method: str, game: str):
-    """The run's concrete numbers (spirl.config.for_game). A ratio measured from the K statistics
+    """The run's concrete numbers (spirl.plan.for_game). A ratio measured from the K statistics
     ('auto') is not known while planning, so resources are sized for a large one."""
     return for_game(METHODS[method], game, pretrain_frames=PRESET.pretrain_frames(game), ideal_ratio=0.95)
 
