@@ -30,7 +30,7 @@ CODE_DIRS = ("spirl", "workflow", "tests")
 CODE_SUFFIXES = {".py", ".smk", ".yaml", ".yml", ".md", ".rst", ".sh", ".txt", ".toml"}
 REPO_TOP = r"(?:spirl|tests|workflow|docs|requirements|\.ci)/[\w./-]*[\w/]|Snakefile|Makefile|pyproject\.toml"
 # Paths that look like ours but name a file of the authors' released code, with the page that cites it.
-EXTERNAL = {("docs/method.md", "spirl/rlpyt_buffer.py"): "the released code's Rainbow_rlpyt/spirl/ package"}
+EXTERNAL: dict[tuple[str, str], str] = {}
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
 INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.S)
