@@ -33,7 +33,7 @@ from spirl.fields import (
     suggest,
     validate_sections,
 )
-from spirl.settings import MethodSettings, StatsSettings
+from spirl.settings import IntervalMethod, MethodSettings, StatsSettings, allowed
 from spirl.studies import Study, parse_study
 from spirl.utils import read_yaml
 
@@ -45,6 +45,11 @@ BUILTIN_METHODS: dict[str, dict[str, Any]] = {
         # the released baseline command: 84x84 grey (docs/method.md#choice-5)
         "protocol": {"frame_size": 84, "grayscale": True},
         "agent": {"encoder": "de_cnn"},
+    },
+    "de_rainbow_rgb96": {
+        "base": "de_rainbow",
+        "description": "DE-Rainbow on SPIRL's observation (96x96 RGB): isolates the encoder from the input",
+        "protocol": {"frame_size": 96, "grayscale": False},  # the appendix's reading (docs/method.md#choice-5)
     },
     "de_rainbow_p": {
         "base": "de_rainbow",
@@ -115,6 +120,10 @@ class Preset:
         for key in body:
             if key not in known:
                 raise ConfigError(f"stats: unknown key {key!r}" + suggest(key, known))
+        interval = str(body.get("interval", StatsSettings.interval))
+        if interval not in allowed(IntervalMethod):
+            raise ConfigError(f"stats.interval: {interval!r} is not an interval method" +
+                              suggest(interval, allowed(IntervalMethod)))
         return StatsSettings(**body)
 
     @property

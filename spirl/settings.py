@@ -18,6 +18,8 @@ Encoder = Literal["spirl", "de_cnn"]
 Pooling = Literal["cls", "avg"]
 Padding = Literal["zero", "token", "mask"]
 NewPriority = Literal["one", "max"]
+LogProbs = Literal["log_softmax", "clamped"]
+IntervalMethod = Literal["percentile", "basic", "bc", "bca"]
 
 
 def allowed(kind: object) -> tuple[str, ...]:
@@ -131,6 +133,9 @@ class LearnerSettings:
     per_beta0: float = 0.4  # annealed linearly to 1 over the run
     # released code: new transitions get priority 1.0 (docs/method.md#choice-13); "max": original Rainbow
     new_priority: NewPriority = "one"
+    # C51 loss: log_softmax of the logits as released (algos.py); "clamped": log(softmax.clamp(1e-6, 1)) as rlpyt,
+    # which gives atoms below 1e-6 no gradient (docs/method.md#choice-29)
+    log_probs: LogProbs = "log_softmax"
 
 
 @dataclass
@@ -168,3 +173,6 @@ class StatsSettings:
     reps: int = 2000  # stratified-bootstrap replicates (rliable's recommended protocol)
     seed: int = 0  # random state of the bootstrap
     pairs: list[str] = field(default_factory=list)  # "X:Y" probability-of-improvement pairs; empty: every pair
+    # rliable's bootstrap interval method for aggregates and curves; bca covers best at 3-10 runs
+    # (docs/statistics.md#coverage)
+    interval: IntervalMethod = "bca"

@@ -257,6 +257,23 @@ def test_editing_plotting_code_reruns_no_training(project, preset, finished):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("module, remade", [
+    ("analysis/paper_numbers.py", {"stats", "tables", "plots", "report"}),  # a published number
+    ("atari/games.py", {"stats", "tables", "plots", "report"}),  # a normalisation score
+])
+def test_editing_published_numbers_marks_the_tables_out_of_date(project, preset, finished, module, remade):
+    source = project / "spirl" / module
+    original = source.read_text()
+    try:
+        source.write_text(original + "\n# an edited published number\n")
+        jobs, _ = planned_jobs(finished, "--profile", str(PROFILE), "--configfile", str(preset), project=project)
+    finally:
+        source.write_text(original)
+    assert remade <= set(jobs), jobs
+    assert not {"train", "pretrain", "collect", "saliency_stats", "resolve_method"} & set(jobs), jobs
+
+
+@pytest.mark.slow
 def test_changing_one_method_reruns_only_its_runs(project, preset, finished):
     raw = yaml.safe_load(preset.read_text())
     raw["studies"]["selection"]["variants"]["random"]["learner"] = {"lr": 2e-4}

@@ -1,8 +1,9 @@
 """The paper's numbers and the published baselines, as data, each with its source.
 
 Everything here is copied from the project's method page (``docs/method.md``
-sections H and J, ``docs/published.md``), which cites the SPIRL paper's appendix
-tables, its Fig. 8 and the public repositories the baselines come from. Tables
+section 12) and its list of published numbers (``docs/statistics.md#published``), which
+cite the SPIRL paper's appendix tables, its Fig. 8 and the public repositories the
+baselines come from. Tables
 and figures show these numbers labelled "published" with ``source``; numbers the
 harness computes are labelled "reproduced".
 
@@ -25,6 +26,8 @@ class PaperNumber:
 
     ``statistic`` names the per-run score that was averaged: ``mean`` of the evaluation
     episodes (the default) or their ``median`` (the paper's 400K columns, docs/method.md#step-evaluation).
+    ``decimals`` / ``std_decimals`` are the digits the source prints (tables print the number as its
+    source does: 494.40, 2360; ``std_decimals`` None means the same as the mean).
     """
 
     mean: float
@@ -34,6 +37,8 @@ class PaperNumber:
     n_assumed: bool = False
     statistic: str = "mean"
     note: str = ""
+    decimals: int = 1
+    std_decimals: int | None = None
 
 
 # ------------------------------------------------------------------------------------- Table 11
@@ -61,7 +66,7 @@ TABLE14_GAME = "Seaquest"
 TABLE14: dict[str, PaperNumber] = {
     "zero": PaperNumber(557.9, 148.1, 5, source=TABLE14_SOURCE, n_assumed=True),
     "token": PaperNumber(491.6, 139.6, 5, source=TABLE14_SOURCE, n_assumed=True),
-    "mask": PaperNumber(494.40, 154.8, 5, source=TABLE14_SOURCE, n_assumed=True),
+    "mask": PaperNumber(494.40, 154.8, 5, source=TABLE14_SOURCE, n_assumed=True, decimals=2, std_decimals=1),
 }
 TABLE14_LABELS = {"zero": "Zero-Padding", "token": "Trainable-[pad]", "mask": "Masked-Attention"}
 
@@ -101,6 +106,9 @@ TABLE2_PAPER: dict[str, dict[str, PaperNumber]] = {
     "de_rainbow_p": {},
 }
 TABLE2_METHODS: dict[str, str] = {"spirl": "SPIRL", "de_rainbow": "DE-Rainbow", "de_rainbow_p": "DE-Rainbow-P"}
+# The agents of the paper's own comparison, among which it bolds the best (docs/method.md#tables-missing,
+# appendix B.4); the other published agents (DER, CURL, DrQ, SPR, ..., BBF) are newer or not in it.
+TABLE2_COMPARED = ("SimPLe", "Transporter", "PermaKey", "DE-Rainbow", "DE-Rainbow-P", "SPIRL")
 
 # ------------------------------------------------------------------------------------- Fig. 8
 FIG8_SOURCE = f"{SPIRL_PAPER}, appendix Fig. 8 (bar counts read from the PDF, docs/method.md#figures)"
@@ -132,7 +140,7 @@ FIG8: dict[str, Fig8Panel] = {
 }
 
 # ------------------------------------------------------------------------------------- published baselines
-REFERENCE_SOURCE = "docs/published.md, 'Published 100K scores on SPIRL's four games'"
+REFERENCE_SOURCE = "docs/statistics.md#published, 'Published 100K scores on SPIRL's four games'"
 SPR_NOTEBOOK = "mila-iqia/spr@59ee52f:analysis/100k_comparison.ipynb"
 
 
@@ -152,12 +160,13 @@ class PublishedRow:
 
 
 def _row(method: str, values: tuple[float, float, float, float], runs: int | None, kind: str, source: str,
-         stds: tuple[float, float, float, float] | None = None,
-         ns: tuple[int, int, int, int] | None = None) -> PublishedRow:
+         stds: tuple[float, float, float, float] | None = None, ns: tuple[int, int, int, int] | None = None,
+         decimals: tuple[int, int, int, int] = (1, 1, 1, 1), std_decimals: int | None = None) -> PublishedRow:
     cells = {}
     for i, game in enumerate(PAPER_GAMES):
         n = ns[i] if ns else runs
-        cells[game] = PaperNumber(values[i], stds[i] if stds else None, n, source=source)
+        cells[game] = PaperNumber(values[i], stds[i] if stds else None, n, source=source, decimals=decimals[i],
+                                  std_decimals=std_decimals)
     runs_text = "/".join(str(n) for n in ns) if ns else ("—" if runs is None else str(runs))
     return PublishedRow(method, cells, runs_text, kind, source)
 
@@ -165,7 +174,8 @@ def _row(method: str, values: tuple[float, float, float, float], runs: int | Non
 _IRIS = "eloialonso/iris results/data (mirror of rliable's Atari 100k per-run data)"
 # Games in PAPER_GAMES order: Frostbite, MsPacman, Seaquest, BattleZone.
 PUBLISHED_100K: tuple[PublishedRow, ...] = (
-    _row("Random", (65.2, 307.3, 68.4, 2360.0), None, "reference", "iris:results/data/RANDOM.json"),
+    _row("Random", (65.2, 307.3, 68.4, 2360.0), None, "reference", "iris:results/data/RANDOM.json",
+         decimals=(1, 1, 1, 0)),  # the reference table prints BattleZone's random score as the integer 2360
     _row("Human", (4334.7, 6951.6, 42054.7, 37187.5), None, "reference", "iris:results/data/HUMAN.json"),
     _row("SimPLe", (236.9, 1480.0, 683.3, 4031.2), 5, "recomputed", _IRIS),
     _row("DER (reported)", (866.8, 1204.1, 354.1, 10124.6), 5, "reported", SPR_NOTEBOOK),
@@ -180,10 +190,11 @@ PUBLISHED_100K: tuple[PublishedRow, ...] = (
     _row("DreamerV3 (approx.)", (3005.3, 1520.2, 804.0, 18235.7), 5, "recomputed", "danijar/dreamerv3 scores/"),
     _row("DIAMOND", (274.1, 1958.2, 551.2, 4702.0), 5, "recomputed", "eloialonso/diamond results"),
     _row("BBF (RR8)", (2708.3, 2095.4, 1150.1, 25698.8), None, "recomputed",
-         "google-research bigger_better_faster/scores/", stds=(1206.0, 702.0, 302.0, 6085.0), ns=(56, 60, 60, 60)),
+         "google-research bigger_better_faster/scores/", stds=(1206.0, 702.0, 302.0, 6085.0), ns=(56, 60, 60, 60),
+         std_decimals=0),  # its standard deviations are given as integers
 )
 NOT_RETRIEVED = {
-    "OTRainbow": "per-game numbers not found (docs/published.md)",
+    "OTRainbow": "per-game numbers not found (docs/statistics.md#published)",
     "Transporter": "numbers in the SPIRL paper's Table 2 not retrieved (docs/method.md#tables-missing)",
     "PermaKey": "numbers in the SPIRL paper's Table 2 not retrieved (docs/method.md#tables-missing)",
 }
@@ -191,7 +202,11 @@ NOT_RETRIEVED = {
 
 @dataclass(frozen=True)
 class PublishedAggregate:
-    """Human-normalised aggregates over the 26 games of Atari 100k (None: not published)."""
+    """Human-normalised aggregates over the 26 games of Atari 100k (None: not published).
+
+    ``kind`` is ``recomputed`` (rliable's estimators on the published per-run scores) or ``reported``
+    (the numbers as a paper printed them).
+    """
 
     method: str
     runs: int
@@ -199,12 +214,14 @@ class PublishedAggregate:
     median: float | None
     mean: float | None
     optimality_gap: float | None
-    source: str = "docs/published.md, 'Aggregates (Atari 100k, 26 games, human-normalised)'"
+    kind: str = "recomputed"
+    source: str = _IRIS + ", aggregated with rliable"
 
 
+AGGREGATES_GAMES = 26  # every published aggregate is over the 26 games of Atari 100k
 PUBLISHED_AGGREGATES: tuple[PublishedAggregate, ...] = (
-    PublishedAggregate("DER (reported)", 5, None, 0.161, 0.285, None),
-    PublishedAggregate("OTRainbow (reported)", 5, None, 0.204, 0.264, None),
+    PublishedAggregate("DER (reported)", 5, None, 0.161, 0.285, None, "reported", SPR_NOTEBOOK),
+    PublishedAggregate("OTRainbow (reported)", 5, None, 0.204, 0.264, None, "reported", SPR_NOTEBOOK),
     PublishedAggregate("CURL (final-eval protocol)", 100, 0.113, 0.092, 0.261, 0.768),
     PublishedAggregate("DrQ(eps)", 100, 0.280, 0.313, 0.465, 0.631),
     PublishedAggregate("SPR", 100, 0.337, 0.396, 0.616, 0.577),
@@ -253,4 +270,6 @@ CHOICES: tuple[Choice, ...] = (
            "learner.new_priority"),
     Choice(14, "Trials", "SPIRL 5, DE-Rainbow 10", "same", "seeds per preset", ""),
     Choice(15, "Reported evaluation point", "not stated", "final and best-so-far logged", "final evaluation", ""),
+    Choice(29, "Log-probabilities in the C51 loss", "not stated", "log_softmax (algos.py)", "log_softmax",
+           "learner.log_probs"),
 )

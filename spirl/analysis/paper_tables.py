@@ -23,14 +23,19 @@ import pandas as pd
 from spirl.analysis import paper_numbers as paper
 from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
+from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
 from spirl.analysis.study_tables import study_table
 from spirl.analysis.tables import (
+    ABOVE_MARK,
+    ABOVE_NOTE,
     Cell,
     Table,
     TableError,
     bold_best,
+    mark_above,
     ours_cell,
     paper_cell,
+    section,
     summarise,
     write_tables,
 )
@@ -56,27 +61,65 @@ _LABEL_ALIASES = {
 
 
 def table11(runs: pd.DataFrame, method: str = "de_rainbow") -> Table:
-    """Table 11 analogue: DE-Rainbow reported (van Hasselt et al.) vs the paper's re-implementation vs ours."""
+    """Table 11 analogue: DE-Rainbow reported (van Hasselt et al.) vs the paper's re-implementation vs ours.
+
+    Bold is the paper's: the better of its two published columns. Ours is marked apart (``ABOVE_MARK``)
+    where it is above both.
+    """
     t = Table("table11", "Table 11 analogue: DE-Rainbow at 100K",
               "DE-Rainbow, reported by van Hasselt et al. vs the SPIRL paper's re-implementation (mean (std) over "
-              f"10 seeds) vs ours (method {method}, mean (std) over our runs, final evaluation). Best in bold.",
+              f"10 seeds) vs ours (method {method}, mean (std) over our runs, final evaluation). Bold: the better "
+              "published column, as the paper bolds.",
               ["Game", "Reported (published)", "Paper re-impl. (published)", "Ours (reproduced)",
                "Ours vs paper re-impl.", "Ours vs reported"])
     for game in game_table.PAPER_GAMES:
         ours = summarise(runs, method, game)
-        row = [paper_cell(paper.TABLE11_REPORTED[game], show_n=False), paper_cell(paper.TABLE11_PAPER[game]),
-               ours_cell(ours)]
-        bold_best(row)
+        published = [paper_cell(paper.TABLE11_REPORTED[game], show_n=False), paper_cell(paper.TABLE11_PAPER[game])]
+        mine = ours_cell(ours)
+        bold_best(published)
+        mark_above([mine], published)
         budget = PAPER_BUDGET["100K"]
-        t.rows.append([Cell(game), *row, verdict_cell(ours, paper.TABLE11_PAPER[game], budget),
+        t.rows.append([Cell(game), *published, mine, verdict_cell(ours, paper.TABLE11_PAPER[game], budget),
                        verdict_cell(ours, paper.TABLE11_REPORTED[game], budget)])
     t.notes = [f"published: {paper.TABLE11_SOURCE}; reported column: van Hasselt et al. 2019 (5 seeds)",
-               *verdict_notes()]
+               ABOVE_NOTE, *verdict_notes()]
     return t
+
+
+def _not_retrieved(why: str) -> Cell:
+    return Cell("not retrieved", kind="published", source=why)
+
+
+def _paper_comparison(gs: list[str]) -> list[list[Cell]]:
+    """The rows of the paper's own Table 2 comparison (``paper.TABLE2_COMPARED``), with what we hold of them."""
+    published = {row.method: row for row in paper.PUBLISHED_100K}
+    rows = []
+    for agent in paper.TABLE2_COMPARED:
+        if agent in published:
+            row = published[agent]
+            rows.append([Cell(row.method), Cell(f"published ({row.kind})"),
+                         *[paper_cell(row.scores[g], show_n=False) for g in gs], Cell(row.runs)])
+        elif agent in paper.NOT_RETRIEVED:
+            rows.append([Cell(agent), Cell("published"), *[_not_retrieved(paper.NOT_RETRIEVED[agent]) for _ in gs],
+                         Cell("—")])
+        else:
+            key = next(k for k, label in paper.TABLE2_METHODS.items() if label == agent)
+            refs = paper.TABLE2_PAPER[key]
+            why = "SPIRL paper's Table 2 not retrieved (docs/method.md#tables-missing)"
+            cells = [paper_cell(refs[g], show_n=False) if g in refs else _not_retrieved(why) for g in gs]
+            counts = sorted({refs[g].n for g in gs if g in refs and refs[g].n})
+            label = f"{agent} (SPIRL paper" + (", re-impl.)" if key == "de_rainbow" else ")")
+            rows.append([Cell(label), Cell("published (reported)"), *cells,
+                         Cell("/".join(map(str, counts)) or "—")])
+    return rows
 
 
 def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
     """Table 2 analogue: our SPIRL, DE-Rainbow and DE-Rainbow-P vs the published 100K baselines.
+
+    Four blocks: the paper's own comparison (``paper.TABLE2_COMPARED``; bold: the best per game among
+    them, as the paper bolds), ours (marked ``ABOVE_MARK`` where above that bold entry, each followed by
+    its verdict), the newer published agents (not bolded) and the random / human reference scores.
 
     Args:
         runs: per-run final scores (``stats.final_scores``), raw game scores.
@@ -88,30 +131,21 @@ def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
               "Mean (std) over runs of the final evaluation. Published rows come from their sources (kind "
               "'recomputed' = mean of the published per-run scores, 'reported' = the method paper's table); "
               "reproduced rows are the harness's runs, each followed by its verdict against the SPIRL paper's "
-              "number where one exists. Best agent per game in bold.",
+              "number where one exists. Bold: the best per game among the agents of the paper's own comparison, "
+              "as the paper bolds.",
               ["Method", "Kind", *gs, "Runs"])
-    agent_cells: dict[str, list[Cell]] = {g: [] for g in gs}
-    reference_rows = []
-    for row in paper.PUBLISHED_100K:
-        cells = [paper_cell(row.scores[g], show_n=False) for g in gs]
-        line = [Cell(row.method), Cell(f"published ({row.kind})"), *cells, Cell(row.runs)]
-        if row.kind == "reference":
-            reference_rows.append(line)
-            continue
-        for g, c in zip(gs, cells):
-            agent_cells[g].append(c)
-        t.rows.append(line)
-    de = paper.TABLE2_PAPER["de_rainbow"]
-    cells = [paper_cell(de.get(g), show_n=False) for g in gs]
-    for g, c in zip(gs, cells):
-        agent_cells[g].append(c)
-    t.rows.append([Cell("DE-Rainbow (SPIRL paper, re-impl.)"), Cell("published (reported)"), *cells, Cell("10")])
+    compared = _paper_comparison(gs)
+    for j in range(len(gs)):
+        bold_best([row[2 + j] for row in compared])
+    t.rows.append(section("The paper's comparison (published; bold: the best per game, as the paper bolds)"))
+    t.rows += compared
+    t.rows.append(section(f"Ours (reproduced; {ABOVE_MARK}: above the bold entry of the paper's comparison)"))
     for key, label in paper.TABLE2_METHODS.items():
         name = methods[key]
         summaries = [summarise(runs, name, g) for g in gs]
         cells = [ours_cell(s) for s in summaries]
-        for g, c in zip(gs, cells):
-            agent_cells[g].append(c)
+        for j, c in enumerate(cells):
+            mark_above([c], [row[2 + j] for row in compared])
         counts = sorted({s.n for s in summaries if s is not None})
         t.rows.append([Cell(f"{label} (ours: {name})"), Cell("reproduced"), *cells,
                        Cell("/".join(map(str, counts)) or "0")])
@@ -119,15 +153,23 @@ def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
         if refs:
             verdicts = [verdict_cell(s, refs.get(g), PAPER_BUDGET["100K"]) for s, g in zip(summaries, gs)]
             t.rows.append([Cell(f"  verdict vs the SPIRL paper ({label})"), Cell("verdict"), *verdicts, Cell("")])
-    for g in gs:
-        bold_best(agent_cells[g])
-    t.rows += reference_rows
+    others = [row for row in paper.PUBLISHED_100K if row.kind != "reference" and row.method not in
+              paper.TABLE2_COMPARED]
+    t.rows.append(section("Newer agents and other protocols (published; not in the paper's comparison, not bolded)"))
+    t.rows += [[Cell(row.method), Cell(f"published ({row.kind})"), *[paper_cell(row.scores[g], show_n=False)
+                                                                      for g in gs], Cell(row.runs)] for row in others]
+    t.rows.append(section("Reference scores (not agents)"))
+    t.rows += [[Cell(row.method), Cell(f"published ({row.kind})"), *[paper_cell(row.scores[g], show_n=False)
+                                                                      for g in gs], Cell(row.runs)]
+               for row in paper.PUBLISHED_100K if row.kind == "reference"]
     t.notes = [f"{row.method}: {row.source}" for row in paper.PUBLISHED_100K]
     t.notes += [f"DE-Rainbow (SPIRL paper, re-impl.): {paper.TABLE11_SOURCE}",
+                "The paper bolds among SimPLe, Transporter, PermaKey, DE-Rainbow, DE-Rainbow-P and SPIRL; the "
+                "entries not retrieved cannot take part, so a bold here is the best of those we hold.",
                 "SPIRL's own Table 2 entries were not retrievable (docs/method.md#tables-missing); "
                 "its Seaquest verdict uses Table 14's "
                 "zero-padding entry, which may be the same experiment (unconfirmed).",
-                *[f"{k}: {v}" for k, v in paper.NOT_RETRIEVED.items()], *verdict_notes()]
+                *[f"{k}: {v}" for k, v in paper.NOT_RETRIEVED.items()], ABOVE_NOTE, *verdict_notes()]
     return t
 
 
@@ -238,8 +280,8 @@ def fig8_table(khists: dict[str, pd.DataFrame], mae: str = "paper") -> Table:
     for g in gs:
         panel = paper.FIG8.get(g)
         ours_ideal = float(khists[g]["ideal_ratio"].iloc[0])
-        frames += [Cell(f"{panel.frames:,}" if panel else "—", n=panel.frames if panel else None, kind="published"),
-                   Cell(f"{int(ours_counts[g].sum()):,}", n=int(ours_counts[g].sum()), kind="reproduced")]
+        frames += [Cell(f"{panel.frames}" if panel else "—", n=panel.frames if panel else None, kind="published"),
+                   Cell(f"{int(ours_counts[g].sum())}", n=int(ours_counts[g].sum()), kind="reproduced")]
         ideal += [Cell(f"{100 * panel.ideal_ratio:.0f}%" if panel else "—", mean=panel.ideal_ratio if panel else None,
                        kind="published", source=f"published: {paper.FIG8_SOURCE}"),
                   Cell(f"{100 * ours_ideal:.0f}%", mean=ours_ideal, kind="reproduced")]
@@ -282,7 +324,8 @@ def _paper_variants(studies: list[Study]) -> tuple[dict[str, str], dict[tuple[st
 
 
 def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies: Sequence[Study] = (),
-                 methods: dict[str, str] | None = None, reps: int = st.DEFAULT_REPS, seed: int = 0) -> list[Table]:
+                 methods: dict[str, str] | None = None, reps: int = st.DEFAULT_REPS, seed: int = 0,
+                 interval: str = DEFAULT_INTERVAL) -> list[Table]:
     """Every table the inputs allow: Tables 11, 2, 14, 15 always (ours "not run" where missing), Fig. 8 per
     MAE variant with histograms, and one per study of which at least one variant ran."""
     df = sc.check_scores(df)
@@ -298,7 +341,8 @@ def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies:
         tables.append(fig8_table(hists, mae))
     ran = set(df["method"])
     # A study none of whose variants ran (e.g. a demo preset's subset) would be a table of "not run".
-    tables += [study_table(df, s, reps=reps, seed=seed) for s in studies if ran & set(s.variants.values())]
+    tables += [study_table(df, s, reps=reps, seed=seed, interval=interval) for s in studies
+               if ran & set(s.variants.values())]
     return tables
 
 
@@ -316,7 +360,7 @@ def _tables_cmd(args: argparse.Namespace) -> int:
     df = sc.load_scores(args.scores)
     studies = [s for path in args.study or [] for s in read_studies(path)]
     tables = build_tables(df, khist=args.khist or [], studies=studies, methods=_parse_map(args.map),
-                          reps=args.reps, seed=args.seed)
+                          reps=args.reps, seed=args.seed, interval=args.interval)
     write_tables(tables, args.out)
     print(f"spirl tables: {len(tables)} tables ({', '.join(t.name for t in tables)}) -> {args.out}")
     return 0
@@ -333,4 +377,6 @@ def configure_tables(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, default=st.DEFAULT_REPS,
                         help=f"bootstrap replicates for study CIs (default {st.DEFAULT_REPS})")
     parser.add_argument("--seed", type=int, default=0, help="random state of the bootstrap (default 0)")
+    parser.add_argument("--interval", choices=INTERVAL_METHODS, default=DEFAULT_INTERVAL,
+                        help=f"rliable's interval method for study IQMs (default {DEFAULT_INTERVAL})")
     parser.set_defaults(func=_tables_cmd)

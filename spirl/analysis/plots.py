@@ -1,9 +1,11 @@
 """Figures: aggregate intervals, performance profiles, probability of improvement, learning curves,
 sample-efficiency curves, K histograms and study bars.
 
-One style for every figure (``spirl.analysis.styles``): each method keeps its colour across
-figures; published numbers are drawn grey or hatched and labelled "published: ...", the
-harness's runs "reproduced".
+One style for every figure (``spirl.analysis.styles``): each method keeps its own colour x marker
+x line style across figures; published numbers are drawn grey or hatched and labelled
+"published: ...", the harness's runs "reproduced". Legends sit beside the axes, never on the data.
+Aggregates are drawn over the games every method shares; a method's aggregate over its own,
+different games goes to a separate figure (``aggregates_own``), labelled as not comparable.
 Every plot function takes a matplotlib ``ax`` and returns it; figures are composed by
 the ``spirl plots`` command (or the caller), saved as PNG and PDF with the Agg backend.
 """
@@ -28,14 +30,17 @@ import pandas as pd
 from spirl.analysis import paper_numbers as paper
 from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
+from spirl.analysis.intervals import MIN_RUNS
 from spirl.analysis.styles import (
     METRIC_LABELS,
     OKABE_ITO,
     PUBLISHED_GREYS,
     STYLE,
-    colour_of,
+    MethodStyle,
     label_of,
-    method_colours,
+    legend_outside,
+    method_styles,
+    style_of,
 )
 from spirl.atari import games as game_table
 from spirl.utils import atomic_path, atomic_write_text
@@ -43,17 +48,27 @@ from spirl.utils import atomic_path, atomic_write_text
 # ============================================================================== rliable figures
 
 
+def _runs_label(runs: int, games: int | None = None) -> str:
+    text = f"{runs} runs" + (f" x {games} games" if games is not None else "")
+    return text + (f" (< {MIN_RUNS} runs: CI under-covers)" if 2 <= runs < MIN_RUNS else
+                   " (1 run: no CI)" if runs < 2 else "")
+
+
 def plot_aggregate_intervals(ax: plt.Axes, aggregates: pd.DataFrame, metric: str = "IQM",
-                             colours: Mapping[str, str] | None = None) -> plt.Axes:
-    """Point estimate and 95% CI of one aggregate metric per method (rows of ``aggregates.csv``)."""
+                             styles: Mapping[str, MethodStyle] | None = None) -> plt.Axes:
+    """Point estimate and 95% CI of one aggregate metric per method (rows of ``aggregates.csv``).
+
+    Each row is labelled with its run and game counts; a row without an interval (one run) is a tick alone.
+    """
     rows = aggregates[aggregates["metric"] == metric].reset_index(drop=True)
     for i, r in rows.iterrows():
-        c = colour_of(colours, r.method)
+        st_ = style_of(styles, r.method)
         published = sc.kind_of(r.method) == "published"
-        ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.35 if published else 0.6,
-                hatch="//" if published else None, edgecolor=c)
+        if np.isfinite(r.lower) and np.isfinite(r.upper):
+            ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=st_.colour, alpha=0.35 if published else 0.6,
+                    hatch=st_.hatch or None, edgecolor=st_.colour)
         ax.plot([r.estimate, r.estimate], [i - 0.3, i + 0.3], color="black", lw=1.5)
-    ax.set_yticks(range(len(rows)), [f"{label_of(r.method)}\n{r.runs} runs x {r.games} games"
+    ax.set_yticks(range(len(rows)), [f"{label_of(r.method)}\n{_runs_label(int(r.runs), int(r.games))}"
                                      for r in rows.itertuples()])
     if not ax.yaxis_inverted():  # shared y axes would otherwise flip back and forth
         ax.invert_yaxis()
@@ -63,30 +78,34 @@ def plot_aggregate_intervals(ax: plt.Axes, aggregates: pd.DataFrame, metric: str
 
 
 def plot_performance_profiles(ax: plt.Axes, profiles: pd.DataFrame,
-                              colours: Mapping[str, str] | None = None) -> plt.Axes:
+                              styles: Mapping[str, MethodStyle] | None = None) -> plt.Axes:
     """Fraction of runs with human-normalised score > tau, with 95% CI bands (rows of ``profiles.csv``)."""
     for method, rows in profiles.groupby("method", sort=False):
-        c = colour_of(colours, method)
-        ls = "--" if sc.kind_of(method) == "published" else "-"
-        ax.plot(rows["tau"], rows["fraction"], color=c, ls=ls, label=label_of(method))
-        ax.fill_between(rows["tau"], rows["lower"], rows["upper"], color=c, alpha=0.2, lw=0)
+        st_ = style_of(styles, method)
+        counts = _runs_label(int(rows["runs"].iloc[0]), int(rows["games"].iloc[0])) if "runs" in rows else ""
+        ax.plot(rows["tau"], rows["fraction"], **st_.line(), ms=3, markevery=max(1, len(rows) // 8),
+                label=f"{label_of(method)}, {counts}" if counts else label_of(method))
+        ax.fill_between(rows["tau"], rows["lower"], rows["upper"], color=st_.colour, alpha=0.2, lw=0)
     ax.set_xlabel(r"human-normalised score $\tau$")
     ax.set_ylabel(r"fraction of runs with score $> \tau$")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="upper right")
+    legend_outside(ax)
     return ax
 
 
 def plot_probability_of_improvement(ax: plt.Axes, poi: pd.DataFrame,
-                                    colours: Mapping[str, str] | None = None) -> plt.Axes:
+                                    styles: Mapping[str, MethodStyle] | None = None) -> plt.Axes:
     """P(X > Y) with its 95% CI per pair (rows of ``poi.csv``); 0.5 means no difference."""
     for i, r in poi.reset_index(drop=True).iterrows():
-        c = colour_of(colours, r.x)
-        ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=c, alpha=0.6, edgecolor=c,
-                hatch="//" if sc.kind_of(r.y) == "published" or sc.kind_of(r.x) == "published" else None)
+        st_ = style_of(styles, r.x)
+        if np.isfinite(r.lower) and np.isfinite(r.upper):
+            ax.barh(i, r.upper - r.lower, left=r.lower, height=0.6, color=st_.colour, alpha=0.6,
+                    edgecolor=st_.colour,
+                    hatch="//" if sc.kind_of(r.y) == "published" or sc.kind_of(r.x) == "published" else None)
         ax.plot([r.estimate, r.estimate], [i - 0.3, i + 0.3], color="black", lw=1.5)
     ax.axvline(0.5, color="grey", ls=":", lw=1)
-    ax.set_yticks(range(len(poi)), [f"P({label_of(x)} > {label_of(y)})" for x, y in zip(poi["x"], poi["y"])])
+    ax.set_yticks(range(len(poi)), [f"P({label_of(r.x)} > {label_of(r.y)})\n{r.runs_x} vs {r.runs_y} runs"
+                                    for r in poi.itertuples()])
     if not ax.yaxis_inverted():
         ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -94,15 +113,17 @@ def plot_probability_of_improvement(ax: plt.Axes, poi: pd.DataFrame,
     return ax
 
 
-def plot_sample_efficiency(ax: plt.Axes, curves: pd.DataFrame, colours: Mapping[str, str] | None = None) -> plt.Axes:
+def plot_sample_efficiency(ax: plt.Axes, curves: pd.DataFrame,
+                           styles: Mapping[str, MethodStyle] | None = None) -> plt.Axes:
     """IQM of human-normalised scores at each evaluation step with 95% CI bands (rows of ``curves.csv``)."""
     for method, rows in curves.groupby("method", sort=False):
-        c = colour_of(colours, method)
-        ax.plot(rows["step"], rows["estimate"], marker="o", ms=3, color=c, label=label_of(method))
-        ax.fill_between(rows["step"], rows["lower"], rows["upper"], color=c, alpha=0.2, lw=0)
+        st_ = style_of(styles, method)
+        ax.plot(rows["step"], rows["estimate"], **st_.line(), ms=3,
+                label=f"{label_of(method)}, {_runs_label(int(rows['runs'].iloc[0]), int(rows['games'].iloc[0]))}")
+        ax.fill_between(rows["step"], rows["lower"], rows["upper"], color=st_.colour, alpha=0.2, lw=0)
     ax.set_xlabel("env steps")
     ax.set_ylabel("IQM human-normalised score")
-    ax.legend(loc="upper left")
+    legend_outside(ax)
     return ax
 
 
@@ -118,8 +139,9 @@ def _published_points(game: str) -> list[tuple[str, paper.PaperNumber]]:
     return out
 
 
-def plot_learning_curves(ax: plt.Axes, scores: pd.DataFrame, game: str, colours: Mapping[str, str] | None = None,
-                         methods: Sequence[str] | None = None, published: bool = True) -> plt.Axes:
+def plot_learning_curves(ax: plt.Axes, scores: pd.DataFrame, game: str,
+                         styles: Mapping[str, MethodStyle] | None = None, methods: Sequence[str] | None = None,
+                         published: bool = True) -> plt.Axes:
     """Raw score vs env steps on one game: mean over seeds with a band of ± one std over seeds.
 
     Each run's point is the mean over its evaluation episodes. Published 100K numbers are drawn as
@@ -131,11 +153,11 @@ def plot_learning_curves(ax: plt.Axes, scores: pd.DataFrame, game: str, colours:
         df = df[df["method"].isin(methods)]
     per_run = df.groupby(["method", "seed", "step"])["score"].mean().reset_index()
     for method, rows in per_run.groupby("method", sort=False):
-        c = colour_of(colours, method)
+        st_ = style_of(styles, method)
         by_step = rows.groupby("step")["score"]
         mean, std, n = by_step.mean(), by_step.std(ddof=1).fillna(0.0), int(rows["seed"].nunique())
-        ax.plot(mean.index, mean.values, color=c, marker="o", ms=3, label=f"{label_of(method)}, {n} seeds")
-        ax.fill_between(mean.index, mean - std, mean + std, color=c, alpha=0.2, lw=0)
+        ax.plot(mean.index, mean.values, **st_.line(), ms=3, label=f"{label_of(method)}, {n} seeds")
+        ax.fill_between(mean.index, mean - std, mean + std, color=st_.colour, alpha=0.2, lw=0)
     last = per_run["step"].max() if len(per_run) else 0
     if published and last >= 0.9 * 100_000:
         for i, (label, p) in enumerate(_published_points(game)):
@@ -147,7 +169,7 @@ def plot_learning_curves(ax: plt.Axes, scores: pd.DataFrame, game: str, colours:
     ax.set_title(game)
     ax.set_xlabel("env steps")
     ax.set_ylabel("game score")
-    ax.legend(loc="best", fontsize=7)
+    legend_outside(ax)
     return ax
 
 
@@ -178,33 +200,34 @@ def plot_k_histogram(ax: plt.Axes, hist: pd.DataFrame, game: str) -> plt.Axes:
     ax.set_xlabel("maximal ratio K/144")
     ax.set_ylabel("share of frames")
     ax.set_title(game)
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     return ax
 
 
 def plot_study_bars(ax: plt.Axes, scores: pd.DataFrame, variants: Mapping[str, str], games: Sequence[str],
-                    colours: Mapping[str, str] | None = None, reference: str | None = None) -> plt.Axes:
+                    styles: Mapping[str, MethodStyle] | None = None, reference: str | None = None) -> plt.Axes:
     """Human-normalised final score per game and variant: mean ± std over runs as bars, each run a dot."""
     runs = sc.final_scores(sc.check_scores(scores[scores["method"].isin(list(variants.values()))]))
     runs = runs.assign(hns=sc.human_normalise(runs))
     n = len(variants)
     width = 0.8 / max(n, 1)
     for j, (label, method) in enumerate(variants.items()):
-        c = colour_of(colours, method)
+        st_ = style_of(styles, method)
+        c = st_.colour
         for i, g in enumerate(games):
             cell = runs[(runs["method"] == method) & (runs["game"] == g)]["hns"].to_numpy()
             if not len(cell):
                 continue
             x = i - 0.4 + width * (j + 0.5)
             std = float(np.std(cell, ddof=1)) if len(cell) > 1 else 0.0
-            ax.bar(x, cell.mean(), width=width * 0.9, color=c, alpha=0.7, yerr=std, capsize=2,
+            ax.bar(x, cell.mean(), width=width * 0.9, color=c, alpha=0.7, yerr=std, capsize=2, hatch=st_.hatch or None,
                    label=(f"{label} ({method})" + (", reference" if method == reference else "")) if i == 0 else None,
                    edgecolor="black" if method == reference else c)
-            ax.plot(np.full(len(cell), x), cell, "o", ms=2.5, color="black", alpha=0.7)
+            ax.plot(np.full(len(cell), x), cell, st_.marker, ms=2.5, color="black", alpha=0.7)
     ax.set_xticks(range(len(games)), list(games))
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel("human-normalised score")
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     return ax
 
 
@@ -245,39 +268,67 @@ def _read_stats(stats_dir: str | Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _stats_figures(out: Path, tables: dict[str, pd.DataFrame], colours: Mapping[str, str]) -> dict[str, str]:
-    """Aggregates, performance profiles, probability of improvement and sample efficiency."""
+def _aggregate_figure(out: Path, name: str, agg: pd.DataFrame, styles: Mapping[str, MethodStyle],
+                      title: str) -> None:
+    metrics = [m for m in st.METRICS if m in set(agg["metric"])]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.55 * agg["method"].nunique() + 1.7),
+                             sharey=True, squeeze=False, layout="constrained")
+    for ax, metric in zip(axes[0], metrics):
+        plot_aggregate_intervals(ax, agg, metric, styles)
+    fig.suptitle(title, fontsize=9)
+    save_figure(fig, out, name)
+
+
+def _in_set(table: pd.DataFrame, game_set: str) -> pd.DataFrame:
+    """Rows of one ``game_set`` (tables written before game sets existed count as "shared")."""
+    sets = table["game_set"] if "game_set" in table else pd.Series("shared", index=table.index)
+    return table[sets == game_set]
+
+
+def _stats_figures(out: Path, tables: dict[str, pd.DataFrame], styles: Mapping[str, MethodStyle]) -> dict[str, str]:
+    """Aggregates (shared games; own games apart), performance profiles, probability of improvement, curves."""
     captions: dict[str, str] = {}
     agg = tables["aggregates"]
-    if len(agg):
-        metrics = [m for m in st.METRICS if m in set(agg["metric"])]
-        fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.5 * agg["method"].nunique() + 1.5),
-                                 sharey=True, squeeze=False, layout="constrained")
-        for ax, metric in zip(axes[0], metrics):
-            plot_aggregate_intervals(ax, agg, metric, colours)
-        save_figure(fig, out, "aggregates")
-        captions["aggregates"] = ("Aggregate human-normalised scores (final evaluation, runs as the unit) with 95% "
-                                  "stratified-bootstrap CIs; hatched: published per-run data.")
-    if len(tables["profiles"]):
-        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-        plot_performance_profiles(ax, tables["profiles"], colours)
+    shared, own = _in_set(agg, "shared"), _in_set(agg, "own")
+    note = ("95% stratified-bootstrap CIs; each row gives its runs x games; hatched: published per-run data; "
+            f"fewer than {MIN_RUNS} runs per game under-cover (docs/statistics.md#coverage).")
+    if len(shared):
+        games = str(shared["game_list"].iloc[0]).split(";") if "game_list" in shared else []
+        where = (f"over the {len(games)} game{'s' if len(games) != 1 else ''} every method has" if games
+                 else "over the games every method has")
+        _aggregate_figure(out, "aggregates", shared, styles, f"Aggregates {where}")
+        captions["aggregates"] = (f"Aggregate human-normalised scores {where} ({', '.join(games[:8])}"
+                                  f"{', ...' if len(games) > 8 else ''}; final evaluation, runs as the unit), " + note)
+    if len(own):
+        name = "aggregates_own" if len(shared) else "aggregates"
+        _aggregate_figure(out, name, own, styles, "Each method over its own games: not comparable across methods")
+        captions[name] = ("Aggregates of each method over its own games, drawn apart from the shared-games "
+                          "comparison because the game sets differ (not comparable across methods); " + note)
+    profiles = _in_set(tables["profiles"], "shared")
+    profiles = profiles if len(profiles) else tables["profiles"]
+    if len(profiles):
+        fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
+        plot_performance_profiles(ax, profiles, styles)
         save_figure(fig, out, "profiles")
-        captions["profiles"] = "Performance profiles: fraction of runs above each human-normalised score, 95% CIs."
+        captions["profiles"] = ("Performance profiles over the games every method has: fraction of runs above each "
+                                "human-normalised score, 95% CIs.")
     poi = tables["poi"]
     if len(poi):
-        fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(poi) + 1.2), layout="constrained")
-        plot_probability_of_improvement(ax, poi, colours)
+        fig, ax = plt.subplots(figsize=(6.5, 0.6 * len(poi) + 1.2), layout="constrained")
+        plot_probability_of_improvement(ax, poi, styles)
         save_figure(fig, out, "poi")
-        captions["poi"] = "Probability of improvement P(X > Y) averaged over games, with 95% stratified-bootstrap CIs."
+        captions["poi"] = ("Probability of improvement P(X > Y) averaged over the games both have, with 95% "
+                           "stratified-bootstrap CIs and each side's run count.")
     if len(tables["curves"]):
-        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-        plot_sample_efficiency(ax, tables["curves"], colours)
+        fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
+        plot_sample_efficiency(ax, tables["curves"], styles)
         save_figure(fig, out, "sample_efficiency")
-        captions["sample_efficiency"] = "Sample efficiency: IQM of human-normalised scores at each evaluation, 95% CIs."
+        captions["sample_efficiency"] = ("Sample efficiency: IQM of human-normalised scores at each evaluation over "
+                                         "the games our methods share, 95% CIs.")
     return captions
 
 
-def _learning_curve_figure(out: Path, scores: pd.DataFrame, colours: Mapping[str, str]) -> dict[str, str]:
+def _learning_curve_figure(out: Path, scores: pd.DataFrame, styles: Mapping[str, MethodStyle]) -> dict[str, str]:
     """One panel per game of our runs' learning curves, published 100K numbers beside them."""
     from spirl.atari.games import paper_order
 
@@ -285,16 +336,16 @@ def _learning_curve_figure(out: Path, scores: pd.DataFrame, colours: Mapping[str
     gs = paper_order(ours["game"].unique())
     if not gs:
         return {}
-    fig, axes = _grid(len(gs))
+    fig, axes = _grid(len(gs), size=(6.5, 3.6))
     for ax, g in zip(axes, gs):
-        plot_learning_curves(ax, ours, g, colours)
+        plot_learning_curves(ax, ours, g, styles)
     save_figure(fig, out, "learning_curves")
     return {"learning_curves": "Learning curves: evaluation score vs env steps, mean over seeds with a ± one std "
                                "band; grey markers: published 100K numbers (labelled)."}
 
 
 def _study_figures(out: Path, scores: pd.DataFrame, studies: Sequence[Any],
-                   colours: Mapping[str, str]) -> dict[str, str]:
+                   styles: Mapping[str, MethodStyle]) -> dict[str, str]:
     """One bar figure per study of which at least one variant ran."""
     from spirl.atari.games import paper_order
 
@@ -304,8 +355,8 @@ def _study_figures(out: Path, scores: pd.DataFrame, studies: Sequence[Any],
         if not present:
             continue
         gs = study.games or paper_order(scores[scores["method"].isin(present)]["game"].unique())
-        fig, ax = plt.subplots(figsize=(1.6 * len(gs) + 3, 3.6), layout="constrained")
-        plot_study_bars(ax, scores, study.variants, gs, colours, reference=study.reference)
+        fig, ax = plt.subplots(figsize=(1.6 * len(gs) + 5, 3.6), layout="constrained")
+        plot_study_bars(ax, scores, study.variants, gs, styles, reference=study.reference)
         ax.set_title(f"{study.name}: {study.question}")
         save_figure(fig, out, f"study-{study.name}")
         captions[f"study-{study.name}"] = (f"Study {study.name} ({study.question}): human-normalised final score "
@@ -321,7 +372,7 @@ def _k_hist_figures(out: Path, khist: Sequence[str | Path]) -> dict[str, str]:
     captions: dict[str, str] = {}
     for mae, hists in load_k_hists(khist).items():
         gs = paper_order(list(hists))
-        fig, axes = _grid(len(gs))
+        fig, axes = _grid(len(gs), size=(7.0, 3.6))
         for ax, g in zip(axes, gs):
             plot_k_histogram(ax, hists[g], g)
         save_figure(fig, out, f"k_hist-{mae}")
@@ -340,13 +391,13 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
     tables = _read_stats(stats_dir) if stats_dir is not None else {}
     methods = (list(dict.fromkeys(scores["method"])) if scores is not None else []) + (
         list(tables["aggregates"]["method"]) if tables else [])
-    colours = method_colours(methods)  # one colour per method across every figure
+    styles = method_styles(methods)  # one distinct style per method across every figure
     captions: dict[str, str] = {}
     if tables:
-        captions |= _stats_figures(out, tables, colours)
+        captions |= _stats_figures(out, tables, styles)
     if scores is not None:
-        captions |= _learning_curve_figure(out, scores, colours)
-        captions |= _study_figures(out, scores, studies, colours)
+        captions |= _learning_curve_figure(out, scores, styles)
+        captions |= _study_figures(out, scores, studies, styles)
     captions |= _k_hist_figures(out, khist)
     atomic_write_text(out / "captions.json", json.dumps(captions, indent=2) + "\n")
     return captions

@@ -5,7 +5,8 @@ It embeds (images as base64 PNG, no external files) every table written by
 the run inventory (method, game, seed, budget, versions, wall time, steps/s from each
 ``run.json``); the settings of each method (``results/methods/*.yaml``); the list of
 paper/released-code choices (docs/method.md#choices, ``spirl.analysis.paper_numbers.CHOICES``) with each method's value;
-and the source of every published number. A banner says so when the runs' budget is
+the published 26-game aggregates with their sources (shown apart: they are over other games than a
+preset's); and the source of every published number. A banner says so when the runs' budget is
 not the paper's (their numbers are then a demonstration, not a reproduction).
 """
 
@@ -38,6 +39,8 @@ th:first-child, td:first-child { text-align: left; }
 thead th { background: #f3f3f3; }
 td.published { color: #555; font-style: italic; }
 td.consistent { background: #e7f3ea; } td.differs { background: #fbe3d6; } td.na { color: #888; }
+td.too-few-runs { background: #f1f1f1; color: #555; }
+tr.section th { background: #fafafa; font-style: italic; text-align: left; }
 .banner { background: #fff3cd; border: 2px solid #d39e00; padding: .8em 1em; font-weight: 600; margin: 1em 0; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption, .caption { font-size: .9em; color: #444; }
@@ -239,6 +242,22 @@ def choices_section(methods: dict[str, dict[str, Any]]) -> str:
             + _table(["#", "item", "paper", "released code", "harness default", "setting", *methods], rows))
 
 
+def _number(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def published_aggregates_section() -> str:
+    """The published human-normalised aggregates over Atari 100k's 26 games, each with its source."""
+    rows = [[a.method, a.kind, a.runs, _number(a.iqm), _number(a.median), _number(a.mean),
+             _number(a.optimality_gap), a.source] for a in paper.PUBLISHED_AGGREGATES]
+    return (f"<h2>Published aggregates (Atari 100k, {paper.AGGREGATES_GAMES} games, human-normalised)</h2>"
+            f"<p>Over all {paper.AGGREGATES_GAMES} games of Atari 100k: comparable with an aggregate of ours only "
+            "when ours covers the same games (the statistics compare methods over the games they share, "
+            "docs/statistics.md#shared-games). 'recomputed': rliable's estimators on the published per-run scores; "
+            "'reported': as the source printed them; —: not published.</p>"
+            + _table(["agent", "kind", "runs", "IQM", "median", "mean", "optimality gap", "source"], rows))
+
+
 def sources_section(published_config: str | Path | None = None) -> str:
     """The source of every published number the tables and figures show."""
     rows = [[r.method, r.kind, r.runs, r.source] for r in paper.PUBLISHED_100K]
@@ -273,10 +292,14 @@ def build_report(*, tables_dir: str | Path | None = None, figure_dirs: Sequence[
             f'<div class="banner">{_esc(banner)}</div>' if banner else "",
             "<p>Numbers labelled <i>published</i> come from the paper or the named source; numbers labelled "
             "<i>reproduced</i> come from this harness's runs (final evaluation, mean over its episodes; runs are the "
-            "unit of every statistic). Verdicts: Welch's t-test at 5% where both sides' spread is known, else whether "
-            "the paper's mean lies in our 95% CI.</p>",
-            tables_section(tables_dir), figures_section(figure_dirs), inventory_section(runs),
-            settings_section(methods), choices_section(methods), sources_section(published_config)]
+            "unit of every statistic). Verdicts test, at 5%, whether our runs and the paper's could come from one "
+            "distribution, counting the uncertainty on both sides; 'too few runs' where the test could not find a "
+            "gap of one run-to-run standard deviation half the time, and (±X) is the gap it finds half the time "
+            "(docs/statistics.md#verdict). Intervals from fewer than 5 runs per game under-cover "
+            "(docs/statistics.md#coverage).</p>",
+            tables_section(tables_dir), figures_section(figure_dirs), published_aggregates_section(),
+            inventory_section(runs), settings_section(methods), choices_section(methods),
+            sources_section(published_config)]
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(b for b in body if b) + "</body></html>\n")

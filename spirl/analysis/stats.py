@@ -7,10 +7,18 @@ rliable's contract, ``{method: array[runs, games]}`` (``spirl.analysis.scores.sc
 outputs are tidy tables, written by ``spirl stats`` to ``reports/stats/``: ``aggregates.csv``,
 ``profiles.csv``, ``poi.csv``, ``curves.csv``.
 
+Aggregates and curves use the interval method ``StatsSettings.interval`` (rliable's ``bca`` by default,
+the best-covering one at 3-10 runs, docs/statistics.md#coverage); profiles and the probability of
+improvement use rliable's percentile intervals. Every row carries its run count and, below
+``intervals.MIN_RUNS`` runs per game, a note that the interval under-covers; a method with one run
+per game gets its point estimates without intervals, and the others go on. Methods are compared over
+the games they all share (``game_set`` "shared"); a method's aggregate over its own, different games
+is a separate row (``game_set`` "own") that figures draw apart.
+
 rliable 1.2 draws its bootstrap indices from NumPy's *global* generator
 (``np.random.choice`` in ``StratifiedBootstrap.update_indices``), not from the
 ``random_state`` it is handed, so a fixed seed has to be set on the global generator;
-``seeded_global_rng`` does that and restores the previous state afterwards. The probability
+``intervals.seeded_global_rng`` does that and restores the previous state afterwards. The probability
 of improvement is computed here, vectorised over replicates, with the same resamples and
 the same estimate as rliable's (``spirl bench stats``).
 """
@@ -18,13 +26,21 @@ the same estimate as rliable's (``spirl bench stats``).
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from spirl.analysis.intervals import (
+    DEFAULT_INTERVAL,
+    INTERVAL_METHODS,
+    check_method,
+    few_runs_note,
+    interval_estimates,
+    seeded_global_rng,
+)
 from spirl.analysis.published import scores_with_published
 from spirl.analysis.scores import (
     StatsError,
@@ -42,28 +58,17 @@ from spirl.utils import progress
 DEFAULT_REPS = StatsSettings.reps  # bootstrap replicates everywhere (rliable's recommendation)
 DEFAULT_CONFIDENCE = 0.95
 METRICS = ("IQM", "median", "mean", "optimality_gap")
-POI_COLUMNS = ("x", "y", "estimate", "lower", "upper", "runs_x", "runs_y", "games", "reps")
-CURVE_COLUMNS = ("method", "kind", "step", "metric", "estimate", "lower", "upper", "runs", "games")
+AGGREGATE_COLUMNS = ("method", "kind", "metric", "estimate", "lower", "upper", "runs", "games", "reps", "interval",
+                     "note", "game_set", "game_list")
+POI_COLUMNS = ("x", "y", "estimate", "lower", "upper", "runs_x", "runs_y", "games", "reps", "note")
+CURVE_COLUMNS = ("method", "kind", "step", "metric", "estimate", "lower", "upper", "runs", "games", "note")
 DEFAULT_TAUS = np.linspace(0.0, 2.0, 81)  # performance-profile thresholds, human-normalised
 
 
-@contextlib.contextmanager
-def seeded_global_rng(seed: int) -> Iterator[None]:
-    """Seed NumPy's global generator for the block (rliable draws its resamples from it), then restore it."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
-
-def _check_for_ci(method: str, matrix: np.ndarray) -> None:
-    if matrix.ndim < 2 or matrix.shape[1] == 0:
+def _check_matrix(method: str, matrix: np.ndarray) -> None:
+    """A usable score matrix: [runs >= 1, games >= 1, ...], finite. One run is allowed (no interval then)."""
+    if matrix.ndim < 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
         raise StatsError(f"method {method}: expected an array [runs, games], got shape {matrix.shape}")
-    if matrix.shape[0] < 2:
-        raise StatsError(f"method {method} has {matrix.shape[0]} run per game; a bootstrap confidence interval "
-                         f"needs at least two runs")
     if not np.all(np.isfinite(matrix)):
         raise StatsError(f"method {method}: the score matrix contains NaN or infinity")
 
@@ -81,36 +86,36 @@ def metric_functions() -> dict[str, Callable[[np.ndarray], float]]:
 
 
 def aggregate_estimates(matrices: dict[str, np.ndarray], *, reps: int = DEFAULT_REPS, seed: int = 0,
-                        confidence: float = DEFAULT_CONFIDENCE, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+                        confidence: float = DEFAULT_CONFIDENCE, metrics: Sequence[str] = METRICS,
+                        interval: str = DEFAULT_INTERVAL) -> pd.DataFrame:
     """IQM, median, mean and optimality gap of each method with stratified-bootstrap CIs (rliable).
 
     Each method is bootstrapped with the global generator seeded by ``seed``, so its interval
-    does not depend on which other methods are in the table.
+    does not depend on which other methods are in the table. One run per game gives the point
+    estimates with NaN bounds; the ``note`` column says so, or that fewer than five runs under-cover.
 
     Returns:
-        Tidy table ``method, kind, metric, estimate, lower, upper, runs, games, reps``.
+        Tidy table ``method, kind, metric, estimate, lower, upper, runs, games, reps, interval, note``.
     """
-    from rliable import library
-
     funcs = metric_functions()
     unknown = [m for m in metrics if m not in funcs]
     if unknown:
         raise StatsError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(funcs)}")
+    check_method(interval)
 
     def all_metrics(scores: np.ndarray) -> np.ndarray:
         return np.array([funcs[m](scores) for m in metrics])
 
     rows = []
     for method, matrix in matrices.items():
-        _check_for_ci(method, matrix)
-        with seeded_global_rng(seed):
-            point, interval = library.get_interval_estimates(
-                {method: matrix}, all_metrics, reps=reps, confidence_interval_size=confidence)
+        _check_matrix(method, matrix)
+        point, lower, upper, used, notes = interval_estimates(matrix, all_metrics, reps=reps, seed=seed,
+                                                              confidence=confidence, method=interval)
         for i, metric in enumerate(metrics):
             rows.append({
-                "method": method, "kind": kind_of(method), "metric": metric, "estimate": float(point[method][i]),
-                "lower": float(interval[method][0, i]), "upper": float(interval[method][1, i]),
-                "runs": matrix.shape[0], "games": matrix.shape[1], "reps": reps,
+                "method": method, "kind": kind_of(method), "metric": metric, "estimate": float(point[i]),
+                "lower": float(lower[i]), "upper": float(upper[i]), "runs": matrix.shape[0],
+                "games": matrix.shape[1], "reps": reps, "interval": used[i], "note": notes[i],
             })
     return pd.DataFrame(rows)
 
@@ -125,22 +130,26 @@ def performance_profiles(matrices: dict[str, np.ndarray], *, taus: np.ndarray | 
     """Run-score performance profiles (fraction of runs above tau) with stratified-bootstrap CIs.
 
     Returns:
-        Tidy table ``method, kind, tau, fraction, lower, upper``.
+        Tidy table ``method, kind, tau, fraction, lower, upper, runs, games`` (NaN bounds for one run).
     """
     from rliable import library
 
     taus = DEFAULT_TAUS if taus is None else np.asarray(taus, dtype=float)
     rows = []
     for method, matrix in matrices.items():
-        _check_for_ci(method, matrix)
-        with seeded_global_rng(seed):
-            profile, ci = library.create_performance_profile(
-                {method: matrix}, taus, custom_profile_func=_score_distribution, reps=reps,
-                confidence_interval_size=confidence)
+        _check_matrix(method, matrix)
+        if matrix.shape[0] < 2:  # one run: the profile itself, no interval
+            fraction = _score_distribution(matrix, taus)
+            profile, ci = {method: fraction}, {method: np.full((2, len(taus)), np.nan)}
+        else:
+            with seeded_global_rng(seed):
+                profile, ci = library.create_performance_profile(
+                    {method: matrix}, taus, custom_profile_func=_score_distribution, reps=reps,
+                    confidence_interval_size=confidence)
         for j, tau in enumerate(taus):
             rows.append({"method": method, "kind": kind_of(method), "tau": float(tau),
                          "fraction": float(profile[method][j]), "lower": float(ci[method][0, j]),
-                         "upper": float(ci[method][1, j])})
+                         "upper": float(ci[method][1, j]), "runs": matrix.shape[0], "games": matrix.shape[1]})
     return pd.DataFrame(rows)
 
 
@@ -281,10 +290,14 @@ def improvement_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, rep
             raise StatsError(f"methods {a} and {b} share no game")
         games = game_table.order_games(common)
         m = score_matrices(df, games=games, methods=[a, b])
-        est, lo, hi = probability_of_improvement_interval(m[a], m[b], reps=reps, random_state=seed,
-                                                          confidence=confidence)
+        fewest = min(m[a].shape[0], m[b].shape[0])
+        if fewest < 2:  # the estimate stands; its interval cannot be bootstrapped
+            est, lo, hi = probability_of_improvement(m[a], m[b]), float("nan"), float("nan")
+        else:
+            est, lo, hi = probability_of_improvement_interval(m[a], m[b], reps=reps, random_state=seed,
+                                                              confidence=confidence)
         rows.append({"x": a, "y": b, "estimate": est, "lower": lo, "upper": hi, "runs_x": m[a].shape[0],
-                     "runs_y": m[b].shape[0], "games": ";".join(games), "reps": reps})
+                     "runs_y": m[b].shape[0], "games": ";".join(games), "reps": reps, "note": few_runs_note(fewest)})
     return pd.DataFrame(rows)
 
 
@@ -292,57 +305,76 @@ def improvement_table(df: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, rep
 
 
 def sample_efficiency_curves(df: pd.DataFrame, *, reps: int = DEFAULT_REPS, seed: int = 0,
-                             confidence: float = DEFAULT_CONFIDENCE,
-                             methods: Sequence[str] | None = None) -> pd.DataFrame:
+                             confidence: float = DEFAULT_CONFIDENCE, methods: Sequence[str] | None = None,
+                             interval: str = DEFAULT_INTERVAL) -> pd.DataFrame:
     """IQM of human-normalised scores at each evaluation step, with stratified-bootstrap CIs.
 
     Returns:
-        Tidy table ``method, kind, step, metric, estimate, lower, upper, runs, games``.
+        Tidy table ``method, kind, step, metric, estimate, lower, upper, runs, games, note`` (NaN bounds for
+        one run per game).
     """
-    from rliable import library, metrics
+    from rliable import metrics
 
     cubes, steps_of, _ = curve_matrices(df, methods=methods)
     rows = []
     for method, cube in cubes.items():
-        _check_for_ci(method, cube)
+        _check_matrix(method, cube)
 
         def iqm_per_step(scores: np.ndarray) -> np.ndarray:
             return np.array([metrics.aggregate_iqm(scores[..., j]) for j in range(scores.shape[-1])])
 
-        with seeded_global_rng(seed):
-            point, ci = library.get_interval_estimates({method: cube}, iqm_per_step, reps=reps,
-                                                       confidence_interval_size=confidence)
+        point, lower, upper, _, notes = interval_estimates(cube, iqm_per_step, reps=reps, seed=seed,
+                                                           confidence=confidence, method=interval)
         for j, step in enumerate(steps_of[method]):
             rows.append({"method": method, "kind": kind_of(method), "step": step, "metric": "IQM",
-                         "estimate": float(point[method][j]), "lower": float(ci[method][0, j]),
-                         "upper": float(ci[method][1, j]), "runs": cube.shape[0], "games": cube.shape[1]})
-    return pd.DataFrame(rows)
+                         "estimate": float(point[j]), "lower": float(lower[j]), "upper": float(upper[j]),
+                         "runs": cube.shape[0], "games": cube.shape[1], "note": notes[j]})
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def game_sets(df: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
+    """The games every method has (table order) and each method's own games, from a checked scores table."""
+    runs = final_scores(df)
+    own = {m: game_table.order_games(runs.loc[runs["method"] == m, "game"]) for m in dict.fromkeys(df["method"])}
+    shared = set.intersection(*(set(g) for g in own.values())) if own else set()
+    return game_table.order_games(shared), own
 
 
 # ============================================================================== CLI
 
 
 def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, seed: int = 0,
-              pairs: Sequence[str] | None = None, confidence: float = DEFAULT_CONFIDENCE) -> dict[str, pd.DataFrame]:
+              pairs: Sequence[str] | None = None, confidence: float = DEFAULT_CONFIDENCE,
+              interval: str = DEFAULT_INTERVAL) -> dict[str, pd.DataFrame]:
     """Write ``aggregates.csv``, ``profiles.csv``, ``poi.csv`` and ``curves.csv`` under ``out``.
 
-    Each method is aggregated over its own games (the ``games`` column says how many).
+    Aggregates and profiles are computed over the games every method has (``game_set`` "shared"),
+    and, for a method with other games, over its own games too (``game_set`` "own", not comparable
+    across methods). Curves cover our methods on the games they share. A method with one run per game
+    gets point estimates only; its ``note`` says why.
     """
     out = Path(out)
     df = check_scores(df)
     methods = list(dict.fromkeys(df["method"]))
+    shared, own = game_sets(df)
+    groups = [(m, "shared", shared) for m in methods if shared]
+    groups += [(m, "own", own[m]) for m in methods if own[m] != shared]
     aggregates, profiles = [], []
-    for method in progress(methods, desc="bootstrap aggregates and profiles", unit="method"):
-        m = score_matrices(df, methods=[method])
-        agg = aggregate_estimates(m, reps=reps, seed=seed, confidence=confidence)
-        agg["game_list"] = ";".join(m.games)
+    for method, game_set, games in progress(groups, desc="bootstrap aggregates and profiles", unit="method"):
+        m = score_matrices(df, games=games, methods=[method])
+        agg = aggregate_estimates(m, reps=reps, seed=seed, confidence=confidence, interval=interval)
+        agg["game_set"], agg["game_list"] = game_set, ";".join(m.games)
         aggregates.append(agg)
-        profiles.append(performance_profiles(m, reps=reps, seed=seed, confidence=confidence))
+        prof = performance_profiles(m, reps=reps, seed=seed, confidence=confidence)
+        prof["game_set"] = game_set
+        profiles.append(prof)
     ours = [m for m in methods if kind_of(m) == "reproduced"]
-    curves = (sample_efficiency_curves(df, reps=reps, seed=seed, confidence=confidence, methods=ours) if ours
-              else pd.DataFrame(columns=list(CURVE_COLUMNS)))
+    ours_shared = game_table.order_games(set.intersection(*(set(own[m]) for m in ours))) if ours else []
+    curve_df = df[df["game"].isin(ours_shared)] if ours_shared else df
+    curves = (sample_efficiency_curves(curve_df, reps=reps, seed=seed, confidence=confidence, methods=ours,
+                                       interval=interval) if ours else pd.DataFrame(columns=list(CURVE_COLUMNS)))
     tables = {
-        "aggregates": pd.concat(aggregates, ignore_index=True),
+        "aggregates": pd.concat(aggregates, ignore_index=True).reindex(columns=list(AGGREGATE_COLUMNS)),
         "profiles": pd.concat(profiles, ignore_index=True),
         "poi": improvement_table(df, parse_pairs(pairs, methods), reps=reps, seed=seed, confidence=confidence),
         "curves": curves,
@@ -354,12 +386,21 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
 
 def _stats_cmd(args: argparse.Namespace) -> int:
     df = scores_with_published(args.scores, args.published or [])
-    tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs)
+    tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs, interval=args.interval)
     iqm = tables["aggregates"].query("metric == 'IQM'")
-    for row in iqm.itertuples():
-        print(f"{row.method:<28} IQM {row.estimate:.3f} [{row.lower:.3f}, {row.upper:.3f}]  "
-              f"({row.runs} runs x {row.games} games)")
-    print(f"spirl stats: wrote aggregates.csv, profiles.csv, poi.csv, curves.csv to {args.out}")
+    for game_set, rows in iqm.groupby("game_set", sort=False):
+        games = rows["game_list"].iloc[0].split(";") if game_set == "shared" else None
+        print(f"IQM over the {len(games)} game(s) every method has ({', '.join(games)}):" if games else
+              "IQM of each method over its own games (not comparable across methods):")
+        for row in rows.itertuples():
+            bounds = "(no interval)" if not np.isfinite(row.lower) else f"[{row.lower:.3f}, {row.upper:.3f}]"
+            print(f"  {row.method:<28} {row.estimate:.3f} {bounds}  ({row.runs} runs x {row.games} games)")
+    notes = dict.fromkeys(f"{r.method}: {r.note}" for r in tables["aggregates"].itertuples()
+                          if isinstance(r.note, str) and r.note)
+    for note in notes:
+        print(f"spirl stats: warning: {note}", file=sys.stderr)
+    print(f"spirl stats: wrote aggregates.csv, profiles.csv, poi.csv, curves.csv to {args.out} "
+          f"({args.interval} intervals)")
     return 0
 
 
@@ -374,4 +415,7 @@ def configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random state of the bootstrap (default 0)")
     parser.add_argument("--pairs", nargs="*", metavar="X:Y",
                         help="probability of improvement of X over Y (default: every pair of methods)")
+    parser.add_argument("--interval", choices=INTERVAL_METHODS, default=DEFAULT_INTERVAL,
+                        help=f"rliable's interval method for aggregates and curves (default {DEFAULT_INTERVAL}, "
+                             "docs/statistics.md#coverage)")
     parser.set_defaults(func=_stats_cmd)

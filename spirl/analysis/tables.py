@@ -25,22 +25,22 @@ class TableError(ValueError):
     """Inputs a table cannot be built from; the message names the file or study."""
 
 
-# ============================================================================== the verdict rule
-
-
 # ============================================================================== table model and rendering
 
 
 @dataclass
 class Cell:
-    """One table cell: its text and, for the CSV, the numbers and provenance behind it."""
+    """One table cell: its text and, for the CSV, the numbers and provenance behind it.
+
+    A row made of one cell of kind ``section`` is a block heading spanning the table.
+    """
 
     text: str
     bold: bool = False
     mean: float | None = None
     std: float | None = None
     n: int | None = None
-    kind: str = ""  # published | reproduced | verdict | "" (labels)
+    kind: str = ""  # published | reproduced | verdict | section | "" (labels)
     source: str = ""
     verdict: str = ""
     detail: str = ""
@@ -66,7 +66,10 @@ class Table:
         lines = [f"### {self.title}", "", self.caption, ""]
         lines.append("| " + " | ".join(self.columns) + " |")
         lines.append("|" + "|".join(["---"] + ["---:"] * (len(self.columns) - 1)) + "|")
-        lines += ["| " + " | ".join(text(c) for c in row) + " |" for row in self.rows]
+        for row in self.rows:
+            if is_section(row):
+                row = [Cell(f"*{row[0].text}*")] + [Cell("")] * (len(self.columns) - 1)
+            lines.append("| " + " | ".join(text(c) for c in row) + " |")
         lines += [""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
 
@@ -80,7 +83,12 @@ class Table:
         lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{latex_escape(self.caption)}}}",
                  f"\\label{{tab:{self.name}}}", f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
                  " & ".join(latex_escape(c) for c in self.columns) + " \\\\", "\\midrule"]
-        lines += [" & ".join(text(c) for c in row) + " \\\\" for row in self.rows]
+        for row in self.rows:
+            if is_section(row):
+                heading = f"\\emph{{{latex_escape(row[0].text)}}}"
+                lines += ["\\midrule", f"\\multicolumn{{{len(self.columns)}}}{{l}}{{{heading}}} \\\\"]
+            else:
+                lines.append(" & ".join(text(c) for c in row) + " \\\\")
         lines += ["\\bottomrule", "\\end{tabular}"]
         if self.notes:
             lines += ["\\par\\smallskip\\footnotesize"] + [latex_escape(n) + "\\\\" for n in self.notes]
@@ -93,32 +101,55 @@ class Table:
             t = html.escape(c.text)
             if c.bold and t:
                 t = f"<b>{t}</b>"
-            attrs = f' class="{c.kind} {c.verdict.replace("/", "")}"' if (c.kind or c.verdict) else ""
+            attrs = f' class="{c.kind} {verdict_class(c.verdict)}"' if (c.kind or c.verdict) else ""
             if c.detail or c.source:
                 attrs += f' title="{html.escape("; ".join(x for x in (c.detail, c.source) if x))}"'
             return f"<{tag}{attrs}>{t}</{tag}>"
 
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + cell(row[0], "th") + "".join(cell(c) for c in row[1:]) + "</tr>" for row in self.rows)
+        body = "".join(
+            f'<tr class="section"><th colspan="{len(self.columns)}">{html.escape(row[0].text)}</th></tr>'
+            if is_section(row) else "<tr>" + cell(row[0], "th") + "".join(cell(c) for c in row[1:]) + "</tr>"
+            for row in self.rows)
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return (f'<table class="paper-table" id="{self.name}"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>" + (f'<ul class="notes">{notes}</ul>' if notes else "") + "\n")
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per cell: ``table, row, column, text, bold, mean, std, n, kind, source, verdict, detail``."""
+        """One row per cell: ``table, block, row, column, text, bold, mean, std, n, kind, source, verdict, detail``
+        (``block``: the heading of the row's block, "" before the first)."""
         records = []
+        block = ""
         for row in self.rows:
+            if is_section(row):
+                block = row[0].text
+                continue
             for column, c in zip(self.columns[1:], row[1:]):
-                records.append({"table": self.name, "row": row[0].text, "column": column, "text": c.text,
-                                "bold": c.bold, "mean": c.mean, "std": c.std, "n": c.n, "kind": c.kind,
+                records.append({"table": self.name, "block": block, "row": row[0].text, "column": column,
+                                "text": c.text, "bold": c.bold, "mean": c.mean, "std": c.std, "n": c.n, "kind": c.kind,
                                 "source": c.source, "verdict": c.verdict, "detail": c.detail})
         return pd.DataFrame(records)
+
+
+def is_section(row: Sequence[Cell]) -> bool:
+    """Whether a row is a block heading (one cell of kind ``section``)."""
+    return len(row) == 1 and row[0].kind == "section"
+
+
+def section(text: str) -> list[Cell]:
+    """A block-heading row."""
+    return [Cell(text, kind="section")]
+
+
+def verdict_class(word: str) -> str:
+    """The verdict as an HTML class: ``too few runs`` -> ``too-few-runs``, ``n/a`` -> ``na``."""
+    return word.replace("/", "").replace(" ", "-")
 
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "ε": r"$\varepsilon$", "—": "---", "–": "--", "†": r"$^\dagger$", "≥": r"$\geq$",
-                  "×": r"$\times$", "±": r"$\pm$", "→": r"$\to$", "≠": r"$\neq$"}
+                  "×": r"$\times$", "±": r"$\pm$", "→": r"$\to$", "≠": r"$\neq$", "↑": r"$\uparrow$"}
 
 
 def latex_escape(text: str) -> str:
@@ -164,13 +195,14 @@ def summarise(runs: pd.DataFrame, method: str, game: str) -> Summary | None:
     return Summary(float(values.mean()), std, len(values), int(cell["step"].max()))
 
 
-def fmt(mean: float | None, std: float | None = None, n: int | None = None) -> str:
-    """``mean (std) n=N`` with one decimal, as the paper prints its tables."""
+def fmt(mean: float | None, std: float | None = None, n: int | None = None, decimals: int = 1,
+        std_decimals: int | None = None) -> str:
+    """``mean (std) n=N`` as the paper prints its tables: one decimal (or the source's), no thousands separators."""
     if mean is None:
         return "—"
-    text = f"{mean:,.1f}"
+    text = f"{mean:.{decimals}f}"
     if std is not None and math.isfinite(std):
-        text += f" ({std:,.1f})"
+        text += f" ({std:.{decimals if std_decimals is None else std_decimals}f})"
     if n is not None:
         text += f" n={n}"
     return text
@@ -190,7 +222,8 @@ def paper_cell(p: paper.PaperNumber | None, show_n: bool = True) -> Cell:
     if p is None:
         return Cell("—", kind="published")
     note = " (run count assumed)" if p.n_assumed else ""
-    return Cell(fmt(p.mean, p.std, p.n if show_n else None), mean=p.mean, std=p.std, n=p.n, kind="published",
+    return Cell(fmt(p.mean, p.std, p.n if show_n else None, p.decimals, p.std_decimals), mean=p.mean, std=p.std, n=p.n,
+                kind="published",
                 source=f"published: {p.source}{note}" + (f"; {p.note}" if p.note else ""))
 
 
@@ -205,16 +238,23 @@ def bold_best(cells: list[Cell]) -> None:
             c.bold = True
 
 
-# ============================================================================== the paper's tables
+ABOVE_MARK = "↑"
+ABOVE_NOTE = (f"{ABOVE_MARK}: our mean is above the best published entry of the paper's own comparison (the bold one); "
+              "bold stays where the paper put it.")
 
 
-# ============================================================================== Fig. 8
+def mark_above(ours: Sequence[Cell], published: Sequence[Cell]) -> None:
+    """Mark (``ABOVE_MARK``) each of our cells whose mean is above every published mean beside it; bold untouched."""
+    means = [c.mean for c in published if c.mean is not None]
+    if not means:
+        return
+    for c in ours:
+        if c.mean is not None and c.mean > max(means):
+            c.text += f" {ABOVE_MARK}"
+            c.detail = "; ".join(x for x in (c.detail, "above the paper's best entry") if x)
 
 
-# ============================================================================== studies
-
-
-# ============================================================================== CLI
+# ============================================================================== writing
 
 
 def write_tables(tables: Sequence[Table], out_dir: str | Path) -> Path:

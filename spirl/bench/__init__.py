@@ -16,6 +16,8 @@ BENCHMARKS: dict[str, str] = {
     "saliency": "error-map frames/s of the shipped path vs the straightforward computation",
     "train": "learner steps/s of DE-Rainbow and SPIRL vs a straightforward learner step",
     "stats": "vectorised probability of improvement vs rliable's",
+    "coverage": "coverage of rliable's 95% interval methods at 2-10 runs per game (a simulation)",
+    "verdicts": "false-alarm rate and power of the verdict rule vs the Welch / t-interval rules (a simulation)",
 }
 
 

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 from spirl.rl.networks import RainbowNetwork
-from spirl.settings import LearnerSettings
+from spirl.settings import LearnerSettings, LogProbs, allowed
 
 # rlpyt's NaN guard: probabilities are clamped to [EPS, 1] before the log, KL priorities to [EPS, 1/EPS].
 EPS = 1e-6
+LOG_PROBS = allowed(LogProbs)
 
 
 def project_distribution(next_probs: torch.Tensor, returns: torch.Tensor, discounts: torch.Tensor,
@@ -75,6 +76,8 @@ class RainbowLearner:
 
     def __init__(self, network: RainbowNetwork, settings: LearnerSettings, device: str | torch.device = "cpu",
                  seed: int = 0) -> None:
+        if settings.log_probs not in LOG_PROBS:
+            raise ValueError(f"learner.log_probs must be one of {', '.join(LOG_PROBS)}, got {settings.log_probs!r}")
         self.settings = settings
         self.device = torch.device(device)
         self.online = network.to(self.device)
@@ -133,8 +136,11 @@ class RainbowLearner:
     def update(self, batch: Any) -> UpdateResult:
         """One gradient step on a replay batch (fields ``obs, action, ret, next_obs, done, weight, k, next_k``).
 
-        Loss = mean_b w_b * CE(target_b, p_b) with p clamped to [1e-6, 1] (rlpyt); the new
-        priority of each sample is KL(target || p) clamped to [1e-6, 1e6].
+        Loss = mean_b w_b * CE(target_b, p_b) = -mean_b w_b sum_z target_bz log p_bz, with log p from
+        ``log_softmax`` of the logits (``learner.log_probs: log_softmax``, the released algos.py) or
+        ``log(softmax.clamp(1e-6, 1))`` (``clamped``, rlpyt's, which gives atoms below 1e-6 no gradient;
+        docs/method.md#choice-29). The new priority of each sample is KL(target || p) with both clamped to
+        [1e-6, 1], clamped to [1e-6, 1e6] (rlpyt), whichever the loss.
         """
         s = self.settings
         self.online.sample_noise(self.noise_generator)  # once per update, before it (acting reuses it)
@@ -144,9 +150,10 @@ class RainbowLearner:
         target = self.target_distribution(next_obs, next_k, self._as_tensor(batch.ret),
                                           self._as_tensor(batch.done))  # [B, Z]
 
-        probs = self.online(obs, k, noise=True).softmax(-1)  # [B, A, Z]
-        p = probs[torch.arange(len(action), device=self.device), action].clamp(EPS, 1.0)  # [B, Z]
-        losses = -(target * p.log()).sum(-1)  # [B] cross-entropy
+        logits = self.online(obs, k, noise=True)[torch.arange(len(action), device=self.device), action]  # [B, Z]
+        p = logits.softmax(-1).clamp(EPS, 1.0)  # [B, Z]
+        log_p = logits.log_softmax(-1) if s.log_probs == "log_softmax" else p.log()  # [B, Z]
+        losses = -(target * log_p).sum(-1)  # [B] cross-entropy
         weight = self._as_tensor(batch.weight).float()
         loss = (losses * weight).mean()
 
@@ -192,4 +199,4 @@ class RainbowLearner:
         self.updates = int(state["updates"])
 
 
-__all__ = ["EPS", "RainbowLearner", "UpdateResult", "project_distribution"]
+__all__ = ["EPS", "LOG_PROBS", "RainbowLearner", "UpdateResult", "project_distribution"]

@@ -245,7 +245,8 @@ class SpirlAttentionEncoder(nn.Module):
     ``zero`` (as released): padded rows are zero features, i.e. real tokens equal to the
     projection bias; ``token``: padded rows are replaced by a trainable pad token after the
     projection; ``mask``: padded rows are kept out of attention (and out of the average) using
-    the true K. No final LayerNorm (released ``--attention_norm_out False``): the released
+    the true K, at least one row as released (max(K, 1): a frame with K = 0, such as an empty
+    stack slot, keeps its first, zero row). No final LayerNorm (released ``--attention_norm_out False``): the released
     module builds one but never uses it, so it has 14,880 parameters and this one 14,816.
     """
 
@@ -290,7 +291,10 @@ class SpirlAttentionEncoder(nn.Module):
         if self.padding != "zero":
             if k is None:
                 raise ValueError(f"padding {self.padding!r} needs the number of patches K of every frame")
-            valid = torch.arange(Kmax, device=features.device) < k.unsqueeze(-1)  # [B, F, Kmax]
+            # masked attention keeps max(K, 1) tokens as released, so an empty (zeroed) frame still attends to one
+            # zero-feature token instead of cls alone and averages to the projection bias, not to a zero vector
+            count = k.clamp(min=1) if self.padding == "mask" else k
+            valid = torch.arange(Kmax, device=features.device) < count.unsqueeze(-1)  # [B, F, Kmax]
         if self.pad_token is not None:
             x = torch.where(valid.unsqueeze(-1), x, self.pad_token)
         x = x.reshape(B * Fr, Kmax, self.proj_dim)

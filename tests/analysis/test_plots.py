@@ -36,12 +36,29 @@ def legend_texts(ax):
     return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
-def test_colours_are_okabe_ito_for_ours_and_grey_for_published():
-    c = styles.method_colours(["spirl", "published:SPR", "de_rainbow"])
-    assert c["spirl"] == styles.OKABE_ITO[0] and c["de_rainbow"] == styles.OKABE_ITO[1]
-    assert c["published:SPR"] in styles.PUBLISHED_GREYS
+def test_styles_are_okabe_ito_for_ours_and_grey_for_published():
+    st_ = styles.method_styles(["spirl", "published:SPR", "de_rainbow"])
+    assert st_["spirl"].colour == styles.OKABE_ITO[0] and st_["de_rainbow"].colour == styles.OKABE_ITO[1]
+    assert st_["published:SPR"].colour in styles.PUBLISHED_GREYS and st_["published:SPR"].hatch == "//"
+    assert styles.method_colours(["spirl"]) == {"spirl": styles.OKABE_ITO[0]}
     assert styles.label_of("published:SPR") == "published: SPR"
     assert styles.label_of("spirl") == "spirl (reproduced)"
+
+
+def test_fifteen_methods_render_with_fifteen_distinct_styles_and_the_legend_off_the_data():
+    methods = [f"m{i}" for i in range(15)]  # paper100k's count of methods
+    st_ = styles.method_styles(methods)
+    assert len({(s.colour, s.marker, s.linestyle) for s in st_.values()}) == 15
+    assert "#000000" not in {s.colour for s in st_.values()}  # black is the estimate ticks' colour
+    df = scores(methods=tuple(methods), games=("Seaquest",), seeds=2)
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    pl.plot_learning_curves(ax, df, "Seaquest", st_)
+    lines = [line for line in ax.get_lines() if line.get_label().startswith("m")]
+    assert len({(line.get_color(), line.get_marker(), line.get_linestyle()) for line in lines}) == 15
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, not over the curves
+    plt.close(fig)
 
 
 def test_plot_functions_return_the_ax_they_draw_on(tmp_path):
@@ -54,7 +71,7 @@ def test_plot_functions_return_the_ax_they_draw_on(tmp_path):
     assert [t.get_text().split("\n")[0] for t in axes[0].get_yticklabels()] == [
         "spirl (reproduced)", "de_rainbow (reproduced)", "published: X"]
     assert pl.plot_performance_profiles(axes[1], tables["profiles"]) is axes[1]
-    assert "published: X" in legend_texts(axes[1])
+    assert any(t.startswith("published: X, 2 runs x 2 games") for t in legend_texts(axes[1]))
     assert pl.plot_probability_of_improvement(axes[2], tables["poi"]) is axes[2]
     assert pl.plot_sample_efficiency(axes[3], tables["curves"]) is axes[3]
     assert pl.plot_learning_curves(axes[4], df, "MsPacman") is axes[4]
@@ -102,3 +119,13 @@ def test_plots_cli_needs_inputs(tmp_path, capsys):
     assert "nothing to plot" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="spirl stats"):
         pl.make_figures(tmp_path / "f", stats_dir=tmp_path)
+
+
+def test_aggregates_over_other_games_are_drawn_apart_and_labelled(tmp_path):
+    df = pd.concat([scores(games=("MsPacman",)),
+                    published_frame({"MsPacman": [1000.0, 1200.0], "Seaquest": [300.0, 500.0]}, "X")])
+    st.run_stats(df, tmp_path / "stats", reps=20)
+    captions = pl.make_figures(tmp_path / "fig", stats_dir=tmp_path / "stats")
+    assert "over the 1 game every method has" in captions["aggregates"]
+    assert "not comparable" in captions["aggregates_own"]
+    assert (tmp_path / "fig" / "aggregates_own.png").is_file()

@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -134,7 +135,10 @@ def test_every_choice_names_a_real_setting():
                "agent": settings.AgentSettings, "learner": settings.LearnerSettings,
                "budget": settings.BudgetSettings}
     assert set(classes) <= set(sections)
-    assert [c.number for c in paper.CHOICES] == list(range(1, 16))
+    numbers = [c.number for c in paper.CHOICES]
+    assert numbers[:15] == list(range(1, 16)) and numbers == sorted(set(numbers))  # J#1-15, then later ones
+    method_md = (Path(__file__).resolve().parents[2] / "docs" / "method.md").read_text()
+    assert all(f'<a id="choice-{n}"></a>' in method_md for n in numbers)
     for c in paper.CHOICES:
         if c.setting:
             section, name = c.setting.split(".")

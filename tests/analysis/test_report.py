@@ -110,3 +110,15 @@ def test_missing_inputs_are_clear_errors(tmp_path):
     bad.joinpath("run.json").write_text("{not json")
     with pytest.raises(ValueError, match="not JSON"):
         rp.load_runs(tmp_path / "r")
+
+
+def test_report_shows_every_published_aggregate_with_its_source():
+    text = rp.build_report()
+    section = text[text.index("Published aggregates"):]
+    section = section[:section.index("</table>")]
+    for a in paper.PUBLISHED_AGGREGATES:
+        assert f"<td>{html.escape(a.method)}</td>" in section, a.method
+        assert html.escape(a.source) in section
+    iris = paper.PUBLISHED_AGGREGATES[[a.method for a in paper.PUBLISHED_AGGREGATES].index("IRIS")]
+    assert f"<td>{iris.iqm:.3f}</td>" in section and "26 games" in text
+    assert section.count("<tr>") == len(paper.PUBLISHED_AGGREGATES) + 1  # header + one row each

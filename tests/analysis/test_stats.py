@@ -123,11 +123,62 @@ def test_vectorised_probability_of_improvement_equals_rliable_on_published_data(
 # ------------------------------------------------------------------------------------------ refusals
 
 
-def test_fewer_than_two_runs_is_refused_for_intervals():
-    with pytest.raises(sc.StatsError, match="at least two runs"):
-        st.aggregate_estimates({"a": np.ones((1, 3))}, reps=10)
-    with pytest.raises(sc.StatsError, match="at least two runs"):
+def test_one_run_gives_point_estimates_without_intervals():
+    agg = st.aggregate_estimates({"a": np.array([[0.2, 0.4, 0.9]])}, reps=10).set_index("metric")
+    assert agg.loc["mean", "estimate"] == pytest.approx(0.5)
+    assert agg["lower"].isna().all() and agg["upper"].isna().all() and (agg["interval"] == "none").all()
+    assert agg["note"].str.contains("point estimate only").all()
+    prof = st.performance_profiles({"a": np.array([[0.2, 0.4]])}, taus=np.array([0.3]), reps=10)
+    assert prof["fraction"].item() == 0.5 and np.isnan(prof["lower"].item())
+    with pytest.raises(sc.StatsError, match="at least two runs"):  # the interval itself still needs two
         st.probability_of_improvement_interval(np.ones((1, 3)), np.ones((4, 3)), reps=10)
+
+
+def test_a_single_run_method_does_not_stop_the_others(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = [(m, g, s, 10, 0, float(rng.uniform(0, 30))) for m, seeds in (("one", 1), ("many", 5))
+            for g in ("Pong", "Boxing") for s in range(seeds)]
+    tidy(rows).to_csv(tmp_path / "scores.csv", index=False)
+    assert cli.main(["stats", "--scores", str(tmp_path / "scores.csv"), "--out", str(tmp_path / "s"),
+                     "--reps", "30"]) == 0
+    agg = pd.read_csv(tmp_path / "s" / "aggregates.csv")
+    one, many = agg[agg["method"] == "one"], agg[agg["method"] == "many"]
+    assert len(one) == len(many) == 4
+    assert one["lower"].isna().all() and many["lower"].notna().all() and (many["interval"] == "bca").all()
+    poi = pd.read_csv(tmp_path / "s" / "poi.csv")
+    assert len(poi) == 1 and np.isfinite(poi["estimate"].item()) and np.isnan(poi["lower"].item())
+    out, err = capsys.readouterr()
+    assert "(no interval)" in out and "one: 1 run per game" in err
+
+
+def test_aggregates_are_compared_over_the_shared_games_and_apart_over_their_own(tmp_path, reference_file):
+    rng = np.random.default_rng(0)
+    ours = tidy([("spirl", g, s, 100_000, 0, float(rng.uniform(0, 30))) for g in ("Pong", "Boxing")
+                 for s in range(3)])
+    spr = published_frame(load_published(reference_file("SPR.json")), "SPR")
+    tables = st.run_stats(pd.concat([ours, spr]), tmp_path, reps=20, interval="percentile")
+    agg = tables["aggregates"]
+    shared = agg[agg["game_set"] == "shared"]
+    assert set(shared["method"]) == {"spirl", "published:SPR"} and (shared["games"] == 2).all()
+    assert set(shared["game_list"]) == {"Boxing;Pong"} or set(shared["game_list"]) == {"Pong;Boxing"}
+    own = agg[agg["game_set"] == "own"]
+    assert set(own["method"]) == {"published:SPR"} and (own["games"] == 26).all()
+    assert round(own.set_index("metric").loc["IQM", "estimate"], 3) == 0.337  # SPR's 26-game IQM, apart
+    assert (shared.loc[shared["method"] == "spirl", "note"].str.contains("3 runs per game")).all()
+    assert set(tables["profiles"]["game_set"]) == {"shared", "own"}
+
+
+def test_the_interval_method_is_passed_to_rliable():
+    m = {"a": np.random.default_rng(2).normal(1.0, 0.3, size=(5, 3))}
+    for method in ("percentile", "basic", "bc", "bca"):
+        agg = st.aggregate_estimates(m, reps=60, seed=4, metrics=("mean",), interval=method)
+        with st.seeded_global_rng(4):
+            _, ci = library.get_interval_estimates(m, lambda x: np.array([metrics.aggregate_mean(x)]), reps=60,
+                                                   method=method)
+        assert (agg["lower"].item(), agg["upper"].item()) == (ci["a"][0, 0], ci["a"][1, 0])
+        assert agg["interval"].item() == method
+    with pytest.raises(ValueError, match="interval method"):
+        st.aggregate_estimates(m, reps=10, interval="norm")
 
 
 def test_pairs_parse_method_names_with_colons():

@@ -133,6 +133,37 @@ def test_priority_is_the_clamped_kl_of_the_update_batch():
     np.testing.assert_allclose(result.priorities, kl.numpy(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("log_probs", ["log_softmax", "clamped"])
+def test_loss_uses_the_chosen_log_probabilities(log_probs):
+    learner = _learner(log_probs=log_probs)
+    b = _batch()
+    gen_state = learner.noise_generator.get_state()
+    result = learner.update(b)
+    ref = _learner(log_probs=log_probs)
+    ref.noise_generator.set_state(gen_state)
+    ref.online.sample_noise(ref.noise_generator)
+    target = ref.target_distribution(torch.as_tensor(b.next_obs), torch.as_tensor(b.next_k), torch.as_tensor(b.ret),
+                                     torch.as_tensor(b.done))
+    with torch.no_grad():
+        logits = ref.online(torch.as_tensor(b.obs), torch.as_tensor(b.k))[torch.arange(8), torch.as_tensor(b.action)]
+        log_p = logits.log_softmax(-1) if log_probs == "log_softmax" else logits.softmax(-1).clamp(1e-6, 1).log()
+        expected = -(target * log_p).sum(-1).mean()
+    assert result.loss == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_log_softmax_gives_atoms_below_1e6_a_gradient_and_clamping_does_not():
+    logits = torch.tensor([[30.0, 0.0, 0.0]], requires_grad=True)  # atoms 1 and 2 have p ~ 1e-13
+    target = torch.tensor([[0.0, 0.5, 0.5]])
+    (-(target * logits.log_softmax(-1)).sum()).backward()
+    assert logits.grad[0, 1] < 0  # pushed up
+    logits.grad = None
+    (-(target * logits.softmax(-1).clamp(1e-6, 1).log()).sum()).backward()
+    assert torch.count_nonzero(logits.grad) == 0  # below the clamp: no gradient at all
+    assert LearnerSettings().log_probs == "log_softmax"  # the released code's choice is the default
+    with pytest.raises(ValueError, match=r"learner\.log_probs"):
+        _learner(log_probs="log")
+
+
 def test_evaluation_noise_off_is_deterministic_and_acting_follows_the_latest_noise():
     learner = _learner()
     obs, k = _batch().obs, _batch().k

@@ -114,6 +114,8 @@ def test_padding_variants_mask_what_they_should(padding, pooling):
     feats, k, valid = _features()
     out = enc(feats, k)
     assert out.shape == (3, 64) and torch.isfinite(out).all()
+    if padding == "mask":  # masked attention keeps max(K, 1) rows, as released
+        valid = torch.arange(feats.shape[2]) < k.clamp(min=1).unsqueeze(-1)
     junk = feats + torch.randn_like(feats) * (~valid).unsqueeze(-1)  # change only the padded rows
     changed = enc(junk, k)
     if padding == "zero":
@@ -126,6 +128,19 @@ def test_padding_variants_mask_what_they_should(padding, pooling):
     if padding == "mask":  # with masking, Kmax does not matter: appending padded rows changes nothing
         wider = torch.cat([feats, torch.randn(3, 4, 2, 8)], dim=2)
         assert torch.allclose(out, enc(wider, k), atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "avg"])
+def test_masked_attention_keeps_one_token_of_an_empty_frame_as_released(pooling):
+    torch.manual_seed(0)
+    enc = SpirlAttentionEncoder(8, 4, proj_dim=16, num_heads=4, mlp_hidden=32, pooling=pooling, padding="mask")
+    feats, k, _ = _features()
+    assert k[0, 0] == 0 and torch.count_nonzero(feats[0, 0]) == 0  # a zeroed stack slot
+    one = k.clone()
+    one[0, 0] = 1  # the same frame seen with its first (zero) row as the one token
+    assert torch.allclose(enc(feats, k), enc(feats, one), atol=1e-6)
+    if pooling == "avg":  # the average of that token, not a zero vector
+        assert torch.count_nonzero(enc(feats, k)[0, :16]) > 0
 
 
 def test_frames_are_attended_separately_and_concatenated():

@@ -323,7 +323,7 @@ def published_jsons() -> dict[str, str]:
 
 
 def stats_args(wildcards, input) -> str:
-    args = [f"--reps {PRESET.stats.reps}", f"--seed {PRESET.stats.seed}"]
+    args = [f"--reps {PRESET.stats.reps}", f"--seed {PRESET.stats.seed}", f"--interval {PRESET.stats.interval}"]
     pairs = PRESET.stats.pairs
     if pairs:
         args.append("--pairs " + " ".join(shlex.quote(p) for p in pairs))

@@ -46,7 +46,7 @@ rule stats:
     input:
         scores="results/scores.csv",
         published=list(published_jsons().values()),
-        code=analysis_code("analysis/scores", "analysis/stats"),
+        code=analysis_code("analysis/scores", "analysis/stats", "analysis/intervals", "analysis/published"),
     output:
         aggregates="reports/stats/aggregates.csv",
         profiles="reports/stats/profiles.csv",
@@ -73,7 +73,7 @@ rule tables:
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
         code=analysis_code("analysis/tables", "analysis/verdicts", "analysis/paper_tables", "analysis/study_tables",
-                           "analysis/scores", "analysis/stats", "saliency/kstats"),
+                           "analysis/scores", "analysis/stats", "analysis/intervals", "saliency/kstats"),
     output:
         index="reports/tables/index.json",
         paper=[
@@ -107,6 +107,7 @@ rule tables:
     params:
         reps=lambda wc: PRESET.stats.reps,
         seed=lambda wc: PRESET.stats.seed,
+        interval=lambda wc: PRESET.stats.interval,
         khist=lambda wc, input: f"--khist {' '.join(input.khist)}" if input.khist else "",
         studies=lambda wc, input: f"--study {' '.join(input.studies)}" if input.studies else "",
     log:
@@ -120,7 +121,7 @@ rule tables:
         "../envs/spirl.yaml"
     shell:
         "python -m spirl tables --scores {input.scores} --out reports/tables {params.khist} {params.studies} "
-        "--reps {params.reps} --seed {params.seed} > {log} 2>&1"
+        "--reps {params.reps} --seed {params.seed} --interval {params.interval} > {log} 2>&1"
 
 
 rule plots:
@@ -129,7 +130,8 @@ rule plots:
         stats=rules.stats.output,
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
-        code=analysis_code("analysis/plots", "analysis/scores", "analysis/stats", "saliency/kstats"),
+        code=analysis_code("analysis/plots", "analysis/styles", "analysis/scores", "analysis/stats",
+                           "saliency/kstats"),
     output:
         captions="reports/figures/captions.json",
         figures=[
