@@ -24,7 +24,7 @@ def test_checkpoint_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(imgs, 0.75, torch.Generator().manual_seed(0))[1],
                            loaded(imgs, 0.75, torch.Generator().manual_seed(0))[1])
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # atomic write leaves no temp file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.pt.sha256"]  # and no temp file
 
 
 def test_checkpoint_mismatches_are_named(tmp_path):

@@ -109,10 +109,10 @@ def test_spirl_refuses_to_start_without_an_mae_or_with_another_games(work, capsy
     with pytest.raises(ValueError, match="trained on Seaquest, not on MsPacman"):
         train(work / "preset.yaml", "spirl", GAME, 0, work / "runs" / "othermae", mae=work / "mae_seaquest.pt",
               overrides=SPIRL, quiet=True)
-    # through the CLI: one clear line, exit code 1
+    # through the CLI: one clear line, exit code 2 (refused before any work)
     code = main(["train", "--config", str(work / "preset.yaml"), "--method", "spirl", "--game", GAME, "--seed", "0",
                  "--out", str(work / "runs" / "nomae")])
-    assert code == 1 and "needs the MAE pretrained on MsPacman" in capsys.readouterr().err
+    assert code == 2 and "needs the MAE pretrained on MsPacman" in capsys.readouterr().err
 
 
 def test_killed_run_resumes_to_the_same_eval_csv(work, de_run):
@@ -120,12 +120,14 @@ def test_killed_run_resumes_to_the_same_eval_csv(work, de_run):
     # "killed" after step 250: checkpoints exist at 100 and 200, the evaluation at 150 was done
     assert train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt,
                  stop_after_steps=250, quiet=True) is None
-    assert [p.name for p in ckpt.glob("step-*")] == ["step-000000200"] and not (out / "eval.csv").exists()
+    # the two newest checkpoints are kept, each with its sha256 manifest
+    assert sorted(p.name for p in ckpt.glob("step-*")) == ["step-000000100", "step-000000200"]
+    assert (ckpt / "step-000000200" / "MANIFEST").is_file() and not (out / "eval.csv").exists()
     # a checkpoint of other settings is refused, naming the setting, and left untouched
     with pytest.raises(RunError, match=r"learner\.lr: checkpoint 0\.0001 vs this run 0\.0003"):
         train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=[*COMMON, "learner.lr=3e-4"],
               ckpt_dir=ckpt, quiet=True)
-    assert (ckpt / "step-000000200" / "COMPLETE").is_file()
+    assert (ckpt / "step-000000200" / "MANIFEST").is_file()
     # started again with the same arguments: continues from step 200 and ends where the uninterrupted run ended
     info = train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt, quiet=True)
     assert info["sessions"] == 2
