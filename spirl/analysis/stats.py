@@ -353,6 +353,10 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
 
 
 def _stats_cmd(args: argparse.Namespace) -> int:
+    from spirl.cliargs import outputs_in, refuse_existing
+
+    names = [f"{name}.csv" for name in ("aggregates", "profiles", "poi", "curves")]
+    refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
     df = scores_with_published(args.scores, args.published or [])
     tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs)
     iqm = tables["aggregates"].query("metric == 'IQM'")
@@ -374,4 +378,5 @@ def configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random state of the bootstrap (default 0)")
     parser.add_argument("--pairs", nargs="*", metavar="X:Y",
                         help="probability of improvement of X over Y (default: every pair of methods)")
+    parser.add_argument("--force", action="store_true", help="overwrite the four CSVs in --out if they exist")
     parser.set_defaults(func=_stats_cmd)

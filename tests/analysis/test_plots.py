@@ -98,7 +98,7 @@ def test_plots_cli_writes_png_and_pdf_with_captions(tmp_path):
 
 
 def test_plots_cli_needs_inputs(tmp_path, capsys):
-    assert cli.main(["plots", "--out", str(tmp_path)]) == 1
+    assert cli.main(["plots", "--out", str(tmp_path)]) == 2
     assert "nothing to plot" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="spirl stats"):
         pl.make_figures(tmp_path / "f", stats_dir=tmp_path)
