@@ -22,6 +22,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/recover.smk"
 
 
 # A wrong config stops here, before any job, with one line naming the key: first spirl's checks
