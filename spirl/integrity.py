@@ -236,10 +236,19 @@ def verify_file(path: str | os.PathLike[str], *, what: str) -> bool:
     return True
 
 
-def _reason(err: BaseException, path: Path) -> str:
-    """A short reason a torch file could not be read (never torch's advice to turn the safety check off)."""
-    if path.stat().st_size == 0:
+def _not_torch(path: Path) -> str | None:
+    """Why ``path`` cannot be a file ``torch.save`` wrote (a zip archive, or a legacy pickle), else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if not head:
         return "the file is empty"
+    if not head.startswith(b"PK\x03\x04") and head[:1] != b"\x80":
+        return f"not a file torch.save wrote: it starts with {head!r}"
+    return None
+
+
+def _reason(err: BaseException) -> str:
+    """A short reason a torch file could not be read (never torch's advice to turn the safety check off)."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if "weights only" in text.lower() or "weights_only" in text:
         return "it holds objects other than tensors and plain values"
@@ -264,10 +273,13 @@ def load_torch(path: str | os.PathLike[str], *, what: str, remedy: str, map_loca
         raise FileNotFoundError(f"no {what} at {where}; {remedy}")
     if verify:
         verify_file(p, what=what)
+    why = _not_torch(p)
+    if why is not None:
+        raise error(f"{p} is not a readable {what} ({why}); {remedy}")
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for a file that is not its own
-        raise error(f"{p} is not a readable {what} ({_reason(err, p)}); {remedy}") from None
+        raise error(f"{p} is not a readable {what} ({_reason(err)}); {remedy}") from None
 
 
 __all__ = [

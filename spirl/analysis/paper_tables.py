@@ -327,7 +327,7 @@ def _tables_cmd(args: argparse.Namespace) -> int:
 
 def configure_tables(parser: argparse.ArgumentParser) -> None:
     """``spirl tables --scores results/scores.csv --out reports/tables/ [--k-hist ...] [--study FILE ...]``."""
-    from spirl.cliargs import old_spelling
+    from spirl.cliargs import number, old_spelling
 
     parser.add_argument("--scores", required=True, help="tidy scores CSV from 'spirl aggregate'")
     parser.add_argument("--out", required=True, help="directory for the tables (md, tex, csv, html, index.json)")
@@ -336,8 +336,9 @@ def configure_tables(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one table each")
     parser.add_argument("--map", nargs="*", metavar="KEY=METHOD",
                         help="which of our methods plays spirl / de_rainbow / de_rainbow_p (default: same names)")
-    parser.add_argument("--reps", type=int, default=st.DEFAULT_REPS,
+    parser.add_argument("--reps", type=number("stats.reps"), default=st.DEFAULT_REPS,
                         help=f"bootstrap replicates for study CIs (default {st.DEFAULT_REPS})")
-    parser.add_argument("--seed", type=int, default=0, help="random state of the bootstrap (default 0)")
+    parser.add_argument("--seed", type=number("stats.seed"), default=0,
+                        help="random state of the bootstrap (default 0)")
     parser.add_argument("--force", action="store_true", help="overwrite the tables in --out if index.json is there")
     parser.set_defaults(func=_tables_cmd)

@@ -369,13 +369,16 @@ def _stats_cmd(args: argparse.Namespace) -> int:
 
 def configure_stats(parser: argparse.ArgumentParser) -> None:
     """``spirl stats --scores results/scores.csv --out reports/stats/ [--reps N] [--pairs a:b ...]``."""
+    from spirl.cliargs import number
+
     parser.add_argument("--scores", help="tidy scores CSV from 'spirl aggregate'")
     parser.add_argument("--published", nargs="*", metavar="[NAME=]PATH",
                         help="published per-run JSON files ({game: [score per run]}), added as published:NAME")
     parser.add_argument("--out", required=True, help="directory for aggregates/profiles/poi/curves CSVs")
-    parser.add_argument("--reps", type=int, default=DEFAULT_REPS,
+    parser.add_argument("--reps", type=number("stats.reps"), default=DEFAULT_REPS,
                         help=f"bootstrap replicates (default {DEFAULT_REPS})")
-    parser.add_argument("--seed", type=int, default=0, help="random state of the bootstrap (default 0)")
+    parser.add_argument("--seed", type=number("stats.seed"), default=0,
+                        help="random state of the bootstrap (default 0)")
     parser.add_argument("--pairs", nargs="*", metavar="X:Y",
                         help="probability of improvement of X over Y (default: every pair of methods)")
     parser.add_argument("--force", action="store_true", help="overwrite the four CSVs in --out if they exist")

@@ -10,6 +10,8 @@ import pytest
 from spirl.atari.envs import make_env
 from spirl.atari.frames import DatasetError, collect_frames, default_frames, load_frames, policy_rng, save_frames
 from spirl.cli import main
+from spirl.integrity import IntegrityError
+from tests.conftest import CORRUPTIONS
 
 N = 200
 
@@ -145,3 +147,19 @@ def test_save_refuses_to_overwrite_without_force(tmp_path, breakout):
     with pytest.raises(FileExistsError):
         save_frames(path, *breakout)
     save_frames(path, *breakout, force=True)
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_a_corrupt_dataset_is_refused_by_its_digest(tmp_path, breakout, corrupt, how):
+    path = save_frames(tmp_path / "a.npz", *breakout)
+    corrupt(path, how)
+    with pytest.raises(IntegrityError, match=r"frame dataset .*a\.npz does not match its sha256"):
+        load_frames(path)
+
+
+def test_a_text_file_renamed_npz_is_not_called_a_pickle(tmp_path):
+    path = tmp_path / "frames.npz"
+    path.write_text("some notes\n")
+    with pytest.raises(DatasetError) as err:
+        load_frames(path)
+    assert "not a frame dataset" in str(err.value) and "pickle" not in str(err.value)
