@@ -11,7 +11,8 @@ manifest's folder, so ``sha256sum -c`` checks it too), in two shapes:
   (:func:`write_checkpoint_dir`, :func:`latest_verified`).
 - a **single file** (an MAE ``model.pt``, a frame dataset ``.npz``) has a sidecar
   ``<name>.sha256`` (:func:`write_with_digest`, :func:`verify_file`). A file without a sidecar
-  (copied from elsewhere, written by an older version) is read unverified, with one note.
+  (copied from elsewhere, written by an older version) is read unverified, with one note once it
+  has been read (:func:`note_unverified`); one that cannot be read is refused without it.
 
 A kill at any moment leaves either the old complete state or the new one, plus at most a
 ``.tmp-*`` directory or a ``*.tmp`` file, which :func:`remove_stale` deletes on the next start.
@@ -216,7 +217,7 @@ def write_with_digest(path: str | os.PathLike[str], write: Callable[[Path], None
 
 
 def verify_file(path: str | os.PathLike[str], *, what: str) -> bool:
-    """Check a single file against its sidecar; True when verified, False (with a note) when it has none.
+    """Check a file against its sidecar: True when verified, False when it has none (see :func:`note_unverified`).
 
     Raises:
         IntegrityError: the file differs from its recorded sha256 (corrupt, truncated or replaced).
@@ -224,7 +225,6 @@ def verify_file(path: str | os.PathLike[str], *, what: str) -> bool:
     p = Path(path)
     sidecar = digest_path(p)
     if not sidecar.is_file():
-        print(f"spirl: note: {what} {p} has no {sidecar.name} beside it; reading it unverified", file=sys.stderr)
         return False
     entries = read_manifest(sidecar)
     want = entries.get(p.name)
@@ -234,6 +234,12 @@ def verify_file(path: str | os.PathLike[str], *, what: str) -> bool:
         raise IntegrityError(f"{what} {p} does not match its sha256 in {sidecar.name} (corrupt, truncated or "
                              f"changed since it was written); write it again, or delete both files")
     return True
+
+
+def note_unverified(path: str | os.PathLike[str], *, what: str) -> None:
+    """One line saying that ``path`` was read without a digest (once it has been read successfully)."""
+    p = Path(path)
+    print(f"spirl: note: {what} {p} has no {digest_path(p).name} beside it; read unverified", file=sys.stderr)
 
 
 def _not_torch(path: Path) -> str | None:
@@ -271,15 +277,17 @@ def load_torch(path: str | os.PathLike[str], *, what: str, remedy: str, map_loca
     if not p.is_file():
         where = f"{p} (a directory)" if p.is_dir() else str(p)
         raise FileNotFoundError(f"no {what} at {where}; {remedy}")
-    if verify:
-        verify_file(p, what=what)
+    verified = verify_file(p, what=what) if verify else True
     why = _not_torch(p)
     if why is not None:
         raise error(f"{p} is not a readable {what} ({why}); {remedy}")
     try:
-        return torch.load(p, map_location=map_location, weights_only=True)
+        payload = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for a file that is not its own
         raise error(f"{p} is not a readable {what} ({_reason(err)}); {remedy}") from None
+    if not verified:
+        note_unverified(p, what=what)
+    return payload
 
 
 __all__ = [
@@ -290,6 +298,7 @@ __all__ = [
     "digest_path",
     "latest_verified",
     "load_torch",
+    "note_unverified",
     "read_manifest",
     "remove_stale",
     "sha256_file",

@@ -107,7 +107,7 @@ def test_a_file_without_sidecar_is_read_unverified_with_one_note(tmp_path, capsy
     torch.save({"w": torch.ones(3)}, tmp_path / "copied.pt")
     assert torch.equal(load_torch(tmp_path / "copied.pt", what="model", remedy="-")["w"], torch.ones(3))
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no copied.pt.sha256 beside it; reading it unverified" in err[0]
+    assert len(err) == 1 and "no copied.pt.sha256 beside it; read unverified" in err[0]
 
 
 @pytest.mark.parametrize(("content", "reason"), [

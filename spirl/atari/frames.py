@@ -35,7 +35,7 @@ import numpy as np
 
 from spirl.atari import games
 from spirl.atari.envs import make_env
-from spirl.integrity import verify_file, write_with_digest
+from spirl.integrity import note_unverified, verify_file, write_with_digest
 from spirl.settings import ProtocolSettings
 from spirl.utils import progress, versions
 
@@ -146,7 +146,7 @@ def load_frames(path: str | Path, frame_shape: tuple[int, ...] | None = FRAME_SH
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"frame dataset {path} does not exist (run 'spirl collect' first)")
-    verify_file(path, what="frame dataset")  # against <path>.sha256 when spirl collect wrote it
+    verified = verify_file(path, what="frame dataset")  # against <path>.sha256 when spirl collect wrote it
     with open(path, "rb") as fh:
         magic = fh.read(6)
     if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
@@ -180,6 +180,8 @@ def load_frames(path: str | Path, frame_shape: tuple[int, ...] | None = FRAME_SH
         raise DatasetError(f"{path}: frames are {tuple(frames.shape[1:])}, expected {tuple(frame_shape)} per frame")
     if meta.get("frames") != frames.shape[0]:
         raise DatasetError(f"{path}: metadata says {meta.get('frames')} frames but the array holds {frames.shape[0]}")
+    if not verified:
+        note_unverified(path, what="frame dataset")
     return frames, meta
 
 
