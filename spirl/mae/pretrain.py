@@ -334,7 +334,8 @@ def pretrain(
     settings = settings if settings is not None else PretrainSettings()
     out_path = Path(out_path)
     # before any work: a directory in the way is refused even with force, an existing output without it
-    refuse_existing([out_path, out_path.parent / "pretrain.csv"], force=force)
+    state_root = Path(ckpt_dir if ckpt_dir is not None else default_ckpt_dir(out_path))
+    refuse_existing([out_path, out_path.parent / "pretrain.csv"], force=force, dirs=[state_root])
     validate_arch(arch)
     validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)
     data = _load_data(frames_path, arch, settings, game)
@@ -342,7 +343,6 @@ def pretrain(
     n_threads = set_threads(threads)
     run = _new_run(arch, settings, seed, device)
 
-    state_root = Path(ckpt_dir if ckpt_dir is not None else default_ckpt_dir(out_path))
     print_ = fingerprint(arch, settings, seed, data.game, data.frames, data.meta)
     state = load_state(state_root, print_, device)
     if state is not None:
