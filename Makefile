@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= $(shell nproc)
+PRESET ?= workflow/config/default.yaml
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup reproduce test lint test-cluster clean-venv
@@ -18,8 +19,11 @@ $(STAMP): pyproject.toml requirements/lock.txt
 
 setup: $(STAMP)
 
+# The preset is checked first (spirl check-config names a YAML error's file and line, which Snakemake's
+# own reader does not); a lock left by a killed run is removed by the Snakefile (docs/reliability.md).
 reproduce: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/default
+	$(BIN)/spirl check-config --config $(PRESET)
+	$(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/default --configfile $(PRESET)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,12 +22,15 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/recover.smk"
 
 
-# A wrong config stops here, before any job, with one line naming the key.
+# A wrong config stops here, before any job, with one line naming the key: first spirl's checks
+# (spirl.config.check_preset, exactly what `spirl check-config` runs), then the JSON Schema, which
+# tests/test_settings.py keeps equal to them (so it never refuses what spirl accepts).
 try:
-    validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
     set_preset(load_workflow_preset(config))
+    validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
 except (WorkflowError, ValueError) as err:
     sys.exit(config_error_line(err))
 

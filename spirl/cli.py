@@ -4,13 +4,22 @@ Subcommands are imported lazily, so ``spirl --help`` and a single command start 
 Each entry names the module that owns the command; that module defines
 ``configure_<command>(parser)``, which adds the arguments and sets ``func`` (the
 callable run with the parsed ``argparse.Namespace``, returning an exit code or None).
+
+Exit codes (docs/reliability.md#exit-codes): 0 done; 1 the work failed while running (a NaN
+loss, a crashed environment, out of memory or disk); 2 refused before any work (a bad argument,
+setting, preset or input file, a corrupt checkpoint with nothing to fall back to, or an output
+that exists without ``--force``); 130 interrupted. Errors are one line on stderr,
+``spirl COMMAND: error: ...``, without a traceback; ``SPIRL_TRACEBACK=1`` shows it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # command -> (owning module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -42,11 +51,22 @@ def _top_parser() -> argparse.ArgumentParser:
     )
 
 
+class UsageError(Exception):
+    """A command line argparse cannot accept; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (``spirl CMD: error: ...``, exit 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
 def build_parser(command: str) -> argparse.ArgumentParser:
     """Build the parser of one subcommand, importing only its module."""
     module_name, help_ = COMMANDS[command]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"spirl {command}", description=help_)
+    parser = _Parser(prog=f"spirl {command}", description=help_)
     configure = getattr(module, "configure_" + command.replace("-", "_"))
     configure(parser)
     return parser
@@ -71,17 +91,31 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         print(f"spirl: unknown command {command!r}{hint} (see 'spirl --help')", file=sys.stderr)
         return 2
-    args = build_parser(command).parse_args(argv[1:])
     try:
+        args = build_parser(command).parse_args(argv[1:])
         result = args.func(args)
     except KeyboardInterrupt:
         print("spirl: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
-        # Bad input is reported in one clear line, not a traceback.
-        print(f"spirl {command}: error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_INTERRUPTED
+    except (UsageError, ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+            PermissionError) as err:
+        return _fail(command, err, EXIT_REFUSED)  # refused before any work: bad input
+    except (RuntimeError, MemoryError, OSError) as err:
+        return _fail(command, err, EXIT_FAILED)  # the work itself failed
     return int(result or 0)
+
+
+def _fail(command: str, err: BaseException, code: int) -> int:
+    """Print ``err`` as one line (its first), or the traceback when ``SPIRL_TRACEBACK`` is set; return ``code``."""
+    if os.environ.get("SPIRL_TRACEBACK"):
+        import traceback
+
+        traceback.print_exception(err)
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, MemoryError):
+        text = f"out of memory ({text})"
+    print(f"spirl {command}: error: {text}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from spirl.atari import games
 from spirl.fields import (
     NAME,
     ConfigError,
+    check_published,
+    check_range,
     merge,
     parse_games,
     parse_seeds,
@@ -33,9 +36,12 @@ from spirl.fields import (
     suggest,
     validate_sections,
 )
+from spirl.plan import resolve_max_ratio
 from spirl.settings import IntervalMethod, MethodSettings, StatsSettings, allowed
 from spirl.studies import Study, parse_study
 from spirl.utils import read_yaml
+
+PAIR = re.compile(r"^.+:.+$")  # a probability-of-improvement pair "X:Y"
 
 # The three methods of the paper. Each comment says why it differs from the defaults.
 BUILTIN_METHODS: dict[str, dict[str, Any]] = {
@@ -129,8 +135,7 @@ class Preset:
     @property
     def published(self) -> list[dict[str, str]]:
         """The preset's ``published:`` entries (name, url, sha256, source): per-run scores fetched on request."""
-        keys = ("name", "url", "sha256", "source")
-        return [{k: str(e[k]) for k in keys if k in e} for e in self.raw.get("published") or []]
+        return check_published("published", self.raw.get("published") or [])
 
     @property
     def report_title(self) -> str:
@@ -179,24 +184,30 @@ class Preset:
 
 def parse_preset(raw: dict[str, Any], path: str = "<preset>") -> Preset:
     """Validate a preset dict (see ``workflow/config/default.yaml`` for a commented example)."""
+    if raw is None:
+        raise ConfigError(f"{path}: the preset is empty; name games, methods and a comparison "
+                          "(see workflow/config/default.yaml)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a preset is a mapping of keys, got {type(raw).__name__}")
     for key, value in raw.items():
         if key not in PRESET_KEYS:
-            raise ConfigError(f"{path}: unknown key {key!r}" + suggest(key, PRESET_KEYS))
-        if not isinstance(value, PRESET_KEYS[key]):
-            raise ConfigError(f"{path}: {key}: wrong type {type(value).__name__}")
+            raise ConfigError(f"{path}: unknown key {key!r}" + suggest(str(key), PRESET_KEYS))
+        if not isinstance(value, PRESET_KEYS[key]) or (isinstance(value, bool) and PRESET_KEYS[key] is int):
+            raise ConfigError(f"{key}: expected {_PRESET_TYPE_NAMES.get(key, 'another type')}, got {value!r}")
+    _check_preset_keys(raw)
     gs = parse_games("games", raw.get("games", list(games.PAPER_GAMES)))
     seeds = parse_seeds("seeds", raw.get("seeds", 1))
-    budget = validate_sections("preset", {"budget": raw.get("budget", {})})["budget"]
+    budget = validate_sections("", {"budget": raw.get("budget") or {}})["budget"]
 
     variants = raw.get("mae_variants", {"paper": {}})
+    if not variants:
+        raise ConfigError("mae_variants: name at least one MAE variant (e.g. paper: {})")
     mae_variants = {}
     for name, body in variants.items():
         if not NAME.match(str(name)):
             raise ConfigError(f"mae_variants: bad name {name!r} (letters, digits, _ and -)")
         mae_variants[name] = validate_sections(f"mae_variants.{name}", {"mae": body or {}})["mae"]
-    pretrain = validate_sections("preset", {"pretrain": raw.get("pretrain", {})})["pretrain"]
+    pretrain = validate_sections("", {"pretrain": raw.get("pretrain") or {}})["pretrain"]
 
     methods: dict[str, dict[str, Any]] = {k: copy.deepcopy(v) for k, v in BUILTIN_METHODS.items()}
     for name, body in (raw.get("methods") or {}).items():
@@ -225,6 +236,54 @@ def parse_preset(raw: dict[str, Any], path: str = "<preset>") -> Preset:
     return preset
 
 
+_PRESET_TYPE_NAMES = {
+    "description": "a string", "demo": "true or false", "games": "a list of games", "seeds": "a seed count or a list "
+    "of seeds", "budget": "a mapping of budget settings", "pretrain_frames": "a frame count or a mapping game -> count",
+    "mae_variants": "a mapping of MAE variants", "pretrain": "a mapping of pretraining settings",
+    "methods": "a mapping of methods", "comparison": "a mapping of methods", "studies": "a mapping of studies",
+    "stats": "a mapping (reps, seed, pairs)", "published": "a list of entries with name, url, sha256",
+    "threads": "an integer", "report": "a mapping (title)",
+}
+
+
+def _check_preset_keys(raw: dict[str, Any]) -> None:
+    """The preset's own keys (not method settings): threads, pretrain_frames, stats, published, report."""
+    if "threads" in raw:
+        check_range("threads", "preset.threads", raw["threads"])
+    spec = raw.get("pretrain_frames")
+    counts = spec.items() if isinstance(spec, dict) else [] if spec is None else [("", spec)]
+    for game, n in counts:
+        where = f"pretrain_frames.{game}" if game else "pretrain_frames"
+        if game and game != "default":
+            try:
+                games.canonical(str(game))
+            except games.UnknownGameError as err:
+                raise ConfigError(f"{where}: {err}") from None
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ConfigError(f"{where}: expected a frame count, got {n!r}")
+        check_range(where, "preset.pretrain_frames", n)
+    stats = raw.get("stats") or {}
+    known = {f.name: f for f in fields(StatsSettings)}
+    for key, value in stats.items():
+        if key not in known:
+            raise ConfigError(f"stats: unknown key {key!r}" + suggest(str(key), known))
+        if key == "pairs":
+            if not isinstance(value, list) or not all(isinstance(v, str) and PAIR.match(v) for v in value):
+                raise ConfigError(f"stats.pairs: expected a list of 'X:Y' method pairs, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"stats.{key}: expected an integer, got {value!r}")
+        else:
+            check_range(f"stats.{key}", f"stats.{key}", value)
+    if "published" in raw:
+        check_published("published", raw["published"])
+    report = raw.get("report") or {}
+    for key, value in report.items():
+        if key != "title":
+            raise ConfigError(f"report: unknown key {key!r}; allowed: title")
+        if not isinstance(value, str):
+            raise ConfigError(f"report.title: expected a string, got {value!r}")
+
+
 def _add_method(methods: dict[str, dict[str, Any]], name: str, body: Any, where: str) -> None:
     if not NAME.match(str(name)):
         raise ConfigError(f"{where}: bad method name {name!r} (letters, digits, _ and -, starting with a letter)")
@@ -247,7 +306,7 @@ def method_file_doc(name: str, settings: MethodSettings) -> dict[str, Any]:
 
 def load_preset(path: str | Path) -> Preset:
     """Read and validate a preset YAML file."""
-    raw = read_yaml(path, what="preset", error=ConfigError) or {}
+    raw = read_yaml(path, what="preset", error=ConfigError)
     return parse_preset(raw, str(path))
 
 
@@ -276,6 +335,68 @@ def resolve_method(preset: Preset, name: str) -> MethodSettings:
     return settings_from_dict(merged)
 
 
+def mae_settings(preset: Preset) -> dict[str, dict[str, Any]]:
+    """{mae variant: {"mae": arch, "pretrain": settings}} of every MAE the runs need.
+
+    The MAE of a variant is pretrained once per game and shared by every SPIRL method that
+    names the variant, so those methods must agree on its architecture and pretraining; a
+    method that wants another (e.g. the released code's 100 epochs) names its own variant.
+
+    Raises:
+        ConfigError: two methods share a variant but differ in its architecture or pretraining.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    owner: dict[str, str] = {}
+    for name in preset.method_names():
+        s = resolve_method(preset, name)
+        if s.agent.encoder != "spirl":
+            continue
+        d = settings_to_dict(s)
+        want = {"mae": d["mae"], "pretrain": d["pretrain"]}
+        have = out.setdefault(s.mae_variant, want)
+        if have != want:
+            section = "mae" if have["mae"] != want["mae"] else "pretrain"
+            diff = sorted(k for k in want[section] if want[section][k] != have[section][k])
+            raise ConfigError(
+                f"methods {owner[s.mae_variant]!r} and {name!r} share mae_variant {s.mae_variant!r} "
+                f"but differ in {section}.{', '.join(diff)}; give one of them its own mae_variant"
+            )
+        owner.setdefault(s.mae_variant, name)
+    return out
+
+
+def check_preset(raw: Any, path: str = "<preset>") -> Preset:
+    """Every check of a preset, as both ``spirl check-config`` and the Snakefile run it (one function).
+
+    ``parse_preset`` (keys, types, ranges, games, methods, studies), then what the workflow needs:
+    at least one run, MAE variants that their methods agree on (:func:`mae_settings`), at least
+    two seeds per method and game (every statistic is over runs), and a maximal ratio the paper
+    gives for each SPIRL run's game (or ``auto``).
+
+    Raises:
+        ConfigError: one line naming the key and what is allowed.
+    """
+    preset = parse_preset(raw, path)
+    if not preset.runs():
+        raise ConfigError("the preset runs nothing; name methods under 'comparison:' or 'studies:'")
+    mae_settings(preset)
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for method, game, seed in preset.runs():
+        seeds.setdefault((method, game), set()).add(seed)
+    for (method, game), found in seeds.items():
+        if len(found) < 2:  # runs are the unit of every statistic; spirl stats refuses one
+            raise ConfigError(f"method {method!r} has {len(found)} seed on {game}; the statistics need at least 2")
+    for method, game, _ in preset.runs():
+        s = resolve_method(preset, method)
+        ratio = s.saliency.max_ratio
+        if s.agent.encoder == "spirl" and not (isinstance(ratio, str) and ratio.startswith("auto")):
+            try:
+                resolve_max_ratio(ratio, game)
+            except ConfigError as err:
+                raise ConfigError(f"method {method!r} on {game}: {err}") from None
+    return preset
+
+
 def load_method(config: str | Path, method: str) -> MethodSettings:
     """Settings of ``method`` from a preset or from a resolved method file (``spirl resolve-method``)."""
     p = Path(config)
@@ -294,8 +415,10 @@ def load_method(config: str | Path, method: str) -> MethodSettings:
 
 
 def _resolve_cmd(args: argparse.Namespace) -> int:
+    from spirl.cliargs import refuse_existing
     from spirl.utils import atomic_write_text
 
+    refuse_existing([args.out], force=args.force)
     settings = resolve_method(load_preset(args.config), args.method)
     atomic_write_text(args.out, yaml.safe_dump(method_file_doc(args.method, settings), sort_keys=False))
     return 0
@@ -306,11 +429,13 @@ def configure_resolve_method(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="preset YAML")
     parser.add_argument("--method", required=True, help="method name")
     parser.add_argument("--out", required=True, help="where to write the resolved settings (YAML)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.set_defaults(func=_resolve_cmd)
 
 
 def _check_cmd(args: argparse.Namespace) -> int:
-    preset = load_preset(args.config)
+    # exactly what the Snakefile runs before any job (check_preset)
+    preset = check_preset(read_yaml(args.config, what="preset", error=ConfigError), str(args.config))
     runs = preset.runs()
     print(f"{args.config}: valid; {len(preset.games)} games, {len(preset.method_names())} methods, "
           f"{len(preset.maes())} MAE pretrainings, {len(runs)} training runs, {len(preset.studies)} studies")

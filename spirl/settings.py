@@ -176,3 +176,111 @@ class StatsSettings:
     # rliable's bootstrap interval method for aggregates and curves; bca covers best at 3-10 runs
     # (docs/statistics.md#coverage)
     interval: IntervalMethod = "bca"
+
+
+# ------------------------------------------------------------------------------------------------ ranges
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a numeric setting allows: ``low``/``high`` bounds, inclusive unless ``low_open``/``high_open``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, x: float) -> bool:
+        """True when ``x`` is within the bounds (NaN never is)."""
+        if x != x:  # NaN
+            return False
+        if self.low is not None and (x <= self.low if self.low_open else x < self.low):
+            return False
+        return not (self.high is not None and (x >= self.high if self.high_open else x > self.high))
+
+    def describe(self) -> str:
+        """``>= 1``, ``> 0``, ``in [0, 1]``, ``in (0, 1]``, ``in [0, 1)``, or ``any number``."""
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return "any number"
+
+
+POSITIVE, AT_LEAST_1, AT_LEAST_0 = Range(0, low_open=True), Range(1), Range(0)
+UNIT, RATIO = Range(0, 1), Range(0, 1, low_open=True)  # [0, 1] and (0, 1]
+
+# The allowed numbers of every numeric setting, "section.field" (a tuple field: each element): the one
+# source that spirl.fields checks every value against and that the JSON Schema's bounds are tested
+# equal to (tests/test_settings.py). "preset.*", "stats.*" and "run.*" are a preset's own keys and the
+# command-line numbers that mean the same thing (--threads, --seed, --n-frames). A new numeric field
+# needs an entry here; the test says which one is missing.
+RANGES: dict[str, Range] = {
+    "protocol.frame_size": Range(8),
+    "protocol.frame_skip": AT_LEAST_1,
+    "protocol.frame_stack": AT_LEAST_1,
+    "protocol.noop_max": AT_LEAST_0,
+    "protocol.repeat_action_probability": UNIT,
+    "protocol.max_episode_steps": AT_LEAST_1,
+    "mae.img_size": Range(8),
+    "mae.patch_size": AT_LEAST_1,
+    "mae.in_chans": AT_LEAST_1,
+    "mae.embed_dim": AT_LEAST_1,
+    "mae.depth": AT_LEAST_1,
+    "mae.num_heads": AT_LEAST_1,
+    "mae.mlp_ratio": POSITIVE,
+    "mae.decoder_embed_dim": AT_LEAST_1,
+    "mae.decoder_depth": AT_LEAST_1,
+    "mae.decoder_num_heads": AT_LEAST_1,
+    "pretrain.epochs": AT_LEAST_1,
+    "pretrain.batch_size": AT_LEAST_1,
+    "pretrain.blr": POSITIVE,
+    "pretrain.min_lr": AT_LEAST_0,
+    "pretrain.warmup_epochs": AT_LEAST_0,
+    "pretrain.weight_decay": AT_LEAST_0,
+    "pretrain.betas": Range(0, 1, high_open=True),
+    "pretrain.mask_ratio": Range(0, 1, high_open=True),
+    "saliency.max_ratio": RATIO,
+    "saliency.xscale": POSITIVE,
+    "saliency.fixed_ratio": RATIO,
+    "agent.hidden_size": AT_LEAST_1,
+    "agent.num_atoms": Range(2),
+    "agent.v_min": Range(),
+    "agent.v_max": Range(),
+    "agent.noisy_sigma0": AT_LEAST_0,
+    "agent.proj_dim": AT_LEAST_1,
+    "agent.attention_heads": AT_LEAST_1,
+    "agent.attention_mlp": AT_LEAST_1,
+    "agent.attention_depth": AT_LEAST_1,
+    "learner.n_step": AT_LEAST_1,
+    "learner.gamma": UNIT,
+    "learner.lr": POSITIVE,
+    "learner.adam_eps": POSITIVE,
+    "learner.grad_clip": POSITIVE,
+    "learner.batch_size": AT_LEAST_1,
+    "learner.updates_per_step": POSITIVE,
+    "learner.target_update_period": AT_LEAST_1,
+    "learner.warmup_steps": AT_LEAST_0,
+    "learner.matched_warmup_steps": AT_LEAST_0,
+    "learner.replay_capacity": AT_LEAST_1,
+    "learner.per_alpha": AT_LEAST_0,
+    "learner.per_beta0": UNIT,
+    "budget.env_steps": AT_LEAST_1,
+    "budget.eval_points": AT_LEAST_1,
+    "budget.eval_episodes": AT_LEAST_1,
+    "budget.eval_epsilon": UNIT,
+    "budget.checkpoint_every": AT_LEAST_1,
+    "stats.reps": Range(10),
+    "stats.seed": AT_LEAST_0,
+    "preset.threads": AT_LEAST_1,
+    "preset.pretrain_frames": AT_LEAST_1,
+    "run.seed": AT_LEAST_0,
+    "run.batch": AT_LEAST_1,  # frames per batch (saliency-stats --batch)
+    "run.limit": AT_LEAST_0,  # use only the first N frames (saliency-stats --limit)
+    "run.index": AT_LEAST_0,  # a dataset row (visualize --index)
+    "run.steps": AT_LEAST_1,  # steps of an episode to play (attention --max-steps)
+    "run.every": AT_LEAST_1,  # keep every n-th step (attention --gif-every)
+    "run.n_frames": AT_LEAST_1,  # frames in a strip (attention --n-frames)
+}

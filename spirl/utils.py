@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import glob
 import json
 import os
 import platform
@@ -20,10 +22,13 @@ import numpy as np
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    A reader therefore sees either the old file or the complete new one, never half of it.
+    A reader therefore sees either the old file or the complete new one, never half of it. A
+    temporary file of the same target that a killed writer left behind is deleted first.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -59,20 +64,61 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+@functools.cache
+def _unique_key_loader() -> tuple[type, type]:
+    """A PyYAML SafeLoader that refuses a mapping key given twice (YAML itself keeps the last), and its error."""
+    import yaml
+
+    class DuplicateKeyError(yaml.constructor.ConstructorError):
+        pass
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key; the base class reports it
+                    break
+                if first is not None:
+                    raise DuplicateKeyError(None, None, f"{key!r} is defined twice (lines {first} and {line}); "
+                                            "YAML would keep only the last, so keep one", key_node.start_mark)
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader, DuplicateKeyError
+
+
 def read_yaml(path: str | os.PathLike[str], *, what: str, error: type[ValueError] = ValueError) -> Any:
-    """Parse a YAML (or JSON) file, refusing a missing file or bad syntax with one clear line.
+    """Parse a YAML (or JSON) file, refusing a missing file, bad syntax or a key given twice with one line.
+
+    The one reader of presets, method files, study files and published-data lists.
 
     Raises:
         FileNotFoundError: ``no {what} at PATH``.
-        error: ``PATH: not valid YAML/JSON (...)``; pass the caller's own ValueError subclass.
+        error: ``PATH:LINE: ...`` for a syntax error or a duplicate key; pass the caller's own ValueError subclass.
     """
     import yaml
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"no {what} at {p}")
+        raise FileNotFoundError(f"no {what} at {p}" + (" (it is a directory)" if p.is_dir() else ""))
     try:
-        return yaml.safe_load(p.read_text())
+        text = p.read_text()
+    except UnicodeDecodeError:
+        raise error(f"{p}: not a text file, so not a {what} (YAML/JSON)") from None
+    loader, duplicate = _unique_key_loader()
+    try:
+        return yaml.load(text, Loader=loader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        problem = err.problem or err.context or "syntax error"
+        if isinstance(err, duplicate):
+            raise error(f"{where}: {problem}") from None
+        raise error(f"{where}: not valid YAML ({problem})") from None
     except yaml.YAMLError as err:
         raise error(f"{p}: not valid YAML/JSON ({err})") from None
 
@@ -84,7 +130,7 @@ def choose_device(requested: str = "auto") -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {requested!r} was asked for but no GPU is available")
+        raise ValueError(f"device {requested!r} was asked for but no GPU is available; use cpu or auto")
     return requested
 
 

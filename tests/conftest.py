@@ -44,3 +44,31 @@ def mae() -> MAE:
     """A randomly initialised paper-size MAE, frozen (no pretrained weights are needed for exactness tests)."""
     torch.manual_seed(0)
     return MAE().eval().requires_grad_(False)
+
+
+CORRUPTIONS = ("flip50", "flip90", "truncate", "empty", "garbage")
+
+
+def corrupt_file(path: Path, how: str) -> None:
+    """Damage a file as a failing disk or a stray tool would: 16 flipped bytes at 50% or 90% of it,
+    cut to half its size, emptied, or replaced by text of the same size."""
+    data = bytearray(path.read_bytes())
+    if how.startswith("flip"):
+        at = len(data) * int(how[4:]) // 100
+        for i in range(at, min(at + 16, len(data))):
+            data[i] ^= 0xFF
+    elif how == "truncate":
+        data = data[: len(data) // 2]
+    elif how == "empty":
+        data = bytearray()
+    elif how == "garbage":
+        data = bytearray((b"not a checkpoint, just text\n" * (len(data) // 28 + 1))[: len(data)])
+    else:
+        raise ValueError(how)
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="session")
+def corrupt() -> Callable[[Path, str], None]:
+    """``corrupt(path, how)`` with ``how`` one of ``CORRUPTIONS`` (see :func:`corrupt_file`)."""
+    return corrupt_file

@@ -29,3 +29,24 @@ def test_every_command_module_defines_its_configure_function():
 def test_python_dash_m_runs_the_same_cli():
     done = subprocess.run([sys.executable, "-m", "spirl", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("spirl ")
+
+
+def test_a_usage_error_is_one_line_and_exit_code_2(capsys):
+    assert cli.main(["collect", "--game", "Pong", "--n-frames", "x", "--out", "f.npz"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["spirl collect: error: argument --n-frames: expected an integer, got 'x' "
+                   "(see 'spirl collect --help')"]
+
+
+def test_a_failure_during_the_work_is_exit_code_1_and_one_line(monkeypatch, capsys):
+    import spirl.config
+
+    def fail(args):
+        raise RuntimeError("the loss became nan\nmore detail")
+
+    monkeypatch.setattr(spirl.config, "_check_cmd", fail)
+    assert cli.main(["check-config", "--config", "x.yaml"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == ["spirl check-config: error: the loss became nan"]
+    monkeypatch.setenv("SPIRL_TRACEBACK", "1")
+    assert cli.main(["check-config", "--config", "x.yaml"]) == 1
+    assert "Traceback" in capsys.readouterr().err

@@ -24,7 +24,7 @@ SMALL = {
             "reference": "zero",
             "variants": {"zero": "spirl", "mask": {"base": "spirl", "agent": {"padding": "mask"}}},
         },
-        "decoder": {"games": ["MsPacman"], "seeds": [7], "variants": {"paper": "spirl", "small": "spirl_dec1"}},
+        "decoder": {"games": ["MsPacman"], "seeds": [7, 8], "variants": {"paper": "spirl", "small": "spirl_dec1"}},
     },
 }
 
@@ -42,7 +42,8 @@ def test_preset_expands_comparison_and_studies():
     assert ("spirl", "MsPacman", 1) in runs and ("de_rainbow", "Seaquest", 2) in runs
     assert ("padding-mask", "Seaquest", 0) in runs and ("padding-mask", "MsPacman", 0) not in runs
     assert ("spirl_dec1", "MsPacman", 7) in runs
-    assert len(runs) == len(set(runs)) == 2 * 2 + 2 * 3 + 2 + 2  # spirl seeds 0-1 of the padding study are shared
+    # spirl seeds 0-1 of the padding study are shared; the decoder study adds seeds 7-8 of spirl and spirl_dec1
+    assert len(runs) == len(set(runs)) == 2 * 2 + 2 * 3 + 2 + 2 + 2
     assert set(p.maes()) == {("paper", "MsPacman"), ("paper", "Seaquest"), ("small_dec", "MsPacman")}
     assert p.studies["padding"].reference == "spirl"
 
@@ -67,7 +68,8 @@ def test_inheritance_and_builtins():
         ({"methods": {"x": {"base": "nope"}}}, "unknown method 'nope'"),
         ({"methods": {"a": {"base": "b"}, "b": {"base": "a"}}}, "cycle"),
         ({"comparison": {"spirll": {}}}, "did you mean 'spirl'"),
-        ({"budget": {"env_steps": "many"}}, "expected int"),
+        ({"budget": {"env_steps": "many"}}, "budget.env_steps: expected an integer"),
+        ({"budget": {"env_steps": 0}}, "budget.env_steps: must be >= 1, got 0"),
         ({"studies": {"s": {"variants": {"a": "spirl", "b": "nosuch"}}}}, "unknown method 'nosuch'"),
         ({"studies": {"s": {"variants": {"a": "spirl"}}}}, "at least two variants"),
         ({"methods": {"x": {"saliency": {"max_ratio": 1.5}}}}, "(0, 1]"),
@@ -88,7 +90,7 @@ def test_overrides_coerce_and_refuse():
     assert t.learner.lr == 3e-4 and t.agent.residual is True and t.saliency.max_ratio == "ideal+0.05"
     assert s.learner.lr == 1e-4  # the original is untouched
     for bad, needle in [("lr=1", "section.key=value"), ("learner.lrr=1", "did you mean 'lr'"),
-                        ("agent.padding=pad", "allowed"), ("nosection.x=1", "unknown key")]:
+                        ("agent.padding=pad", "allowed"), ("nosection.x=1", "unknown section")]:
         with pytest.raises(ConfigError) as err:
             apply_overrides(s, [bad])
         assert needle in str(err.value)
@@ -134,19 +136,22 @@ def test_check_config_cli(tmp_path, capsys):
     preset = tmp_path / "p.yaml"
     preset.write_text(yaml.safe_dump(SMALL))
     assert cli.main(["check-config", "--config", str(preset)]) == 0
-    assert "14 training runs" in capsys.readouterr().out
+    assert "16 training runs" in capsys.readouterr().out
     preset.write_text(yaml.safe_dump({"games": ["Nope"]}))
-    assert cli.main(["check-config", "--config", str(preset)]) == 1
+    assert cli.main(["check-config", "--config", str(preset)]) == 2
     assert "unknown game" in capsys.readouterr().err
 
 
 def test_run_plans_refuse_budgets_with_nothing_to_learn():
-    p = parse_preset({"games": ["Seaquest"], "budget": {"env_steps": 0}})
-    with pytest.raises(ConfigError, match=r"raise budget\.env_steps"):
-        for_game(resolve_method(p, "de_rainbow"), "Seaquest")
-    p = parse_preset({"games": ["Seaquest"], "budget": {"eval_episodes": 0}})
+    with pytest.raises(ConfigError, match=r"budget\.env_steps: must be >= 1"):
+        parse_preset({"games": ["Seaquest"], "budget": {"env_steps": 0}})
     with pytest.raises(ConfigError, match="eval_episodes"):
-        for_game(resolve_method(p, "spirl"), "Seaquest")
+        parse_preset({"games": ["Seaquest"], "budget": {"eval_episodes": 0}})
+    # a matched warm-up longer than the method's own shrinks the budget below one step
+    p = parse_preset({"games": ["Seaquest"], "budget": {"env_steps": 50}, "methods": {
+        "m": {"base": "de_rainbow", "learner": {"warmup_steps": 0, "matched_warmup_steps": 100}}}})
+    with pytest.raises(ConfigError, match=r"raise budget\.env_steps"):
+        for_game(resolve_method(p, "m"), "Seaquest")
 
 
 def test_a_preset_method_named_like_a_builtin_refines_it():

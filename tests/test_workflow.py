@@ -21,10 +21,10 @@ from functools import cache
 from pathlib import Path
 
 import jsonschema
-import psutil
 import pytest
 import yaml
 
+from spirl import cli
 from spirl import config as spirl_config
 from spirl.config import load_preset
 from spirl.fields import CHOICES, SECTIONS
@@ -138,14 +138,19 @@ def test_paper100k_plans_the_papers_experiments_and_every_study():
 BAD_CONFIGS = {
     "unknown key": ({"gamez": ["Seaquest"]}, "unknown key 'gamez'"),
     "unknown game": ({"games": ["Seaquest", "Pacmann"]}, "unknown game 'Pacmann'"),
-    "bad type": ({"games": ["Seaquest"], "budget": {"env_steps": "many"}}, "budget.env_steps: expected integer"),
+    "bad type": ({"games": ["Seaquest"], "budget": {"env_steps": "many"}}, "budget.env_steps: expected an integer"),
+    "out of range": ({"games": ["Seaquest"], "seeds": 2, "comparison": {"de_rainbow": {}},
+                      "methods": {"de_rainbow": {"learner": {"lr": -1}}}},
+                     "methods.de_rainbow.learner.lr: must be > 0, got -1"),
+    "a key given twice": ("games: [Seaquest]\nseeds: 2\ncomparison:\n  de_rainbow: {}\n  de_rainbow: {}\n",
+                          "bad.yaml:5: 'de_rainbow' is defined twice (lines 4 and 5)"),
     "study names an unknown method": (
         {"games": ["Seaquest"], "studies": {"s": {"variants": {"a": "spirl", "b": "spirl_typo"}}}},
         "unknown method 'spirl_typo'",
     ),
     "unknown setting in a method": (
         {"games": ["Seaquest"], "methods": {"m": {"base": "spirl", "learner": {"lrr": 1e-3}}}},
-        "methods.m.learner: unknown key 'lrr'",
+        "methods.m.learner: unknown setting 'lrr'",
     ),
     "two methods disagree on a shared MAE": (
         {"games": ["Seaquest"], "methods": {"m": {"base": "spirl", "pretrain": {"epochs": 100}}},
@@ -159,16 +164,21 @@ BAD_CONFIGS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_CONFIGS))
-def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path):
+def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path, capsys):
     body, fragment = BAD_CONFIGS[case]
     preset = tmp_path / "bad.yaml"
-    preset.write_text(yaml.safe_dump(body))
+    preset.write_text(body if isinstance(body, str) else yaml.safe_dump(body))
     proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(preset), timeout=120)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("config error") and fragment in lines[0], lines[0]
     assert not (tmp_path / "results").exists()  # not a single job ran
+    # spirl check-config runs the very same checks (spirl.config.check_preset): same verdict, same line
+    capsys.readouterr()
+    assert cli.main(["check-config", "--config", str(preset)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1, err
 
 
 # ------------------------------------------------------------------------------------- end to end
@@ -286,53 +296,39 @@ def test_changing_one_method_reruns_only_its_runs(project, preset, finished):
     assert not {"pretrain", "collect", "saliency_stats", "fetch_published", "study_file"} & set(jobs), jobs
 
 
-RESUME_PRESET = {
-    "description": "resume test",
-    "games": ["Seaquest"],
-    "seeds": [0, 1],  # only seed 0 is asked for; the workflow wants two per method
-    "budget": {"env_steps": 600, "eval_points": 1, "eval_episodes": 1, "checkpoint_every": 100, "device": "cpu"},
-    "methods": {"de_rainbow": {"protocol": {"frame_size": 84, "grayscale": True, "max_episode_steps": 100},
-                               "agent": {"encoder": "de_cnn"}, "learner": {"warmup_steps": 50}}},
-    "comparison": {"de_rainbow": {}},
-    "stats": {"reps": 20},
-}
-
-
-def _train_process(parent: psutil.Process) -> psutil.Process | None:
-    for child in parent.children(recursive=True):
-        try:
-            if "train" in child.cmdline() and "spirl" in " ".join(child.cmdline()):
-                return child
-        except psutil.NoSuchProcess:
-            continue
-    return None
+def _wait_for(path_glob: tuple[Path, str], proc: subprocess.Popen, timeout: float = 300) -> None:
+    folder, pattern = path_glob
+    deadline = time.time() + timeout
+    while not list(folder.glob(pattern)):
+        assert proc.poll() is None, f"the workflow ended before {folder / pattern} appeared"
+        assert time.time() < deadline, f"{folder / pattern} did not appear"
+        time.sleep(0.02)
 
 
 @pytest.mark.slow
-def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path):
-    preset = tmp_path / "resume.yaml"
-    preset.write_text(yaml.safe_dump(RESUME_PRESET))
+def test_a_killed_workflow_recovers_its_lock_and_resumes_bit_identically(project, preset, finished, tmp_path):
+    """kill -9 of Snakemake and every job (a power cut), then the same command again: the stale lock is
+    removed, the run resumes from its checkpoint, and its eval.csv is the uninterrupted run's, byte for byte."""
     target = "results/runs/de_rainbow/Seaquest/0/eval.csv"
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-           "--profile", str(PROFILE), "--cores", "1", target, "--configfile", str(preset)]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(project / "Snakefile"), "--directory", str(tmp_path),
+           "--profile", str(PROFILE), "--cores", "1", target, "--configfile", str(preset)]  # --configfile takes 1+
     ckpt = tmp_path / "results/.ckpt/runs/de_rainbow/Seaquest/0"
-    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline and not list(ckpt.glob("step-*/COMPLETE")):
-            assert first.poll() is None, "the run ended before its first checkpoint"
-            time.sleep(0.1)
-        train = _train_process(psutil.Process(first.pid))
-        assert train is not None and list(ckpt.glob("step-*/COMPLETE"))
-        os.kill(train.pid, signal.SIGKILL)  # a hard kill: no chance to save anything more
-        assert first.wait(timeout=120) != 0
+        _wait_for((ckpt, "step-*/MANIFEST"), first)
+        assert list((tmp_path / ".snakemake/locks").glob("*.lock"))  # Snakemake holds its lock
+        os.killpg(first.pid, signal.SIGKILL)  # the whole workflow at once: no chance to clean anything up
+        first.wait(timeout=60)
     finally:
         if first.poll() is None:
-            first.kill()
+            os.killpg(first.pid, signal.SIGKILL)
             first.wait()
-    assert not (tmp_path / target).exists() and list(ckpt.glob("step-*/COMPLETE"))
+    assert list((tmp_path / ".snakemake/locks").glob("*.lock")), "the killed run left no lock to recover from"
+    assert not (tmp_path / target).exists()
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
+    assert "removed the stale Snakemake lock" in second.stderr
     log = (tmp_path / "results/logs/train/de_rainbow/Seaquest/0.log").read_text()
     assert "resuming de_rainbow/Seaquest/seed 0 from" in log
-    assert (tmp_path / target).read_text().splitlines()[1].startswith("600,")
+    assert (tmp_path / target).read_bytes() == (finished / target).read_bytes()
+    assert not list(ckpt.glob("step-*")) and not list((tmp_path / ".snakemake/locks").glob("*.lock"))

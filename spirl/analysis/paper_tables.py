@@ -357,9 +357,12 @@ def _parse_map(items: Sequence[str] | None) -> dict[str, str]:
 
 
 def _tables_cmd(args: argparse.Namespace) -> int:
+    from spirl.cliargs import outputs_in, refuse_existing
+
+    refuse_existing(outputs_in(args.out, ["index.json"]), force=args.force, dirs=[args.out])  # a finished set
     df = sc.load_scores(args.scores)
     studies = [s for path in args.study or [] for s in read_studies(path)]
-    tables = build_tables(df, khist=args.khist or [], studies=studies, methods=_parse_map(args.map),
+    tables = build_tables(df, khist=args.k_hist or [], studies=studies, methods=_parse_map(args.map),
                           reps=args.reps, seed=args.seed, interval=args.interval)
     write_tables(tables, args.out)
     print(f"spirl tables: {len(tables)} tables ({', '.join(t.name for t in tables)}) -> {args.out}")
@@ -367,16 +370,21 @@ def _tables_cmd(args: argparse.Namespace) -> int:
 
 
 def configure_tables(parser: argparse.ArgumentParser) -> None:
-    """``spirl tables --scores results/scores.csv --out reports/tables/ [--khist ...] [--study FILE ...]``."""
+    """``spirl tables --scores results/scores.csv --out reports/tables/ [--k-hist ...] [--study FILE ...]``."""
+    from spirl.cliargs import number, old_spelling
+
     parser.add_argument("--scores", required=True, help="tidy scores CSV from 'spirl aggregate'")
     parser.add_argument("--out", required=True, help="directory for the tables (md, tex, csv, html, index.json)")
-    parser.add_argument("--khist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files (Fig. 8)")
+    parser.add_argument("--k-hist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files (Fig. 8)")
+    old_spelling(parser, "--khist", "--k-hist", "k_hist", nargs="*")
     parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one table each")
     parser.add_argument("--map", nargs="*", metavar="KEY=METHOD",
                         help="which of our methods plays spirl / de_rainbow / de_rainbow_p (default: same names)")
-    parser.add_argument("--reps", type=int, default=st.DEFAULT_REPS,
+    parser.add_argument("--reps", type=number("stats.reps"), default=st.DEFAULT_REPS,
                         help=f"bootstrap replicates for study CIs (default {st.DEFAULT_REPS})")
-    parser.add_argument("--seed", type=int, default=0, help="random state of the bootstrap (default 0)")
+    parser.add_argument("--seed", type=number("stats.seed"), default=0,
+                        help="random state of the bootstrap (default 0)")
+    parser.add_argument("--force", action="store_true", help="overwrite the tables in --out if index.json is there")
     parser.add_argument("--interval", choices=INTERVAL_METHODS, default=DEFAULT_INTERVAL,
                         help=f"rliable's interval method for study IQMs (default {DEFAULT_INTERVAL})")
     parser.set_defaults(func=_tables_cmd)

@@ -1,6 +1,6 @@
 """Published per-run scores: download on request (sha256-pinned) and load for the statistics.
 
-The project commits none of these files. ``spirl fetch-published --config CONFIG --out DIR``
+The project commits none of these files. ``spirl fetch-published --published-config CONFIG --out DIR``
 reads the ``published:`` list of a preset (or any YAML/JSON file with that key)::
 
     published:
@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import json
 import math
-import re
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,10 +31,8 @@ import pandas as pd
 
 from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, StatsError, check_scores, load_scores
 from spirl.atari import games as game_table
+from spirl.fields import ConfigError, check_published
 from spirl.utils import atomic_path, read_yaml
-
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()+-]*$")
 
 
 class PublishedDataError(ValueError):
@@ -68,34 +65,21 @@ def sha256_of(path: str | Path) -> str:
 def read_config(path: str | Path) -> list[PublishedEntry]:
     """The ``published:`` entries of a YAML or JSON config (an empty list gives no entries).
 
+    The entries are checked by ``spirl.fields.check_published`` (the same rule a preset's list obeys).
+
     Raises:
-        PublishedDataError: a missing key, a malformed sha256 or a repeated name.
+        PublishedDataError: a missing key, a malformed URL or sha256, or a repeated name.
     """
     path = Path(path)
     raw = read_yaml(path, what="config", error=PublishedDataError) or {}
     items = raw.get("published") if isinstance(raw, dict) else None
     if not isinstance(items, list):  # an empty list is fine: nothing to fetch
         raise PublishedDataError(f"{path}: no 'published:' list (entries with name, url, sha256)")
-    entries: list[PublishedEntry] = []
-    for i, item in enumerate(items):
-        where = f"{path}: published[{i}]"
-        if not isinstance(item, dict):
-            raise PublishedDataError(f"{where}: expected a mapping with name, url, sha256")
-        missing = [k for k in ("name", "url", "sha256") if not item.get(k)]
-        if missing:
-            raise PublishedDataError(f"{where}: missing {', '.join(missing)}")
-        unknown = set(item) - {"name", "url", "sha256", "source"}
-        if unknown:
-            raise PublishedDataError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        name, sha = str(item["name"]), str(item["sha256"]).lower()
-        if not _NAME.match(name):
-            raise PublishedDataError(f"{where}: name {name!r} must be usable as a file name")
-        if not _SHA256.match(sha):
-            raise PublishedDataError(f"{where}: sha256 {item['sha256']!r} is not 64 hex digits")
-        if any(e.name == name for e in entries):
-            raise PublishedDataError(f"{where}: name {name!r} appears twice")
-        entries.append(PublishedEntry(name, str(item["url"]), sha, str(item.get("source", ""))))
-    return entries
+    try:
+        checked = check_published(f"{path}: published", items)
+    except ConfigError as err:
+        raise PublishedDataError(str(err)) from None
+    return [PublishedEntry(e["name"], e["url"], e["sha256"], e.get("source", "")) for e in checked]
 
 
 def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) -> Path:
@@ -164,23 +148,37 @@ def load_published(path: str | Path) -> dict[str, list[float]]:
 
 
 def _fetch_cmd(args: argparse.Namespace) -> int:
-    entries = read_config(args.config)
+    from spirl.cliargs import refuse_existing
+
+    if args.published_config is None:
+        raise ValueError("the argument --published-config is required (see 'spirl fetch-published --help')")
+    entries = read_config(args.published_config)
     if args.only:
         unknown = sorted(set(args.only) - {e.name for e in entries})
         if unknown:
-            raise PublishedDataError(f"--only: {', '.join(unknown)} not in {args.config}")
+            raise PublishedDataError(f"--only: {', '.join(unknown)} not in {args.published_config}")
         entries = [e for e in entries if e.name in set(args.only)]
+    refuse_existing(dirs=[args.out])
     for entry in entries:
+        target = Path(args.out) / f"{entry.name}.json"
+        if args.force and target.is_file() and sha256_of(target) != entry.sha256:
+            target.unlink()  # --force: replace a file that is not the pinned one
         path = fetch(entry, args.out)
         print(f"{entry.name}: {path} (sha256 ok)")
     return 0
 
 
 def configure_fetch_published(parser: argparse.ArgumentParser) -> None:
-    """``spirl fetch-published --config CONFIG --out DIR [--only NAME ...]``."""
-    parser.add_argument("--config", required=True, help="YAML/JSON with a 'published:' list (name, url, sha256)")
+    """``spirl fetch-published --published-config CONFIG --out DIR [--only NAME ...]``."""
+    from spirl.cliargs import old_spelling
+
+    parser.add_argument("--published-config", default=None,
+                        help="(required) YAML/JSON with a 'published:' list (name, url, sha256), e.g. a preset")
+    old_spelling(parser, "--config", "--published-config", "published_config")
     parser.add_argument("--out", required=True, help="directory for <name>.json")
     parser.add_argument("--only", nargs="*", help="fetch only these names")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a file in --out whose sha256 is not the pinned one (one that is, is kept)")
     parser.set_defaults(func=_fetch_cmd)
 
 

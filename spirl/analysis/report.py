@@ -306,6 +306,9 @@ def build_report(*, tables_dir: str | Path | None = None, figure_dirs: Sequence[
 
 
 def _report_cmd(args: argparse.Namespace) -> int:
+    from spirl.cliargs import refuse_existing
+
+    refuse_existing([args.out], force=args.force)
     text = build_report(tables_dir=args.tables, figure_dirs=args.figures or [], runs_dir=args.runs,
                         methods_dir=args.methods, published_config=args.published_config, title=args.title)
     atomic_write_text(args.out, text)
@@ -323,4 +326,5 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", help="results/methods (resolved settings, one YAML per method)")
     parser.add_argument("--published-config", help="config with the 'published:' list of downloaded files")
     parser.add_argument("--title", default="SPIRL reproduction report", help="page title")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.set_defaults(func=_report_cmd)

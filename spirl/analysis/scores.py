@@ -364,6 +364,9 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 
 
 def _aggregate_cmd(args: argparse.Namespace) -> int:
+    from spirl.cliargs import refuse_existing
+
+    refuse_existing([args.out], force=args.force)
     df = aggregate_runs(args.runs)
     write_scores(df, args.out)
     runs = df.groupby(["method", "game", "seed"]).ngroups
@@ -376,6 +379,7 @@ def configure_aggregate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", nargs="+", required=True,
                         help="run directories (searched for eval.csv), globs, or eval.csv files")
     parser.add_argument("--out", required=True, help="tidy scores CSV to write (atomically)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.set_defaults(func=_aggregate_cmd)
 
 

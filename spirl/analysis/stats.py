@@ -385,6 +385,10 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
 
 
 def _stats_cmd(args: argparse.Namespace) -> int:
+    from spirl.cliargs import outputs_in, refuse_existing
+
+    names = [f"{name}.csv" for name in ("aggregates", "profiles", "poi", "curves")]
+    refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
     df = scores_with_published(args.scores, args.published or [])
     tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs, interval=args.interval)
     iqm = tables["aggregates"].query("metric == 'IQM'")
@@ -406,16 +410,20 @@ def _stats_cmd(args: argparse.Namespace) -> int:
 
 def configure_stats(parser: argparse.ArgumentParser) -> None:
     """``spirl stats --scores results/scores.csv --out reports/stats/ [--reps N] [--pairs a:b ...]``."""
+    from spirl.cliargs import number
+
     parser.add_argument("--scores", help="tidy scores CSV from 'spirl aggregate'")
     parser.add_argument("--published", nargs="*", metavar="[NAME=]PATH",
                         help="published per-run JSON files ({game: [score per run]}), added as published:NAME")
     parser.add_argument("--out", required=True, help="directory for aggregates/profiles/poi/curves CSVs")
-    parser.add_argument("--reps", type=int, default=DEFAULT_REPS,
+    parser.add_argument("--reps", type=number("stats.reps"), default=DEFAULT_REPS,
                         help=f"bootstrap replicates (default {DEFAULT_REPS})")
-    parser.add_argument("--seed", type=int, default=0, help="random state of the bootstrap (default 0)")
+    parser.add_argument("--seed", type=number("stats.seed"), default=0,
+                        help="random state of the bootstrap (default 0)")
     parser.add_argument("--pairs", nargs="*", metavar="X:Y",
                         help="probability of improvement of X over Y (default: every pair of methods)")
     parser.add_argument("--interval", choices=INTERVAL_METHODS, default=DEFAULT_INTERVAL,
                         help=f"rliable's interval method for aggregates and curves (default {DEFAULT_INTERVAL}, "
                              "docs/statistics.md#coverage)")
+    parser.add_argument("--force", action="store_true", help="overwrite the four CSVs in --out if they exist")
     parser.set_defaults(func=_stats_cmd)

@@ -35,8 +35,9 @@ import numpy as np
 
 from spirl.atari import games
 from spirl.atari.envs import make_env
+from spirl.integrity import note_unverified, verify_file, write_with_digest
 from spirl.settings import ProtocolSettings
-from spirl.utils import atomic_path, progress, versions
+from spirl.utils import progress, versions
 
 FRAME_SHAPE = (96, 96, 3)  # the MAE's input: 96x96 RGB
 FORMAT_VERSION = 1
@@ -68,7 +69,7 @@ def collect_frames(game: str, frames: int | None = None, seed: int = 0,
     game = games.canonical(game)
     n = default_frames(game) if frames is None else int(frames)
     if n < 1:
-        raise ValueError(f"--frames must be >= 1, got {n}")
+        raise ValueError(f"--n-frames must be >= 1, got {n}")
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     protocol = ProtocolSettings() if protocol is None else protocol
@@ -117,15 +118,17 @@ def collect_frames(game: str, frames: int | None = None, seed: int = 0,
 
 
 def save_frames(path: str | Path, frames: np.ndarray, meta: dict[str, Any], *, force: bool = False) -> Path:
-    """Write a frame dataset atomically; refuse to replace an existing file unless ``force``."""
+    """Write a frame dataset atomically, its sha256 in ``<path>.sha256``; refuse to replace a file unless ``force``."""
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} already exists; pass --force to overwrite it")
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not a dataset file")
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        # A file handle, because np.savez* appends ".npz" to a name that lacks it.
-        np.savez_compressed(fh, frames=frames, meta=np.array(json.dumps(meta)))
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file handle, because np.savez* appends ".npz" to a name that lacks it
+            np.savez_compressed(fh, frames=frames, meta=np.array(json.dumps(meta)))
+
+    write_with_digest(path, write)  # and its sha256 in <path>.sha256 (spirl.integrity)
     return path
 
 
@@ -143,6 +146,12 @@ def load_frames(path: str | Path, frame_shape: tuple[int, ...] | None = FRAME_SH
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"frame dataset {path} does not exist (run 'spirl collect' first)")
+    verified = verify_file(path, what="frame dataset")  # against <path>.sha256 when spirl collect wrote it
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+        what = "empty" if not magic else "neither a zip archive nor a numpy file"
+        raise DatasetError(f"{path} is not a frame dataset (.npz from 'spirl collect'): the file is {what}")
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -171,26 +180,37 @@ def load_frames(path: str | Path, frame_shape: tuple[int, ...] | None = FRAME_SH
         raise DatasetError(f"{path}: frames are {tuple(frames.shape[1:])}, expected {tuple(frame_shape)} per frame")
     if meta.get("frames") != frames.shape[0]:
         raise DatasetError(f"{path}: metadata says {meta.get('frames')} frames but the array holds {frames.shape[0]}")
+    if not verified:
+        note_unverified(path, what="frame dataset")
     return frames, meta
 
 
 # ---------------------------------------------------------------------------- CLI
 def configure_collect(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl collect``."""
+    from spirl.cliargs import add_force, number, old_spelling
+
     parser.add_argument("--game", required=True, help="game, any spelling (MsPacman, ms_pacman, ALE/MsPacman-v5)")
-    parser.add_argument("--frames", type=int, default=None,
+    parser.add_argument("--n-frames", type=number("preset.pretrain_frames"), default=None,
                         help="frames to collect (default: the paper's 5,000 for Frostbite, 50,000 otherwise)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the environment and the random policy")
-    parser.add_argument("--out", required=True, help="output .npz (written atomically)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    old_spelling(parser, "--frames", "--n-frames", "n_frames", type=number("preset.pretrain_frames"))
+    parser.add_argument("--seed", type=number("run.seed"), default=0,
+                        help="seed of the environment and the random policy")
+    parser.add_argument("--out", required=True, help="output .npz (written atomically, with its .sha256)")
+    add_force(parser, "--out")
     parser.set_defaults(func=_run_collect)
 
 
 def _run_collect(args: argparse.Namespace) -> int:
+    from spirl.cliargs import refuse_existing, refuse_oversized
+
     out = Path(args.out)
-    if out.exists() and not args.force:  # fail before collecting, not after
-        raise FileExistsError(f"{out} already exists; pass --force to overwrite it")
-    frames, meta = collect_frames(args.game, args.frames, args.seed)
+    refuse_existing([out], force=args.force)  # fail before collecting, not after
+    game = games.canonical(args.game)
+    n = default_frames(game) if args.n_frames is None else args.n_frames
+    refuse_oversized(2 * n * int(np.prod(FRAME_SHAPE)), f"collecting {n:,} frames",
+                     "collect fewer (--n-frames) or on a larger machine")
+    frames, meta = collect_frames(game, n, args.seed)
     save_frames(out, frames, meta, force=args.force)
     size_mb = out.stat().st_size / 2**20
     print(f"{meta['game']}: {meta['frames']} frames in {meta['trajectories']} first-life trajectories "

@@ -32,14 +32,14 @@ def save_mae(
     path: str | os.PathLike[str], model: MAE, *, game: str, extra: dict[str, Any] | None = None,
     include_decoder: bool = True,
 ) -> None:
-    """Write an MAE checkpoint atomically.
+    """Write an MAE checkpoint atomically, with its sha256 in ``<path>.sha256`` (``spirl.integrity``).
 
     The file is a dict: ``format`` tag, ``arch`` (the ``MAEArch`` as a dict), ``state_dict`` (CPU
     tensors; without the decoder when ``include_decoder`` is False), ``game`` (canonical id),
     ``has_decoder`` and ``extra`` (pretraining settings, epoch, loss, versions, ...).
     """
     from spirl.atari.games import canonical
-    from spirl.utils import atomic_path
+    from spirl.integrity import write_with_digest
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()
              if include_decoder or not _is_decoder_key(k)}
@@ -51,23 +51,24 @@ def save_mae(
         "has_decoder": include_decoder,
         "extra": dict(extra or {}),
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    write_with_digest(path, lambda tmp: torch.save(payload, tmp))
 
 
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load the raw checkpoint dict, refusing anything that is not an MAE checkpoint of this format.
 
+    The file is checked against its ``model.pt.sha256`` sidecar first (``spirl.integrity``), then read
+    with ``weights_only=True``.
+
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        CheckpointMismatchError: if the file is not a readable MAE checkpoint.
+        spirl.integrity.IntegrityError: the file differs from its digest.
+        CheckpointMismatchError: if the file is not a readable MAE checkpoint of this format.
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"MAE checkpoint {os.fspath(path)!r} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for a non-checkpoint or truncated file
-        raise CheckpointMismatchError(f"{os.fspath(path)!r} is not a readable MAE checkpoint ({err})") from err
+    from spirl.integrity import load_torch
+
+    payload = load_torch(path, what="MAE checkpoint", map_location=map_location, error=CheckpointMismatchError,
+                         remedy="pass a model.pt written by 'spirl pretrain' (results/mae/{variant}/{game}/model.pt)")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointMismatchError(f"{os.fspath(path)!r} is not an MAE checkpoint of format "

@@ -21,6 +21,8 @@ in total with the cls and mask tokens (the frozen position embeddings are buffer
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,25 +37,16 @@ NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
 def validate_arch(arch: MAEArch) -> None:
     """Refuse an architecture the model cannot be built with (one sentence naming the field).
 
+    The ranges and rules live in ``spirl.fields`` (the one validation of every setting).
+
     Raises:
-        ValueError: on a non-divisible image/patch size, width/heads, or a width the 2-D sin-cos
-            embedding cannot split into four equal parts.
+        ValueError: a field out of its range, a non-divisible image/patch size or width/heads, or a
+            width the 2-D sin-cos embedding cannot split into four equal parts.
     """
-    if arch.img_size <= 0 or arch.patch_size <= 0 or arch.img_size % arch.patch_size:
-        raise ValueError(f"mae.img_size ({arch.img_size}) must be a positive multiple of mae.patch_size "
-                         f"({arch.patch_size})")
-    for width, heads, name in ((arch.embed_dim, arch.num_heads, ""), (arch.decoder_embed_dim,
-                                                                       arch.decoder_num_heads, "decoder_")):
-        if heads <= 0 or width <= 0 or width % heads:
-            raise ValueError(f"mae.{name}embed_dim ({width}) must be a positive multiple of "
-                             f"mae.{name}num_heads ({heads})")
-        if width % 4:
-            raise ValueError(f"mae.{name}embed_dim ({width}) must be a multiple of 4 for the 2-D sin-cos "
-                             "position embedding")
-    if arch.depth < 1 or arch.decoder_depth < 1:
-        raise ValueError(f"mae.depth ({arch.depth}) and mae.decoder_depth ({arch.decoder_depth}) must be >= 1")
-    if arch.in_chans < 1 or arch.mlp_ratio <= 0:
-        raise ValueError(f"mae.in_chans ({arch.in_chans}) and mae.mlp_ratio ({arch.mlp_ratio}) must be positive")
+    from spirl.fields import check_arch, validate_sections
+
+    validate_sections("", {"mae": asdict(arch)})
+    check_arch(arch)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ loss over all 144 patches against per-patch-normalised targets (released code, d
 fp32 throughout (the released code used CUDA AMP), so CPU runs are bit-for-bit repeatable.
 
 After every epoch a resumable state (weights, optimizer, epoch, the sampler's and the
-masks' generators, the loss log) is written atomically to ``<out dir>/.ckpt/<out stem>/state.pt``
+masks' generators, the loss log) is written, with its sha256, to ``<out dir>/.ckpt/<out stem>/epoch-XXXX/``
 (or ``--ckpt-dir``; ``spirl.mae.pretrain_state``), outside the declared outputs; a restarted run
 resumes from it and ends with the same weights as an uninterrupted one. ``model.pt`` and ``pretrain.csv`` are written
 atomically at the end, then the state is removed.
@@ -32,7 +32,15 @@ from torch import nn
 
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
-from spirl.mae.pretrain_state import csv_text, default_ckpt_dir, fingerprint, load_state, log, save_state
+from spirl.mae.pretrain_state import (
+    csv_text,
+    default_ckpt_dir,
+    fingerprint,
+    load_state,
+    log,
+    remove_states,
+    save_state,
+)
 from spirl.settings import MAEArch, PretrainSettings
 
 SET_SECTIONS = ("mae", "pretrain")
@@ -69,23 +77,16 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
 def validate_settings(settings: PretrainSettings, num_patches: int = 144) -> None:
     """Refuse pretraining settings that cannot run, with one sentence naming the setting.
 
+    The ranges and rules live in ``spirl.fields`` (the one validation of every setting).
+
     Raises:
-        ValueError: on a non-positive epoch count, batch size or lr, a negative warm-up or decay,
-            betas outside [0, 1), or a mask ratio that hides every patch.
+        ValueError: a field out of its range (epochs, batch size, lr, warm-up, decay, betas, mask
+            ratio), a ``min_lr`` above the peak lr, or a mask ratio that hides every patch.
     """
-    s = settings
-    if s.epochs < 1 or s.batch_size < 1:
-        raise ValueError(f"pretrain.epochs ({s.epochs}) and pretrain.batch_size ({s.batch_size}) must be >= 1")
-    if not s.blr > 0 or s.min_lr < 0 or s.min_lr > s.blr * s.batch_size / 256:
-        raise ValueError(f"pretrain.blr ({s.blr}) must be > 0 and pretrain.min_lr ({s.min_lr}) in [0, lr]")
-    if s.warmup_epochs < 0 or s.weight_decay < 0:
-        raise ValueError(f"pretrain.warmup_epochs ({s.warmup_epochs}) and pretrain.weight_decay "
-                         f"({s.weight_decay}) must be >= 0")
-    if len(s.betas) != 2 or not all(0 <= b < 1 for b in s.betas):
-        raise ValueError(f"pretrain.betas must be two numbers in [0, 1), got {s.betas}")
-    if not 0 <= s.mask_ratio < 1 or int(num_patches * (1 - s.mask_ratio)) < 1:
-        raise ValueError(f"pretrain.mask_ratio must leave at least one of {num_patches} patches visible, "
-                         f"got {s.mask_ratio}")
+    from spirl.fields import check_pretrain, validate_sections
+
+    validate_sections("", {"pretrain": asdict(settings)})
+    check_pretrain(settings, num_patches)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,11 +278,11 @@ def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threa
     return extra
 
 
-def _tidy(state_path: Path, named: bool) -> None:
-    """Remove the finished run's state; the default location's empty folders too (a named one is left)."""
-    state_path.unlink(missing_ok=True)
+def _tidy(root: Path, named: bool) -> None:
+    """Remove the finished run's states; the default location's empty folders too (a named one is left)."""
+    remove_states(root)
     if not named:
-        for empty in (state_path.parent, state_path.parent.parent):
+        for empty in (root, root.parent):
             try:
                 empty.rmdir()
             except OSError:
@@ -326,13 +327,15 @@ def pretrain(
         ValueError: bad settings, a dataset that does not fit the architecture, or a game mismatch.
         RuntimeError: the loss became NaN or infinite.
     """
+    from spirl.cliargs import refuse_existing
     from spirl.utils import choose_device, progress, set_threads
 
     arch = arch if arch is not None else MAEArch()
     settings = settings if settings is not None else PretrainSettings()
     out_path = Path(out_path)
-    if out_path.exists() and not force:
-        raise FileExistsError(f"{out_path} already exists; pass --force to overwrite it")
+    # before any work: a directory in the way is refused even with force, an existing output without it
+    state_root = Path(ckpt_dir if ckpt_dir is not None else default_ckpt_dir(out_path))
+    refuse_existing([out_path, out_path.parent / "pretrain.csv"], force=force, dirs=[state_root])
     validate_arch(arch)
     validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)
     data = _load_data(frames_path, arch, settings, game)
@@ -340,12 +343,11 @@ def pretrain(
     n_threads = set_threads(threads)
     run = _new_run(arch, settings, seed, device)
 
-    state_path = Path(ckpt_dir if ckpt_dir is not None else default_ckpt_dir(out_path)) / "state.pt"
     print_ = fingerprint(arch, settings, seed, data.game, data.frames, data.meta)
-    state = load_state(state_path, print_, device)
+    state = load_state(state_root, print_, device)
     if state is not None:
         _resume(run, state)
-        log(f"resuming {data.game} from epoch {run.start_epoch}/{settings.epochs} ({state_path})")
+        log(f"resuming {data.game} from epoch {run.start_epoch}/{settings.epochs} ({state_root})")
     else:
         log(f"{describe(arch)}; {data.game}, {len(data.frames)} frames, {settings.epochs} epochs x {data.iters} "
             f"batches of {settings.batch_size} on {device} with {n_threads} thread(s)")
@@ -359,7 +361,7 @@ def pretrain(
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             log(f"{data.game} epoch {epoch + 1}/{settings.epochs} loss {row['loss']:.4f} lr {row['lr']:.3g} "
                 f"{row['samples_per_s']:.1f} samples/s")
-            save_state(state_path, _state_payload(run, print_, epoch + 1))
+            save_state(state_root, epoch + 1, _state_payload(run, print_, epoch + 1))
             if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and epoch + 1 < settings.epochs:
                 log(f"stopping after epoch {epoch + 1} as asked; rerun to resume")
                 return None
@@ -367,7 +369,7 @@ def pretrain(
         bar.close()
 
     extra = _finish(run, data, settings, seed, n_threads, frames_path, out_path)
-    _tidy(state_path, named=ckpt_dir is not None)
+    _tidy(state_root, named=ckpt_dir is not None)
     log(f"wrote {out_path} and {out_path.parent / 'pretrain.csv'} (final loss {extra['loss']:.4f})")
     return extra
 
@@ -385,18 +387,22 @@ def _pretrain_cmd(args: argparse.Namespace) -> int:
 
 def configure_pretrain(parser: argparse.ArgumentParser) -> None:
     """``spirl pretrain --frames PATH.npz --out DIR/model.pt [--game G] [--set key=value ...] ...``."""
+    from spirl.cliargs import add_force, device, number
+
     parser.add_argument("--frames", required=True, help="frame dataset (.npz) from 'spirl collect'")
     parser.add_argument("--out", required=True, help="model checkpoint to write; pretrain.csv goes beside it")
     parser.add_argument("--game", default=None, help="game name (default: the dataset's; must agree with it)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an mae.* or pretrain.* setting, e.g. pretrain.epochs=100 or "
                              "mae.decoder_depth=1 (repeatable)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and masks")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    parser.add_argument("--seed", type=number("run.seed"), default=0,
+                        help="seed of the initialisation, batches and masks")
+    parser.add_argument("--threads", type=number("preset.threads"), default=None,
+                        help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu or cuda")
     parser.add_argument("--ckpt-dir", default=None,
                         help="where the resumable per-epoch state lives (default: <out dir>/.ckpt/<out stem>)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing model")
+    add_force(parser, "the model and pretrain.csv")
     parser.set_defaults(func=_pretrain_cmd)
 
 

@@ -1,9 +1,11 @@
-"""The resumable state of MAE pretraining: ``<ckpt dir>/state.pt``, written after every epoch.
+"""The resumable state of MAE pretraining: ``<ckpt dir>/epoch-XXXX/state.pt``, written after every epoch.
 
 It holds the weights, the optimiser, the epoch, the sampler's and the masks' generators and the
 loss log, plus a *fingerprint* of what a resumed run must share with the interrupted one
-(architecture, settings, seed, game, frames). It lives outside the declared outputs and is
-removed once ``model.pt`` is written.
+(architecture, settings, seed, game, frames). Each epoch's state is a checkpoint directory with
+a sha256 ``MANIFEST`` (``spirl.integrity``), verified before it is read; the two newest are kept,
+so a corrupt one is deleted and the previous epoch resumed instead. It lives outside the declared
+outputs and is removed once ``model.pt`` is written.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -21,9 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.integrity import IntegrityError, latest_verified, load_torch, remove_stale, write_checkpoint_dir
 from spirl.settings import MAEArch, PretrainSettings
 
 STATE_FORMAT = "spirl-pretrain-state/1"
+PREFIX = "epoch-"
 CSV_COLUMNS = ("epoch", "loss", "lr", "wall_time_s", "samples_per_s")
 
 
@@ -43,31 +48,43 @@ def fingerprint(arch: MAEArch, settings: PretrainSettings, seed: int, game: str,
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def save_state(path: Path, payload: dict[str, Any]) -> None:
-    """Write the state atomically, tagged with its format and a completion flag."""
-    from spirl.utils import atomic_path
-
-    # The rename makes the file appear only once complete; ``complete`` guards against any other writer.
-    with atomic_path(path) as tmp:
-        torch.save({**payload, "format": STATE_FORMAT, "complete": True}, tmp)
+def save_state(root: Path, epoch: int, payload: dict[str, Any]) -> Path:
+    """Write the state after ``epoch`` as ``root/epoch-XXXX/`` (verified on disk; the two newest kept)."""
+    body = {**payload, "format": STATE_FORMAT, "complete": True}
+    return write_checkpoint_dir(root, f"{PREFIX}{epoch:04d}", lambda d: torch.save(body, d / "state.pt"),
+                                keep=2, prefix=PREFIX)
 
 
-def load_state(path: Path, fingerprint: str, device: str) -> dict[str, Any] | None:
-    """The saved state if it is complete and belongs to this very run, else None (with a note why)."""
-    if not path.exists():
+def load_state(root: Path, fingerprint: str, device: str) -> dict[str, Any] | None:
+    """The newest intact saved state if it belongs to this very run, else None (with a note why).
+
+    A corrupt state is deleted and the one before it used (one line says so); states of other
+    settings, seed or frames are deleted and the run starts afresh.
+
+    Raises:
+        spirl.integrity.IntegrityError: states exist but none is intact; the line names the remedy.
+    """
+    remove_stale(root)  # what a kill left: .tmp-epoch-* directories, *.tmp files
+    path = latest_verified(root, PREFIX, what="pretraining state", log=log)
+    if path is None:
         return None
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # an unreadable state is ignored, never half-used
-        log(f"ignoring unreadable pretraining state {path} ({err}); starting afresh")
-        return None
+    state = load_torch(path / "state.pt", what="pretraining state", verify=False, map_location=device,
+                       remedy=f"delete {root} to start the pretraining afresh")
     if not (isinstance(state, dict) and state.get("format") == STATE_FORMAT and state.get("complete") is True):
-        log(f"ignoring incomplete pretraining state {path}; starting afresh")
-        return None
+        raise IntegrityError(f"{path / 'state.pt'} is not a pretraining state of format {STATE_FORMAT}; "
+                             f"delete {root} to start the pretraining afresh")
     if state.get("fingerprint") != fingerprint:
-        log(f"pretraining state {path} belongs to other settings, seed or frames; starting afresh")
+        log(f"pretraining state {path} belongs to other settings, seed or frames; deleted it, starting afresh")
+        remove_states(root)
         return None
     return state
+
+
+def remove_states(root: Path) -> None:
+    """Delete every saved epoch (and a state of the older single-file layout) under ``root``."""
+    for old in root.glob(f"{PREFIX}*"):
+        shutil.rmtree(old, ignore_errors=True)
+    (root / "state.pt").unlink(missing_ok=True)
 
 
 def log(msg: str) -> None:

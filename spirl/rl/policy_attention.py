@@ -112,12 +112,12 @@ def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
 def load_trained(path: str | Path, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a trained network from ``final.pt``: (RainbowNetwork in eval mode, MethodSettings, payload)."""
     from spirl.fields import settings_from_dict
+    from spirl.integrity import load_torch
     from spirl.rl.networks import SpirlAttentionEncoder, build_network
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no trained network at {path} (spirl train writes it at the end of a run)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)  # written by spirl.rl.trainer
+    payload = load_torch(path, what="trained network", error=AttentionError,
+                         remedy="pass the final.pt that 'spirl train' writes at the end of a run (--network)")
     if not isinstance(payload, dict) or payload.get("format") != TRAINED_FORMAT:
         raise AttentionError(f"{path} is not a trained network of format {TRAINED_FORMAT}")
     settings = settings_from_dict(payload["settings"])
@@ -299,8 +299,12 @@ def make_attention(run_dir: str | Path, mae_path: str | Path, out_dir: str | Pat
 
 
 def _attention_cmd(args: argparse.Namespace) -> int:
+    from spirl.cliargs import outputs_in, refuse_existing
+
+    refuse_existing(outputs_in(args.out, ["attention.png", "attention.gif", "attention.csv"]), force=args.force,
+                    dirs=[args.out])
     set_threads(args.threads)
-    summary = make_attention(args.run, args.mae, args.out, network=args.network, frames=args.frames,
+    summary = make_attention(args.run, args.mae, args.out, network=args.network, frames=args.n_frames,
                              max_steps=args.max_steps, gif_every=args.gif_every, device=choose_device(args.device))
     print(f"spirl attention: {summary['method']} {summary['game']} seed {summary['seed']}, "
           f"{summary['steps']} steps -> {args.out}/attention.png, attention.gif, attention.csv")
@@ -309,13 +313,19 @@ def _attention_cmd(args: argparse.Namespace) -> int:
 
 def configure_attention(parser: argparse.ArgumentParser) -> None:
     """``spirl attention --run results/runs/spirl/GAME/SEED --mae results/mae/paper/GAME/model.pt --out DIR``."""
+    from spirl.cliargs import add_force, device, number, old_spelling
+
     parser.add_argument("--run", required=True, help="a finished SPIRL run directory (with run.json)")
     parser.add_argument("--mae", required=True, help="the MAE checkpoint the run used")
     parser.add_argument("--out", required=True, help="directory for attention.png, attention.gif, attention.csv")
     parser.add_argument("--network", help="trained network (default: run.json's final_network)")
-    parser.add_argument("--frames", type=int, default=8, help="frames in the strip (default 8)")
-    parser.add_argument("--max-steps", type=int, default=400, help="steps of the episode to play at most (default 400)")
-    parser.add_argument("--gif-every", type=int, default=2, help="keep every n-th step in the GIF (default 2)")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--n-frames", type=number("run.n_frames"), default=8, help="frames in the strip (default 8)")
+    old_spelling(parser, "--frames", "--n-frames", "n_frames", type=number("run.n_frames"))
+    parser.add_argument("--max-steps", type=number("run.steps"), default=400,
+                        help="steps of the episode to play at most (default 400)")
+    parser.add_argument("--gif-every", type=number("run.every"), default=2,
+                        help="keep every n-th step in the GIF (default 2)")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu | cuda | auto (default cpu)")
+    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
+    add_force(parser, "attention.png, attention.gif and attention.csv")
     parser.set_defaults(func=_attention_cmd)

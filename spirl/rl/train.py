@@ -35,9 +35,12 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
         RunError: SPIRL without an MAE (or with another game's), a checkpoint of other settings,
             or complete outputs already in ``out`` without ``force``.
     """
+    from spirl.cliargs import refuse_existing
+
     out = Path(out)
     if (out / "eval.csv").is_file() and (out / "run.json").is_file() and not force:
         raise RunError(f"{out} already holds a finished run (eval.csv and run.json); pass --force to run it again")
+    refuse_existing([out / "eval.csv", out / "run.json"], force=force, dirs=[out])
     settings = apply_overrides(load_method(config, method), list(overrides or []))
     ideal = None
     if k_hist is not None:
@@ -48,6 +51,7 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
     n_threads = set_threads(threads)
     dev = choose_device(device or plan.method.budget.device)
     ckpt = Path(ckpt_dir) if ckpt_dir is not None else default_checkpoint_dir(out)
+    refuse_existing(dirs=[ckpt])
     trainer = Trainer(plan, seed, out, ckpt, mae_path=mae, device=dev)
     remove_unfinished(ckpt)
     previous = latest_checkpoint(ckpt)
@@ -79,19 +83,22 @@ def _last_mean(out: str | Path) -> str:
 
 def configure_train(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl train``."""
+    from spirl.cliargs import device, number
+
     parser.add_argument("--config", required=True, help="preset YAML or a resolved method file (spirl resolve-method)")
     parser.add_argument("--method", required=True, help="spirl, de_rainbow, de_rainbow_p or a preset's method")
     parser.add_argument("--game", required=True, help="game, any spelling (MsPacman, ms_pacman, ...)")
-    parser.add_argument("--seed", type=int, required=True, help="run seed")
+    parser.add_argument("--seed", type=number("run.seed"), required=True, help="run seed")
     parser.add_argument("--out", required=True, help="output directory: eval.csv, run.json (and train_log.csv)")
     parser.add_argument("--mae", default=None, help="MAE checkpoint of the game (required by SPIRL methods)")
     parser.add_argument("--k-hist", default=None, help="K statistics CSV (spirl saliency-stats), for max_ratio: auto")
-    parser.add_argument("--pretrain-frames", type=int, default=None,
+    parser.add_argument("--pretrain-frames", type=number("preset.pretrain_frames"), default=None,
                         help="size of the game's pretraining set (DE-Rainbow-P's warm-up); default: the paper's")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set learner.lr=3e-4 (repeatable)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", default=None, help="auto | cpu | cuda (default: the budget's, auto)")
+    parser.add_argument("--threads", type=number("preset.threads"), default=None,
+                        help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", type=device, default=None, help="auto | cpu | cuda (default: the budget's, auto)")
     parser.add_argument("--ckpt-dir", default=None,
                         help="checkpoint directory (default: results/.ckpt/runs/... beside --out, or OUT/.ckpt)")
     parser.add_argument("--force", action="store_true", help="run again even if --out holds a finished run")

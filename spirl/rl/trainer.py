@@ -34,6 +34,7 @@ import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.fields import settings_to_dict
+from spirl.integrity import write_with_digest
 from spirl.plan import RunPlan
 from spirl.rl.checkpoint import (
     STATE_FORMAT,
@@ -47,7 +48,6 @@ from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
 from spirl.rl.replay import PrioritizedReplay
 from spirl.utils import (
-    atomic_path,
     atomic_write_text,
     git_commit,
     peak_rss_mb,
@@ -351,11 +351,11 @@ class Trainer:
         wall = self.wall_before + time.perf_counter() - self.started
         plan = self.plan
         final_model = self.ckpt_dir / "final.pt"
-        with atomic_path(final_model) as tmp:
-            torch.save({"format": "spirl-trained-network-1", "method": self.settings.name, "game": plan.game,
-                        "seed": self.seed, "settings": settings_to_dict(self.settings), "n_actions": self.n_actions,
-                        "frame_shape": list(self.frame_shape), "k_max": plan.k_max,
-                        "online": self.learner.online.state_dict()}, tmp)
+        network = {"format": "spirl-trained-network-1", "method": self.settings.name, "game": plan.game,
+                   "seed": self.seed, "settings": settings_to_dict(self.settings), "n_actions": self.n_actions,
+                   "frame_shape": list(self.frame_shape), "k_max": plan.k_max,
+                   "online": self.learner.online.state_dict()}
+        write_with_digest(final_model, lambda tmp: torch.save(network, tmp))
         info = {
             "method": self.settings.name,
             "game": plan.game,

@@ -140,14 +140,14 @@ def load_k_hists(paths: Sequence[str | Path]) -> dict[str, dict[str, pd.DataFram
 
 def _run_saliency_stats(args: argparse.Namespace) -> int:
     from spirl.atari.frames import load_frames
+    from spirl.cliargs import refuse_existing
     from spirl.saliency.patches import load_checked_mae
     from spirl.saliency.select import k_statistics
     from spirl.utils import choose_device, set_threads
 
+    refuse_existing([args.out], force=args.force)
     set_threads(args.threads)
     device = choose_device(args.device)
-    if args.limit is not None and args.limit < 0:
-        raise ValueError(f"--limit must be >= 0, got {args.limit}")
     frames, meta = load_frames(args.frames)
     if args.limit is not None:
         frames = frames[:args.limit]
@@ -165,12 +165,16 @@ def _run_saliency_stats(args: argparse.Namespace) -> int:
 
 def configure_saliency_stats(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl saliency-stats``."""
+    from spirl.cliargs import add_force, device, number
+
     parser.add_argument("--mae", required=True, help="MAE checkpoint (model.pt) saved with its decoder")
     parser.add_argument("--frames", required=True, help="frame dataset (.npz from 'spirl collect')")
     parser.add_argument("--out", required=True, help="output CSV (k_hist.csv)")
-    parser.add_argument("--xscale", type=float, default=1.0, help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
-    parser.add_argument("--batch", type=int, default=64, help="frames per error-map batch")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N frames")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--xscale", type=number("saliency.xscale", float), default=1.0,
+                        help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
+    parser.add_argument("--batch", type=number("run.batch"), default=64, help="frames per error-map batch")
+    parser.add_argument("--limit", type=number("run.limit"), default=None, help="use only the first N frames")
+    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
+    add_force(parser, "--out")
     parser.set_defaults(func=_run_saliency_stats)

@@ -193,11 +193,12 @@ def visualize(mae: nn.Module, frames: np.ndarray, indices: list[int], out_dir: s
 
 def _run_visualize(args: argparse.Namespace) -> int:
     from spirl.atari.frames import load_frames
+    from spirl.cliargs import outputs_in, refuse_existing
 
+    names = [f"frame{i:05d}_{kind}.png" for i in args.index for kind in ("panel", "fixed")]
+    refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
     set_threads(args.threads)
     device = choose_device(args.device)
-    if args.max_ratio is not None:
-        games.k_max(args.max_ratio)  # refuse a bad ratio before any work
     frames, meta = load_frames(args.frames)
     mae, _ = load_checked_mae(args.mae, game=meta.get("game"), device=device)
     for path in visualize(mae, frames, args.index, args.out, max_ratio=args.max_ratio, xscale=args.xscale,
@@ -208,13 +209,18 @@ def _run_visualize(args: argparse.Namespace) -> int:
 
 def configure_visualize(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl visualize``."""
+    from spirl.cliargs import add_force, device, number
+
     parser.add_argument("--mae", required=True, help="MAE checkpoint (model.pt) saved with its decoder")
     parser.add_argument("--frames", required=True, help="frame dataset (.npz from 'spirl collect')")
-    parser.add_argument("--index", type=int, nargs="+", default=[0], help="frames to draw (dataset rows)")
+    parser.add_argument("--index", type=number("run.index"), nargs="+", default=[0],
+                        help="frames to draw (dataset rows)")
     parser.add_argument("--out", required=True, help="output directory for the PNGs")
-    parser.add_argument("--max-ratio", type=float, default=None,
+    parser.add_argument("--max-ratio", type=number("saliency.max_ratio", float), default=None,
                         help="cap the dynamic K at floor(144 * ratio); default: uncapped, as the paper's figures")
-    parser.add_argument("--xscale", type=float, default=1.0, help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--xscale", type=number("saliency.xscale", float), default=1.0,
+                        help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
+    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
+    add_force(parser, "the PNGs of the chosen frames")
     parser.set_defaults(func=_run_visualize)

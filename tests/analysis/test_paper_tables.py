@@ -141,7 +141,7 @@ def test_tables_cli_writes_every_format(tmp_path, synthetic_scores, write_khist)
                                                      "variants": {"zero": "spirl", "token": "spirl_pad_token"},
                                                      "games": ["Seaquest"]}))
     out = tmp_path / "tables"
-    assert cli.main(["tables", "--scores", str(tmp_path / "scores.csv"), "--out", str(out), "--khist", str(kh),
+    assert cli.main(["tables", "--scores", str(tmp_path / "scores.csv"), "--out", str(out), "--k-hist", str(kh),
                      "--study", str(tmp_path / "study.json"), "--reps", "30"]) == 0
     index = json.loads((out / "index.json").read_text())
     names = [e["name"] for e in index]

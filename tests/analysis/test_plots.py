@@ -103,7 +103,7 @@ def test_plots_cli_writes_png_and_pdf_with_captions(tmp_path):
                                                      "variants": {"zero": "spirl", "other": "de_rainbow"}}))
     out = tmp_path / "figures"
     assert cli.main(["plots", "--scores", str(tmp_path / "scores.csv"), "--stats", str(tmp_path / "stats"),
-                     "--khist", str(khist(tmp_path)), "--study", str(tmp_path / "study.json"),
+                     "--k-hist", str(khist(tmp_path)), "--study", str(tmp_path / "study.json"),
                      "--out", str(out)]) == 0
     captions = json.loads((out / "captions.json").read_text())
     expected = {"aggregates", "profiles", "poi", "sample_efficiency", "learning_curves", "study-pad", "k_hist-paper"}
@@ -115,7 +115,7 @@ def test_plots_cli_writes_png_and_pdf_with_captions(tmp_path):
 
 
 def test_plots_cli_needs_inputs(tmp_path, capsys):
-    assert cli.main(["plots", "--out", str(tmp_path)]) == 1
+    assert cli.main(["plots", "--out", str(tmp_path)]) == 2
     assert "nothing to plot" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="spirl stats"):
         pl.make_figures(tmp_path / "f", stats_dir=tmp_path)

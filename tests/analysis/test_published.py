@@ -33,7 +33,7 @@ def test_fetch_checks_the_pinned_hash_and_feeds_the_statistics(tmp_path, referen
     cfg = config(tmp_path, [{"name": "SimPLe", "url": src.as_uri(), "sha256": reference_file.sha256["SimPLe.json"],
                              "source": "iris mirror"}])
     out = tmp_path / "published"
-    assert cli.main(["fetch-published", "--config", str(cfg), "--out", str(out)]) == 0
+    assert cli.main(["fetch-published", "--published-config", str(cfg), "--out", str(out)]) == 0
     got = out / "SimPLe.json"
     assert got.read_bytes() == src.read_bytes()
     # a second fetch keeps the verified file
@@ -48,7 +48,7 @@ def test_a_wrong_hash_is_refused_and_leaves_nothing_behind(tmp_path, capsys, ref
     src = reference_file("SPR.json")
     cfg = config(tmp_path, [{"name": "SPR", "url": src.as_uri(), "sha256": "0" * 64}])
     out = tmp_path / "published"
-    assert cli.main(["fetch-published", "--config", str(cfg), "--out", str(out)]) == 1
+    assert cli.main(["fetch-published", "--published-config", str(cfg), "--out", str(out)]) == 2
     assert "refused" in capsys.readouterr().err
     assert not out.exists()
     out.mkdir()
@@ -78,7 +78,9 @@ def test_unreachable_urls_and_bad_configs_are_clear_errors(tmp_path):
     with pytest.raises(PublishedDataError, match="missing url"):
         read_config(config(tmp_path, [{"name": "X", "sha256": "a" * 64}]))
     with pytest.raises(PublishedDataError, match="appears twice"):
-        read_config(config(tmp_path, [{"name": "X", "url": "u", "sha256": "a" * 64}] * 2))
+        read_config(config(tmp_path, [{"name": "X", "url": "https://example.org/x.json", "sha256": "a" * 64}] * 2))
+    with pytest.raises(PublishedDataError, match="must start with https://"):
+        read_config(config(tmp_path, [{"name": "X", "url": "u", "sha256": "a" * 64}]))
     assert read_config(config(tmp_path, [])) == []  # nothing to fetch
     (tmp_path / "other.yaml").write_text("games: [Pong]\n")
     with pytest.raises(PublishedDataError, match="no 'published:' list"):

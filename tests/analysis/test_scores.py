@@ -93,10 +93,10 @@ def test_aggregate_cli_writes_the_tidy_table(tmp_path):
 def test_aggregate_refuses_inconsistent_eval_files(tmp_path, capsys):
     d = write_run(tmp_path / "runs", "spirl", "Pong", 0, [(100, [1, 2])])
     (d / "eval.csv").write_text("step,episodes,mean,median,std,min,max,scores\n100,3,1.5,1.5,0.5,1,2,1;2\n")
-    assert cli.main(["aggregate", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "s.csv")]) == 1
+    assert cli.main(["aggregate", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "s.csv")]) == 2
     assert "2 scores but episodes = 3" in capsys.readouterr().err
     assert not (tmp_path / "s.csv").exists()
-    assert cli.main(["aggregate", "--runs", str(tmp_path / "nothing"), "--out", str(tmp_path / "s.csv")]) == 1
+    assert cli.main(["aggregate", "--runs", str(tmp_path / "nothing"), "--out", str(tmp_path / "s.csv")]) == 2
 
 
 def test_duplicated_episodes_are_refused():

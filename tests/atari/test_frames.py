@@ -10,6 +10,8 @@ import pytest
 from spirl.atari.envs import make_env
 from spirl.atari.frames import DatasetError, collect_frames, default_frames, load_frames, policy_rng, save_frames
 from spirl.cli import main
+from spirl.integrity import IntegrityError
+from tests.conftest import CORRUPTIONS
 
 N = 200
 
@@ -126,16 +128,17 @@ def test_missing_arrays_are_refused(tmp_path):
 def test_cli_collects_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "sub" / "pong"  # no .npz suffix: the file is still written exactly there
     assert main(["collect", "--game", "pong", "--frames", "40", "--seed", "3", "--out", str(out)]) == 0
+    assert "--frames is now --n-frames" in capsys.readouterr().err  # the old spelling still works, for one release
     frames, meta = load_frames(out)
     assert frames.shape == (40, 96, 96, 3) and meta["game"] == "Pong" and meta["seed"] == 3
     before = out.read_bytes()
-    assert main(["collect", "--game", "Pong", "--frames", "20", "--seed", "4", "--out", str(out)]) == 1
+    assert main(["collect", "--game", "Pong", "--n-frames", "20", "--seed", "4", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
     assert out.read_bytes() == before  # untouched
-    assert main(["collect", "--game", "Pong", "--frames", "20", "--seed", "4", "--out", str(out), "--force"]) == 0
+    assert main(["collect", "--game", "Pong", "--n-frames", "20", "--seed", "4", "--out", str(out), "--force"]) == 0
     assert load_frames(out)[1]["frames"] == 20
-    assert [p.name for p in out.parent.iterdir()] == ["pong"]  # no temporary file left behind
-    assert main(["collect", "--game", "Pongg", "--frames", "5", "--out", str(tmp_path / "x.npz")]) == 1
+    assert sorted(p.name for p in out.parent.iterdir()) == ["pong", "pong.sha256"]  # no temporary file left
+    assert main(["collect", "--game", "Pongg", "--n-frames", "5", "--out", str(tmp_path / "x.npz")]) == 2
     assert "Pong" in capsys.readouterr().err
 
 
@@ -144,3 +147,19 @@ def test_save_refuses_to_overwrite_without_force(tmp_path, breakout):
     with pytest.raises(FileExistsError):
         save_frames(path, *breakout)
     save_frames(path, *breakout, force=True)
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_a_corrupt_dataset_is_refused_by_its_digest(tmp_path, breakout, corrupt, how):
+    path = save_frames(tmp_path / "a.npz", *breakout)
+    corrupt(path, how)
+    with pytest.raises(IntegrityError, match=r"frame dataset .*a\.npz does not match its sha256"):
+        load_frames(path)
+
+
+def test_a_text_file_renamed_npz_is_not_called_a_pickle(tmp_path):
+    path = tmp_path / "frames.npz"
+    path.write_text("some notes\n")
+    with pytest.raises(DatasetError) as err:
+        load_frames(path)
+    assert "not a frame dataset" in str(err.value) and "pickle" not in str(err.value)

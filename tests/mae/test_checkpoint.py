@@ -3,9 +3,11 @@
 import pytest
 import torch
 
+from spirl.integrity import IntegrityError
 from spirl.mae.checkpoint import CheckpointMismatchError, load_mae, save_mae
 from spirl.mae.model import MAE
 from spirl.settings import MAEArch
+from tests.conftest import CORRUPTIONS
 
 SMALL = MAEArch(embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
 
@@ -24,7 +26,7 @@ def test_checkpoint_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(imgs, 0.75, torch.Generator().manual_seed(0))[1],
                            loaded(imgs, 0.75, torch.Generator().manual_seed(0))[1])
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # atomic write leaves no temp file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.pt.sha256"]  # and no temp file
 
 
 def test_checkpoint_mismatches_are_named(tmp_path):
@@ -54,3 +56,35 @@ def test_encoder_only_checkpoint(tmp_path):
     assert not meta["has_decoder"]
     assert torch.equal(loaded.blocks[0].attn.qkv.weight, model.blocks[0].attn.qkv.weight)
     assert torch.equal(loaded.cls_token, model.cls_token)
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_a_corrupt_checkpoint_is_refused_never_loaded(tmp_path, corrupt, how):
+    path = tmp_path / "model.pt"
+    save_mae(path, MAE(SMALL), game="Seaquest")
+    corrupt(path, how)
+    with pytest.raises(IntegrityError, match=r"MAE checkpoint .*model\.pt does not match its sha256"):
+        load_mae(path)
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_a_damaged_checkpoint_without_its_digest_is_one_clear_line(tmp_path, corrupt, how):
+    path = tmp_path / "model.pt"
+    save_mae(path, MAE(SMALL), game="Seaquest")
+    (tmp_path / "model.pt.sha256").unlink()  # e.g. copied from elsewhere
+    corrupt(path, how)
+    try:
+        load_mae(path)
+    except CheckpointMismatchError as err:
+        text = str(err)
+        assert "\n" not in text and "weights_only" not in text and "model.pt" in text
+    else:  # 16 flipped bytes may fall in a tensor's data, which only the digest can see
+        assert how.startswith("flip")
+
+
+def test_a_text_file_renamed_pt_is_refused_without_torchs_advice(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_text("these are my notes, not a model\n")
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_mae(path)
+    assert "not a file torch.save wrote" in str(err.value) and "weights_only" not in str(err.value)

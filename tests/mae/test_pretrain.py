@@ -3,12 +3,14 @@
 import csv
 import itertools
 import json
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from spirl import cli
+from spirl.integrity import IntegrityError
 from spirl.mae.checkpoint import load_mae
 from spirl.mae.model import MAE
 from spirl.mae.pretrain import apply_set, lr_at, param_groups, peak_lr, pretrain
@@ -117,7 +119,8 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, capsys):
 
     out_b = tmp_path / "b" / "model.pt"
     assert pretrain(data, out_b, TINY, settings, seed=3, device="cpu", stop_after_epochs=1) is None
-    assert not out_b.exists() and (out_b.parent / ".ckpt" / "model" / "state.pt").exists()
+    state = out_b.parent / ".ckpt" / "model" / "epoch-0001"
+    assert not out_b.exists() and (state / "state.pt").is_file() and (state / "MANIFEST").is_file()
     pretrain(data, out_b, TINY, settings, seed=3, device="cpu")
     assert "resuming MsPacman from epoch 1/2" in capsys.readouterr().err
 
@@ -136,9 +139,12 @@ def test_state_of_other_settings_or_unreadable_is_not_resumed(tmp_path, capsys):
     pretrain(data, out, TINY, settings, seed=0, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1)
     pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1)
     assert "belongs to other settings" in capsys.readouterr().err
-    (ckpt / "state.pt").write_bytes(b"half a file")
+    (ckpt / "epoch-0001" / "state.pt").write_bytes(b"half a file")  # the only state, now corrupt
+    with pytest.raises(IntegrityError, match=r"no intact pretraining state .* delete .* to start afresh"):
+        pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
+    assert not out.exists()
+    shutil.rmtree(ckpt)  # the remedy the line names
     pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
-    assert "ignoring unreadable" in capsys.readouterr().err
     assert load_mae(out)[1]["extra"]["epoch"] == 2
 
 
@@ -164,11 +170,11 @@ def test_cli_refuses_to_overwrite_and_runs_with_force(tmp_path, capsys):
             "--device", "cpu", "--set", "pretrain.epochs=1", "--set", "pretrain.batch_size=16"]
     for pair in TINY_SET:
         args += ["--set", pair]
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     assert "--force" in capsys.readouterr().err
     assert out.read_bytes() == b"an earlier model"
     assert cli.main([*args, "--force"]) == 0
     meta = load_mae(out, game="ms_pacman", arch=TINY)[1]
     assert meta["extra"]["pretrain"]["epochs"] == 1 and meta["extra"]["threads"] == 1
-    assert cli.main([*args, "--set", "pretrain.epoch=1", "--force"]) == 1
+    assert cli.main([*args, "--set", "pretrain.epoch=1", "--force"]) == 2
     assert "unknown setting 'epoch'" in capsys.readouterr().err

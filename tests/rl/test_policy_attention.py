@@ -117,3 +117,16 @@ def test_attention_refuses_runs_that_are_not_spirl(tmp_path):
                 "n_actions": 4, "frame_shape": [84, 84, 1], "online": {}}, bad)
     with pytest.raises(at.AttentionError, match="needs a SPIRL run"):
         at.load_trained(bad)
+
+
+def test_a_corrupt_trained_network_is_refused(tmp_path, corrupt):
+    from spirl.integrity import IntegrityError, write_with_digest
+
+    path = write_with_digest(tmp_path / "final.pt", lambda tmp: torch.save({"format": at.TRAINED_FORMAT}, tmp))
+    corrupt(path, "flip50")
+    with pytest.raises(IntegrityError, match=r"trained network .*final\.pt does not match its sha256"):
+        at.load_trained(path)
+    path.write_text("not a network\n")
+    (tmp_path / "final.pt.sha256").unlink()
+    with pytest.raises(at.AttentionError, match=r"not a file torch\.save wrote"):
+        at.load_trained(path)

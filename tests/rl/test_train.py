@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -109,10 +110,10 @@ def test_spirl_refuses_to_start_without_an_mae_or_with_another_games(work, capsy
     with pytest.raises(ValueError, match="trained on Seaquest, not on MsPacman"):
         train(work / "preset.yaml", "spirl", GAME, 0, work / "runs" / "othermae", mae=work / "mae_seaquest.pt",
               overrides=SPIRL, quiet=True)
-    # through the CLI: one clear line, exit code 1
+    # through the CLI: one clear line, exit code 2 (refused before any work)
     code = main(["train", "--config", str(work / "preset.yaml"), "--method", "spirl", "--game", GAME, "--seed", "0",
                  "--out", str(work / "runs" / "nomae")])
-    assert code == 1 and "needs the MAE pretrained on MsPacman" in capsys.readouterr().err
+    assert code == 2 and "needs the MAE pretrained on MsPacman" in capsys.readouterr().err
 
 
 def test_killed_run_resumes_to_the_same_eval_csv(work, de_run):
@@ -120,12 +121,14 @@ def test_killed_run_resumes_to_the_same_eval_csv(work, de_run):
     # "killed" after step 250: checkpoints exist at 100 and 200, the evaluation at 150 was done
     assert train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt,
                  stop_after_steps=250, quiet=True) is None
-    assert [p.name for p in ckpt.glob("step-*")] == ["step-000000200"] and not (out / "eval.csv").exists()
+    # the two newest checkpoints are kept, each with its sha256 manifest
+    assert sorted(p.name for p in ckpt.glob("step-*")) == ["step-000000100", "step-000000200"]
+    assert (ckpt / "step-000000200" / "MANIFEST").is_file() and not (out / "eval.csv").exists()
     # a checkpoint of other settings is refused, naming the setting, and left untouched
     with pytest.raises(RunError, match=r"learner\.lr: checkpoint 0\.0001 vs this run 0\.0003"):
         train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=[*COMMON, "learner.lr=3e-4"],
               ckpt_dir=ckpt, quiet=True)
-    assert (ckpt / "step-000000200" / "COMPLETE").is_file()
+    assert (ckpt / "step-000000200" / "MANIFEST").is_file()
     # started again with the same arguments: continues from step 200 and ends where the uninterrupted run ended
     info = train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt, quiet=True)
     assert info["sessions"] == 2
@@ -166,3 +169,50 @@ def test_acting_stacks_equal_the_stacks_the_replay_rebuilds(work, tmp_path):
             assert np.array_equal(batch.next_obs[i], acted[t + n])
     zeroed = [t for t in range(1, 400) if replay.terminal[t - 1]]
     assert all((acted[t][:3] == 0).all() and acted[t][3].any() for t in zeroed)
+
+
+@pytest.fixture(scope="module")
+def killed(work) -> Path:
+    """The checkpoints of a run "killed" after step 250: step-000000100 and step-000000200."""
+    ckpt = work / "ckpt" / "corrupt-source"
+    assert train(work / "preset.yaml", "de_rainbow", GAME, 0, work / "runs" / "corrupt-source", overrides=COMMON,
+                 ckpt_dir=ckpt, stop_after_steps=250, quiet=True) is None
+    return ckpt
+
+
+@pytest.mark.parametrize("how", ["flip50", "flip90", "truncate", "empty", "garbage", "replay-flip50"])
+def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(killed, tmp_path, corrupt, how, capsys):
+    from spirl.rl.checkpoint import latest_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(killed, ckpt)
+    name = "replay.npz" if how.startswith("replay") else "state.pt"
+    corrupt(ckpt / "step-000000200" / name, how.removeprefix("replay-"))
+    assert latest_checkpoint(ckpt) == ckpt / "step-000000100"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"step-000000200/{name} does not match its sha256" in err[0], err
+    assert "resuming from step-000000100" in err[0]
+
+
+def test_a_run_resumed_from_the_fallback_ends_bit_identical(work, killed, de_run, tmp_path, corrupt):
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(killed, ckpt)
+    corrupt(ckpt / "step-000000200" / "state.pt", "flip50")
+    out = tmp_path / "out"
+    info = train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt, quiet=True)
+    assert info["sessions"] == 2
+    assert (out / "eval.csv").read_bytes() == (de_run / "eval.csv").read_bytes()  # never a silently other result
+
+
+def test_no_intact_checkpoint_is_one_line_naming_the_remedy(work, killed, tmp_path, corrupt, capsys):
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(killed, ckpt)
+    corrupt(ckpt / "step-000000200" / "state.pt", "truncate")
+    corrupt(ckpt / "step-000000100" / "state.pt", "empty")
+    out = tmp_path / "out"
+    code = main(["train", "--config", str(work / "preset.yaml"), "--method", "de_rainbow", "--game", GAME,
+                 "--seed", "0", "--out", str(out), "--ckpt-dir", str(ckpt), *(f"--set={c}" for c in COMMON)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert f"no intact training checkpoint in {ckpt}" in err[0] and f"delete {ckpt} to start afresh" in err[0]
+    assert not out.exists() and len(list(ckpt.glob("step-*"))) == 2  # nothing written, nothing deleted

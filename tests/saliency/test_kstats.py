@@ -56,7 +56,7 @@ def test_saliency_stats_command(tmp_path, mae, frames):
     hist, ideal = kstats.read_k_hist(out)
     k = select.dynamic_k(error_map.error_map(mae, patches.frames_to_images(frames[:2])), P).numpy()
     assert hist["count"].sum() == 2 and ideal == kstats.ideal_ratio(k)
-    assert cli.main([*argv, "--limit", "0"]) == 1  # an empty selection is refused
+    assert cli.main([*argv, "--limit", "0"]) == 2  # an empty selection is refused
 
 
 def _from_counts(counts):

@@ -81,5 +81,5 @@ def test_visualize_command(tmp_path, mae, frames, capsys):
     assert cli.main([*base, "--index", "0"]) == 0
     _is_png(tmp_path / "out" / "frame00000_panel.png")
     _is_png(tmp_path / "out" / "frame00000_fixed.png")
-    assert cli.main([*base, "--index", "0", "--max-ratio", "1.5"]) == 1
-    assert "max_ratio" in capsys.readouterr().err
+    assert cli.main([*base, "--index", "0", "--max-ratio", "1.5"]) == 2
+    assert "--max-ratio: must be in (0, 1]" in capsys.readouterr().err

@@ -48,7 +48,7 @@ def test_checkpoint_without_decoder_is_refused(tmp_path, mae, capsys):
     save_frames(tmp_path / "f.npz", np.zeros((1, 96, 96, 3), np.uint8), {"game": "MsPacman", "frames": 1})
     code = cli.main(["saliency-stats", "--mae", str(tmp_path / "enc.pt"), "--frames", str(tmp_path / "f.npz"),
                      "--out", str(tmp_path / "k.csv")])
-    assert code == 1 and "decoder" in capsys.readouterr().err
+    assert code == 2 and "decoder" in capsys.readouterr().err
     assert not (tmp_path / "k.csv").exists()
 
 

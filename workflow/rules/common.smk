@@ -12,9 +12,9 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from spirl.atari import games as spirl_games
-from spirl.config import ConfigError, method_file_doc, parse_preset, resolve_method
-from spirl.plan import for_game, resolve_max_ratio
-from spirl.fields import settings_to_dict
+from spirl.config import ConfigError, check_preset, mae_settings, method_file_doc, resolve_method
+from spirl.plan import for_game
+from spirl.utils import read_yaml
 
 # Rules run `python -m spirl ...`. The interpreter running Snakemake has spirl installed, so its
 # directory goes first on PATH: that works without an activated venv (`make reproduce` runs
@@ -74,55 +74,14 @@ def config_error_line(err: Exception) -> str:
     return f"config error ({preset_source()}): {msg}"
 
 
-def mae_settings(preset) -> dict[str, dict]:
-    """{mae variant: {"mae": arch, "pretrain": settings}} of every MAE the runs need.
-
-    The MAE of a variant is pretrained once per game and shared by every SPIRL method that
-    names the variant, so those methods must agree on its architecture and pretraining; a
-    method that wants another (e.g. the released code's 100 epochs) names its own variant.
-    """
-    out: dict[str, dict] = {}
-    owner: dict[str, str] = {}
-    for name in preset.method_names():
-        s = resolve_method(preset, name)
-        if s.agent.encoder != "spirl":
-            continue
-        d = settings_to_dict(s)
-        want = {"mae": d["mae"], "pretrain": d["pretrain"]}
-        have = out.setdefault(s.mae_variant, want)
-        if have != want:
-            section = "mae" if have["mae"] != want["mae"] else "pretrain"
-            diff = sorted(k for k in want[section] if want[section][k] != have[section][k])
-            raise ConfigError(
-                f"methods {owner[s.mae_variant]!r} and {name!r} share mae_variant {s.mae_variant!r} "
-                f"but differ in {section}.{', '.join(diff)}; give one of them its own mae_variant"
-            )
-        owner.setdefault(s.mae_variant, name)
-    return out
-
-
 def load_workflow_preset(config: dict):
-    """Check the preset with spirl.config (after the JSON Schema), the MAE sharing rule, and that
-    every SPIRL run's maximal ratio means something for its game (the paper gives ratios for four)."""
-    preset = parse_preset(config, preset_source())
-    if not preset.runs():
-        raise ConfigError("the preset runs nothing; name methods under 'comparison:' or 'studies:'")
-    mae_settings(preset)
-    seeds: dict[tuple[str, str], set[int]] = {}
-    for method, game, seed in preset.runs():
-        seeds.setdefault((method, game), set()).add(seed)
-    for (method, game), found in seeds.items():
-        if len(found) < 2:  # runs are the unit of every statistic; spirl stats refuses one
-            raise ConfigError(f"method {method!r} has {len(found)} seed on {game}; the statistics need at least 2")
-    for method, game, _ in preset.runs():
-        s = resolve_method(preset, method)
-        ratio = s.saliency.max_ratio
-        if s.agent.encoder == "spirl" and not (isinstance(ratio, str) and ratio.startswith("auto")):
-            try:
-                resolve_max_ratio(ratio, game)
-            except ConfigError as err:
-                raise ConfigError(f"method {method!r} on {game}: {err}") from None
-    return preset
+    """Every check of the preset, by the one function `spirl check-config` runs (spirl.config.check_preset):
+    keys, types and ranges, the MAE sharing rule, two seeds per method and game, a maximal ratio per game.
+    Each preset file is read again with spirl's YAML reader first, which refuses a key given twice
+    (Snakemake's reader would keep the last)."""
+    for f in workflow.configfiles:
+        read_yaml(f, what="preset", error=ConfigError)
+    return check_preset(config, preset_source())
 
 
 # ------------------------------------------------------------------------------------ preset tables

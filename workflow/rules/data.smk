@@ -18,5 +18,5 @@ rule collect:
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl collect --game {wildcards.game} --frames {params.frames} --seed {params.seed} "
+        "python -m spirl collect --game {wildcards.game} --n-frames {params.frames} --seed {params.seed} "
         "--out {output} > {log} 2>&1"

@@ -39,7 +39,7 @@ rule fetch_published:
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl fetch-published --config {input:q} --out results/published > {log:q} 2>&1"
+        "python -m spirl fetch-published --published-config {input:q} --out results/published > {log:q} 2>&1"
 
 
 rule stats:
@@ -108,7 +108,7 @@ rule tables:
         reps=lambda wc: PRESET.stats.reps,
         seed=lambda wc: PRESET.stats.seed,
         interval=lambda wc: PRESET.stats.interval,
-        khist=lambda wc, input: f"--khist {' '.join(input.khist)}" if input.khist else "",
+        khist=lambda wc, input: f"--k-hist {' '.join(input.khist)}" if input.khist else "",
         studies=lambda wc, input: f"--study {' '.join(input.studies)}" if input.studies else "",
     log:
         "results/logs/tables.log",
@@ -163,7 +163,7 @@ rule plots:
             for study in study_names()
         ],
     params:
-        khist=lambda wc, input: f"--khist {' '.join(input.khist)}" if input.khist else "",
+        khist=lambda wc, input: f"--k-hist {' '.join(input.khist)}" if input.khist else "",
         studies=lambda wc, input: f"--study {' '.join(input.studies)}" if input.studies else "",
     log:
         "results/logs/plots.log",
