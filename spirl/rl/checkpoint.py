@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 STATE_FORMAT = "spirl-train-checkpoint-1"
 
 
@@ -56,6 +54,8 @@ def write_checkpoint(ckpt_dir: Path, step: int, state: dict[str, Any], save_repl
     ``save_replay(path)`` writes the replay buffer to ``path``. Only the newest complete
     checkpoint is kept. Returns the checkpoint directory.
     """
+    import torch  # here, so that reading the layout (spirl status) does not load torch
+
     name = f"step-{step:09d}"
     tmp = ckpt_dir / f".tmp-{name}"
     if tmp.exists():
@@ -76,6 +76,8 @@ def write_checkpoint(ckpt_dir: Path, step: int, state: dict[str, Any], save_repl
 
 def read_state(path: Path) -> dict[str, Any]:
     """The run state of checkpoint directory ``path``, refusing a file of another format."""
+    import torch
+
     state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)  # our own file
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path} is not a training checkpoint of format {STATE_FORMAT}")
