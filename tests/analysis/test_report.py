@@ -91,7 +91,7 @@ def test_no_banner_at_the_paper_budget(tmp_path):
     (tmp_path / "published.yaml").write_text("published: []\n")  # what the workflow writes without any
     html = rp.build_report(runs_dir=tmp_path / "runs", published_config=tmp_path / "published.yaml")
     assert "No published per-run score files" in html
-    assert 'class="banner"' not in html and "<h2>Run inventory</h2>" in html
+    assert 'class="banner"' not in html and ">Run inventory</h2>" in html
 
 
 def test_banner_names_short_evaluations_and_missing_runs():
@@ -110,3 +110,13 @@ def test_missing_inputs_are_clear_errors(tmp_path):
     bad.joinpath("run.json").write_text("{not json")
     with pytest.raises(ValueError, match="not JSON"):
         rp.load_runs(tmp_path / "r")
+
+
+def test_contents_links_every_section(tmp_path):
+    make_runs(tmp_path / "runs", 400)
+    text = rp.build_report(runs_dir=tmp_path / "runs", methods_dir=None)
+    ids = set(re.findall(r'<h2 id="([^"]+)">', text))
+    links = re.findall(r'<a href="#([^"]+)">', text)
+    assert len(ids) == text.count("<h2") >= 3  # every section heading has an id ...
+    assert sorted(links) == sorted(ids)  # ... and one link in the contents
+    assert text.index("<nav") < text.index("<h2")
