@@ -12,8 +12,8 @@ to stderr when the step starts, then whenever the count passes the next 2% of th
 Fields, separated by `` | ``: the UTC time the record was written and the step's name; the
 count, its total (when known) and the percentage; the mean rate since the step started in this
 process (``?`` on the first record); the time since it started; the time left at that rate
-(``?`` when unknown); and the step's own fields (``set_postfix``: training adds the last
-evaluation's mean and the mean loss of its latest 1,000 steps). A record is only written
+(``?`` when unknown); and the step's own fields (``set_postfix``: training adds the latest
+evaluation's mean and the loss ``train_log.csv`` logged last). A record is only written
 from the step's own loop, so a hung loop writes nothing. :func:`parse_record` reads a line
 back (``spirl status`` does); :func:`format_record` is the one writer.
 

@@ -22,7 +22,8 @@ States:
 The campaign's ETA: each unfinished run's remaining steps at its measured rate (its own for a
 running run, else the mean rate of the method's measured runs, else of all measured runs),
 summed, divided by the number of runs running now (the parallelism the scheduler gives), and
-never less than the longest running run's own ETA. docs/monitoring.md shows an example.
+never less than the longest running run's own ETA; the runs timed at other methods' rates are
+counted. docs/monitoring.md shows an example.
 """
 
 from __future__ import annotations
@@ -107,14 +108,14 @@ def run_status(results: Path, method: str, game: str, seed: int, *, now: float,
     log_path = results / LOG_FILE.format(**ident)
     log = str(log_path) if log_path.is_file() else None
     if (run_dir / "eval.csv").is_file() and (run_dir / "run.json").is_file():
-        info = json.loads((run_dir / "run.json").read_text())
-        st = RunStatus(method, game, seed, "done", log=log, wall_time_s=info.get("wall_time_s"),
-                       rate=info.get("steps_per_s"), total=(info.get("plan") or {}).get("total_env_steps"))
-        st.step = st.total
+        st = RunStatus(method, game, seed, "done", log=log)
         try:
+            info = json.loads((run_dir / "run.json").read_text())
+            st.wall_time_s, st.rate = info.get("wall_time_s"), info.get("steps_per_s")
+            st.total = st.step = (info.get("plan") or {}).get("total_env_steps")
             st.score = float(read_eval_csv(run_dir / "eval.csv")["mean"].iloc[-1])
-        except ValueError as err:
-            st.error = str(err)
+        except (ValueError, AttributeError) as err:  # a run.json or eval.csv not of this harness
+            st.error = f"{run_dir}: {err}"
         return st
     ckpt = latest_checkpoint(default_checkpoint_dir(run_dir))
     if log is None and ckpt is None:
@@ -123,22 +124,28 @@ def run_status(results: Path, method: str, game: str, seed: int, *, now: float,
     changed = []
     if ckpt is not None:
         marker = ckpt / "COMPLETE"
-        st.checkpoint_step = int(marker.read_text().split()[0])
-        st.checkpoint_age_s = max(0.0, now - marker.stat().st_mtime)
-        st.step = st.checkpoint_step
-        changed.append(marker.stat().st_mtime)
+        try:  # the run may replace this checkpoint with the next one while we read it
+            st.checkpoint_step, mtime = int(marker.read_text().split()[0]), marker.stat().st_mtime
+            st.checkpoint_age_s, st.step = max(0.0, now - mtime), st.checkpoint_step
+            changed.append(mtime)
+        except (OSError, ValueError, IndexError):
+            pass
     if log is not None:
-        changed.append(log_path.stat().st_mtime)
-        rec, tail = _latest_training_record(log_path.read_text(errors="replace"))
+        try:
+            changed.append(log_path.stat().st_mtime)
+            text = log_path.read_text(errors="replace")
+        except OSError:  # a rerun replacing the log as we read it
+            text = ""
+        rec, tail = _latest_training_record(text)
         if rec is not None:
             st.step, st.total, st.rate, st.fields = rec.n, rec.total, rec.rate, rec.fields
             if rec.eta_s is not None:
                 st.eta_s = max(0.0, rec.eta_s - max(0.0, now - rec.time.timestamp()))
         st.error = _error_line(tail)
-    st.idle_s = max(0.0, now - max(changed))
+    st.idle_s = max(0.0, now - max(changed)) if changed else None
     if st.error is not None:
         st.state, st.eta_s = "failed", None
-    elif st.idle_s >= stalled_after_s:
+    elif st.idle_s is not None and st.idle_s >= stalled_after_s:
         st.state, st.eta_s = "stalled", None
     return st
 
@@ -154,6 +161,7 @@ class Campaign:
     runs: list[RunStatus]
     counts: dict[str, int]
     remaining_run_s: float | None  # run time the unfinished runs still need, summed (None: no rate measured)
+    other_rates: int  # unfinished runs of a method with no measured rate yet, timed at all methods' mean rate
     parallel: int  # runs moving now
     eta_s: float | None  # wall time to the campaign's end at that parallelism (None: nothing moving or no rate)
     not_in_preset: int  # runs on disk the preset does not name (another preset?)
@@ -183,13 +191,14 @@ def campaign_status(results: str | Path, preset: Preset, *, now: float | None = 
         if st.rate and st.state in ("done", "running"):
             measured.setdefault(st.method, []).append(st.rate)
     everyone = [r for rates in measured.values() for r in rates]
-    remaining, unknown = 0.0, False
+    remaining, unknown, borrowed = 0.0, False, 0
     for st in runs:
         if st.state == "done":
             continue
         if st.state == "running" and st.eta_s is not None:
             remaining += st.eta_s
             continue
+        borrowed += st.method not in measured
         rates = measured.get(st.method) or everyone
         if not rates or st.total is None:
             unknown = True
@@ -203,7 +212,7 @@ def campaign_status(results: str | Path, preset: Preset, *, now: float | None = 
     named = {(m, g, str(s)) for m, g, s in preset.runs()}
     when = datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Campaign(str(root), preset.path, when, stalled_after_s, runs, counts, None if unknown else remaining,
-                    len(moving), eta, len(_runs_on_disk(root) - named))
+                    0 if unknown else borrowed, len(moving), eta, len(_runs_on_disk(root) - named))
 
 
 def _runs_on_disk(root: Path) -> set[tuple[str, str, str]]:
@@ -223,7 +232,7 @@ def _row(st: RunStatus) -> list[str]:
     steps = ""
     if st.step is not None and st.total:
         steps = f"{st.step}/{st.total} ({100.0 * st.step / st.total:.0f}%)"
-    rate = f"{st.rate:.3g}/s" if st.rate else ""
+    rate = f"{st.rate:.3g}" if st.rate else ""
     ckpt = f"{st.checkpoint_step} ({_age(st.checkpoint_age_s)} ago)" if st.checkpoint_step is not None else ""
     if st.state == "done":
         detail = (f"score {st.score:.1f}" if st.score is not None else f"unreadable: {st.error}") + (
@@ -232,6 +241,8 @@ def _row(st: RunStatus) -> list[str]:
         detail = st.error or ""
     elif st.state == "stalled":
         detail = f"no change for {_age(st.idle_s)}" + ("" if st.error else "; log ends without an error (killed?)")
+    elif st.state == "running" and st.step is None:
+        detail = "starting: no progress record yet"
     else:
         detail = " ".join(f"{k}={v}" for k, v in st.fields.items())
     return [st.method, st.game, str(st.seed), st.state, steps, rate, _age(st.eta_s), ckpt, detail]
@@ -239,10 +250,10 @@ def _row(st: RunStatus) -> list[str]:
 
 def format_table(c: Campaign) -> str:
     """The human-readable status: one line per run, then the campaign's totals."""
-    head = ["method", "game", "seed", "state", "steps", "rate", "eta", "checkpoint", "detail"]
+    head = ["method", "game", "seed", "state", "steps", "steps/s", "eta", "checkpoint", "detail"]
     rows = [head, *(_row(st) for st in c.runs)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
+    lines = [("  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths)) + "  " + r[-1]).rstrip() for r in rows]
     counts = ", ".join(f"{n} {state}" for state, n in c.counts.items() if n)
     lines.insert(0, f"{c.config}: {len(c.runs)} runs in {c.results} at {c.time}: {counts}")
     left = len(c.runs) - c.counts["done"]
@@ -252,6 +263,8 @@ def format_table(c: Campaign) -> str:
         lines.append(f"campaign: {left} runs left; no rate measured yet, so no ETA")
     else:
         total = f"campaign: {left} runs left, about {_age(c.remaining_run_s)} of run time"
+        if c.other_rates:
+            total += f" ({c.other_rates} of them timed at other methods' rates until one of theirs is measured)"
         lines.append(total + (f"; ETA {_age(c.eta_s)} at the {c.parallel} run(s) now running" if c.eta_s is not None
                               else "; no run is moving now, so no ETA"))
     lines.append(f"stalled = no change in a run's log or checkpoints for {_age(c.stalled_after_s)}")

@@ -254,7 +254,7 @@ class Trainer:
         plan, every = self.plan, self.settings.budget.checkpoint_every
         eval_steps = set(plan.eval_steps)
         bar = progress(total=plan.total_env_steps, desc=f"{self.settings.name} {plan.game} seed {self.seed}",
-                       unit="step", initial=self.step)
+                       unit="step", initial=self.step)  # spirl status reads this unit's records
         shown = {"eval_mean": f"{self.eval_rows[-1]['mean']:.1f}"} if self.eval_rows else {}
         loss_shown = self.last_loss
         while self.step < plan.total_env_steps:

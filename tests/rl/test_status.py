@@ -110,6 +110,19 @@ def test_every_state_from_the_files(campaign):
     # the unfinished runs at the method's measured rates (done 5/s, running 10/s: 7.5/s), one run moving now
     expected = running.eta_s + (TOTAL - 120) / 7.5 + (TOTAL - 312) / 7.5 + TOTAL / 7.5
     assert c.parallel == 1 and c.remaining_run_s == pytest.approx(expected) and c.eta_s == pytest.approx(expected)
+    assert c.other_rates == 0
+
+
+def test_a_method_not_measured_yet_borrows_the_others_rates(campaign):
+    results, preset = campaign
+    raw = yaml.safe_load(preset.read_text())
+    raw["comparison"]["spirl"] = {"seeds": [0, 1]}  # no SPIRL run has started
+    preset.write_text(yaml.safe_dump(raw))
+    c = campaign_status(results, load_preset(preset))
+    assert c.counts["not started"] == 3 and c.other_rates == 2
+    spirl = [st for st in c.runs if st.method == "spirl"]
+    assert all(st.total == TOTAL for st in spirl)
+    assert c.remaining_run_s == pytest.approx(c.runs[1].eta_s + (280 + 88 + 3 * TOTAL) / 7.5)
 
 
 def test_a_log_with_an_error_line_and_a_quiet_start(tmp_path):
