@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resolve-method": ("spirl.config", "write one method's fully resolved settings as YAML"),
     "check-config": ("spirl.config", "validate a preset and list the runs it expands to"),
     "train": ("spirl.rl.train", "train one method on one game with one seed (resumable)"),
+    "status": ("spirl.status", "how far a campaign is: each run's state, steps, rate and ETA, from its files"),
     "aggregate": ("spirl.analysis.scores", "gather every run's eval.csv into one tidy scores table"),
     "stats": ("spirl.analysis.stats", "rliable aggregates with stratified-bootstrap CIs"),
     "tables": ("spirl.analysis.paper_tables", "paper tables side by side with ours (Markdown, LaTeX, CSV)"),

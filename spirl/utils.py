@@ -190,12 +190,19 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> str:
 
 
 def progress(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str = "",
-             unit: str = "it") -> Any:
-    """A tqdm progress bar that stays quiet when stderr is not a terminal (logs, CI, Snakemake)."""
+             unit: str = "it", initial: int = 0) -> Any:
+    """A tqdm progress bar on a terminal; off a terminal (logs, CI, Snakemake), one-line progress records.
+
+    ``initial``: units already done (a resumed step). The records, their cadence and their fields
+    are ``spirl.progress``'s (docs/monitoring.md).
+    """
+    if not sys.stderr.isatty():
+        from spirl.progress import ProgressRecorder
+
+        return ProgressRecorder(iterable, total=total, desc=desc, unit=unit, initial=initial)
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(),
-                dynamic_ncols=True, leave=False)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, dynamic_ncols=True, leave=False)
 
 
 def peak_rss_mb() -> float:

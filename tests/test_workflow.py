@@ -8,6 +8,7 @@ so the project's results/ and reports/ are never touched. The end-to-end tests a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from collections import Counter
 from dataclasses import fields
 from functools import cache
 from pathlib import Path
+from urllib.parse import unquote
 
 import jsonschema
 import pytest
@@ -241,6 +243,48 @@ def test_end_to_end_run_writes_every_output(project, preset, finished):
     assert "published:SPR" in (finished / "reports/stats/aggregates.csv").read_text()
     again = snakemake(finished, "--dry-run", "--configfile", str(preset), project=project)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_the_report_opens_in_a_real_browser(finished, chromium, tmp_path):
+    """reports/report.html as a reader opens it: every image loads, every internal link lands, no script errors."""
+    page = finished / "reports/report.html"
+    shot = tmp_path / "report.png"
+    facts = chromium.open(page, shot)
+    assert facts["errors"] == []
+    assert len(facts["images"]) >= 5, facts["images"]
+    assert [i["src"] for i in facts["images"] if not i["ok"]] == []
+    ids = set(facts["ids"])
+    anchors = [h for h in facts["links"] if h.startswith("#")]
+    assert len(anchors) >= 5 and [h for h in anchors if unquote(h[1:]) not in ids] == []
+    local = [h for h in facts["links"] if not h.startswith("#") and not re.match(r"^[a-z]+:", h)]
+    assert [h for h in local if not (page.parent / unquote(h.split("#")[0])).exists()] == []
+    from PIL import Image
+
+    with Image.open(shot) as img:  # the first screen, as a reader sees it
+        assert img.size == (1280, 800) and len(img.convert("L").getcolors(1 << 16) or range(1 << 16)) > 16
+
+
+@pytest.mark.slow
+def test_job_logs_carry_progress_records_and_status_reads_them(preset, finished):
+    from spirl.progress import parse_record
+
+    runs = load_preset(preset).runs()
+    for method, game, seed in runs:
+        log = (finished / f"results/logs/train/{method}/{game}/{seed}.log").read_text().splitlines()
+        train = [r for r in map(parse_record, log) if r is not None and r.unit == "step"]
+        assert train[0].n == 0 and train[-1].n == train[-1].total == 100, log
+        assert "eval_mean" in train[-1].fields and all(r.desc == f"{method} {game} seed {seed}" for r in train)
+    for step, unit in (("collect/Seaquest", "frame"), ("pretrain/tiny/Seaquest", "batch"),
+                       ("saliency/tiny/Seaquest", "frame")):  # every long step of the DAG writes its records
+        recs = [r for r in map(parse_record, (finished / f"results/logs/{step}.log").read_text().splitlines()) if r]
+        assert recs and recs[-1].unit == unit and recs[-1].n == recs[-1].total, step
+    done = subprocess.run([sys.executable, "-m", "spirl", "status", str(finished / "results"), "--config", str(preset),
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["counts"]["done"] == len(runs) == len(status["runs"])
+    assert all(r["score"] is not None and r["wall_time_s"] > 0 for r in status["runs"])
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import base64
 import datetime
 import html
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ tr.section th { background: #fafafa; font-style: italic; text-align: left; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption, .caption { font-size: .9em; color: #444; }
 ul.notes { font-size: .8em; color: #555; }
+nav.contents { font-size: .9em; margin: 1em 0; } nav.contents a { color: #0b5394; }
 details { margin: .5em 0; } pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: .8em; }
 """
 
@@ -302,7 +304,22 @@ def build_report(*, tables_dir: str | Path | None = None, figure_dirs: Sequence[
             sources_section(published_config)]
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>"
-            + "\n".join(b for b in body if b) + "</body></html>\n")
+            + _with_contents("\n".join(b for b in body if b)) + "</body></html>\n")
+
+
+def _with_contents(text: str) -> str:
+    """Give every section heading (``<h2>``) an id and put links to them under the first paragraph."""
+    links = []
+
+    def anchor(m: re.Match[str]) -> str:
+        slug = "sec-" + (re.sub(r"[^a-z0-9]+", "-", html.unescape(re.sub(r"<[^>]+>", "", m[1])).lower()).strip("-")
+                         or str(len(links)))
+        links.append(f'<a href="#{slug}">{m[1]}</a>')
+        return f'<h2 id="{slug}">{m[1]}</h2>'
+
+    text = re.sub(r"<h2>(.*?)</h2>", anchor, text)
+    nav = '<nav class="contents">Contents: ' + " · ".join(links) + "</nav>" if links else ""
+    return text.replace("</p>", "</p>" + nav, 1) if "</p>" in text else nav + text
 
 
 def _report_cmd(args: argparse.Namespace) -> int:

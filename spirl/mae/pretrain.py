@@ -352,8 +352,8 @@ def pretrain(
         log(f"{describe(arch)}; {data.game}, {len(data.frames)} frames, {settings.epochs} epochs x {data.iters} "
             f"batches of {settings.batch_size} on {device} with {n_threads} thread(s)")
 
-    bar = progress(total=settings.epochs * data.iters, desc=f"pretrain {data.game}", unit="batch")
-    bar.update(run.start_epoch * data.iters)
+    bar = progress(total=settings.epochs * data.iters, desc=f"pretrain {data.game}", unit="batch",
+                   initial=run.start_epoch * data.iters)
     try:
         for epoch in range(run.start_epoch, settings.epochs):
             run.rows.append(_train_epoch(run, data, settings, epoch, bar))

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from spirl.integrity import latest_verified, load_torch, remove_stale, write_checkpoint_dir
+from spirl.integrity import (
+    MANIFEST,
+    complete_checkpoints,
+    latest_verified,
+    load_torch,
+    remove_stale,
+    write_checkpoint_dir,
+)
 
 STATE_FORMAT = "spirl-train-checkpoint-2"
 PREFIX = "step-"
@@ -60,6 +66,8 @@ def settings_differences(saved: dict[str, Any], current: dict[str, Any],
 
 def _pack(obj: Any) -> Any:
     """Numpy arrays and scalars as tensors and plain values, so ``torch.load(weights_only=True)`` reads them back."""
+    import torch  # here, so that reading the layout (spirl status) does not load torch
+
     if isinstance(obj, np.ndarray):
         return {_ARRAY: torch.from_numpy(np.ascontiguousarray(obj).copy())}
     if isinstance(obj, np.generic):
@@ -91,6 +99,8 @@ def write_checkpoint(ckpt_dir: Path, step: int, state: dict[str, Any], save_repl
     """
     def write(folder: Path) -> None:
         save_replay(folder / "replay.npz")
+        import torch
+
         torch.save(_pack(state), folder / "state.pt")
 
     return write_checkpoint_dir(ckpt_dir, f"{PREFIX}{step:09d}", write, keep=2, prefix=PREFIX)
@@ -137,3 +147,17 @@ def remove_checkpoints(ckpt_dir: Path) -> None:
     """Delete every step checkpoint (once the run's outputs are written)."""
     for old in ckpt_dir.glob(f"{PREFIX}*"):
         shutil.rmtree(old, ignore_errors=True)
+
+
+def newest_written(ckpt_dir: Path) -> tuple[Path, int, float] | None:
+    """The newest checkpoint that has its manifest: ``(directory, env step, time written)``, else None.
+
+    Not verified, and nothing is deleted: for reading a run's progress (``spirl status``) cheaply
+    while the run goes on. A run resuming uses :func:`latest_checkpoint`, which verifies.
+    """
+    for path in complete_checkpoints(ckpt_dir, PREFIX):
+        try:
+            return path, int(path.name[len(PREFIX):]), (path / MANIFEST).stat().st_mtime
+        except (OSError, ValueError):  # replaced by the next checkpoint while we looked
+            continue
+    return None

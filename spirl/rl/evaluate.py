@@ -101,11 +101,10 @@ def evaluate(envs: Sequence[AtariEnv], policy: Policy, encode: Encoder, *, stack
             s = envs[i].step(int(a))
             scores[i] += s.raw_reward
             lengths[i] += 1
-            if s.game_over:
-                bar.update(1)
-            else:
+            if not s.game_over:
                 frames.append(s.frame)
                 still.append(i)
+        bar.update(live.size - len(still))  # every lockstep step, so a long episode still shows it is alive
         live = np.asarray(still, dtype=np.int64)
         if live.size:
             slabs, k = encode(np.stack(frames))

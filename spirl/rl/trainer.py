@@ -121,6 +121,7 @@ class Trainer:
         self.episodes = 0  # finished games in the train env
         self.episode_return, self.episode_length = 0.0, 0
         self.loss_sum, self.loss_count = 0.0, 0
+        self.last_loss: float | None = None  # the latest loss written to train_log.csv (shown in progress)
         self.eval_rows: list[dict[str, Any]] = []
         self.wall_before = 0.0  # wall time of earlier sessions of this run
         self.sessions = 1
@@ -229,7 +230,7 @@ class Trainer:
     def _log(self, **fields: Any) -> None:
         """Append a train_log.csv row; ``loss`` is the mean loss of the updates since the previous row."""
         if self.loss_count:
-            fields["loss"] = self.loss_sum / self.loss_count
+            fields["loss"] = self.last_loss = self.loss_sum / self.loss_count
             self.loss_sum, self.loss_count = 0.0, 0
         row = {"step": self.step, "updates": self.learner.updates, "beta": round(self.plan.beta(self.step), 6),
                **fields}
@@ -253,17 +254,23 @@ class Trainer:
         plan, every = self.plan, self.settings.budget.checkpoint_every
         eval_steps = set(plan.eval_steps)
         bar = progress(total=plan.total_env_steps, desc=f"{self.settings.name} {plan.game} seed {self.seed}",
-                       unit="step")
-        bar.update(self.step)
+                       unit="step", initial=self.step)  # spirl status reads this unit's records
+        shown = {"eval_mean": f"{self.eval_rows[-1]['mean']:.1f}"} if self.eval_rows else {}
+        loss_shown = self.last_loss
         while self.step < plan.total_env_steps:
             self._env_step()
             self._learn()
-            bar.update(1)
             if self.step % LOG_EVERY == 0 and self.loss_count:
                 self._log()
-            if self.step in eval_steps:
-                row = self._evaluate().row()
-                bar.set_postfix(eval_mean=f"{row['mean']:.1f}")
+            evaluated = self.step in eval_steps
+            if evaluated:
+                shown["eval_mean"] = f"{self._evaluate().row()['mean']:.1f}"
+            if evaluated or self.last_loss is not loss_shown:  # progress shows the latest of each
+                loss_shown = self.last_loss
+                if loss_shown is not None:
+                    shown["loss"] = f"{loss_shown:.4g}"
+                bar.set_postfix(shown, refresh=False)
+            bar.update(1)
             if stop_after_steps is not None and self.step >= stop_after_steps:
                 bar.close()
                 return False  # as if killed here: no checkpoint of this step

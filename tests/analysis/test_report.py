@@ -91,7 +91,7 @@ def test_no_banner_at_the_paper_budget(tmp_path):
     (tmp_path / "published.yaml").write_text("published: []\n")  # what the workflow writes without any
     html = rp.build_report(runs_dir=tmp_path / "runs", published_config=tmp_path / "published.yaml")
     assert "No published per-run score files" in html
-    assert 'class="banner"' not in html and "<h2>Run inventory</h2>" in html
+    assert 'class="banner"' not in html and ">Run inventory</h2>" in html
 
 
 def test_banner_names_short_evaluations_and_missing_runs():
@@ -122,3 +122,13 @@ def test_report_shows_every_published_aggregate_with_its_source():
     iris = paper.PUBLISHED_AGGREGATES[[a.method for a in paper.PUBLISHED_AGGREGATES].index("IRIS")]
     assert f"<td>{iris.iqm:.3f}</td>" in section and "26 games" in text
     assert section.count("<tr>") == len(paper.PUBLISHED_AGGREGATES) + 1  # header + one row each
+
+
+def test_contents_links_every_section(tmp_path):
+    make_runs(tmp_path / "runs", 400)
+    text = rp.build_report(runs_dir=tmp_path / "runs", methods_dir=None)
+    ids = set(re.findall(r'<h2 id="([^"]+)">', text))
+    links = re.findall(r'<a href="#([^"]+)">', text)
+    assert len(ids) == text.count("<h2") >= 3  # every section heading has an id ...
+    assert sorted(links) == sorted(ids)  # ... and one link in the contents
+    assert text.index("<nav") < text.index("<h2")
