@@ -72,6 +72,7 @@ PRESET_KEYS = {
     "stats": dict,
     "published": list,
     "threads": int,
+    "runs_per_gpu": int,
     "report": dict,
 }
 
@@ -101,6 +102,14 @@ class Preset:
     def threads(self) -> int:
         """Threads per training, pretraining and K-statistics job."""
         return int(self.raw.get("threads", 1))
+
+    @property
+    def runs_per_gpu(self) -> int:
+        """GPU jobs that share one GPU (``spirl.devices.gpu_resources`` turns it into Snakemake resources)."""
+        n = self.raw.get("runs_per_gpu", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"runs_per_gpu: expected a whole number >= 1, got {n!r}")
+        return n
 
     @property
     def device(self) -> str:
