@@ -217,6 +217,7 @@ def parse_preset(raw: dict[str, Any], path: str = "<preset>") -> Preset:
 
     preset = Preset(path, raw, gs, seeds, methods, mae_variants, comparison, studies)
     preset.raw = {**raw, "budget": budget, "pretrain": pretrain}
+    preset.runs_per_gpu  # noqa: B018 -- raises on a bad value, before any job
     for name in preset.methods:
         s = resolve_method(preset, name)  # raises on cycles, bad bases, unknown MAE variants
         if s.agent.encoder == "spirl" and s.mae_variant not in mae_variants:

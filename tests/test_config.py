@@ -191,3 +191,12 @@ def test_studies_load_from_a_preset_with_inline_variants_and_free_text_tables(tm
     assert padding.paper_table == "table14" and padding.variants["token"] == "padding-token"
     assert fixed.paper_table is None and fixed.reference == "spirl"
     assert paper_table_tag("Table 15 (100K columns)") == "table15-100k"
+
+
+def test_runs_per_gpu_is_a_whole_number_of_at_least_one():
+    assert parse_preset({"games": ["Seaquest"]}).runs_per_gpu == 1
+    assert parse_preset({"games": ["Seaquest"], "runs_per_gpu": 4}).runs_per_gpu == 4
+    with pytest.raises(ConfigError, match="runs_per_gpu: expected a whole number >= 1, got 0"):
+        parse_preset({"games": ["Seaquest"], "runs_per_gpu": 0})
+    with pytest.raises(ConfigError, match="runs_per_gpu: wrong type"):
+        parse_preset({"games": ["Seaquest"], "runs_per_gpu": "four"})

@@ -171,6 +171,26 @@ def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path):
     assert not (tmp_path / "results").exists()  # not a single job ran
 
 
+@pytest.mark.parametrize("runs, expected", [(1, "gpu=1, gpu_slots=1, gres=,"), (4, "gpu=0, gpu_slots=1, gres=gpu:1,")])
+def test_runs_per_gpu_turns_into_the_documented_resources(tmp_path, runs, expected):
+    """A GPU run asks for a whole GPU alone, or for one of its runs_per_gpu slots and a gres shared in a group;
+    CPU jobs ask for no GPU resource (docs/costs.md#sharing-a-gpu)."""
+    raw = yaml.safe_load(E2E.read_text())
+    raw["budget"]["device"] = "auto"
+    raw["runs_per_gpu"] = runs
+    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(raw))
+    proc = snakemake(tmp_path, "--dry-run", "--configfile", str(tmp_path / "gpu.yaml"), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    by_rule: dict[str, set[str]] = {}
+    for block in proc.stdout.split("rule ")[1:]:
+        name = block.split(":", 1)[0]
+        if name in ("train", "pretrain", "saliency_stats"):
+            found = re.search(r"gpu=\d+, gpu_slots=\d+, gres=[^,\n]*,", block)
+            by_rule.setdefault(name, set()).add(found.group(0) if found else "no GPU resources")
+    for rule in ("train", "pretrain", "saliency_stats"):
+        assert by_rule[rule] == {expected}, (rule, by_rule[rule])
+
+
 # ------------------------------------------------------------------------------------- end to end
 
 

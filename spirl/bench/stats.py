@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from spirl.analysis import stats as st
+from spirl.bench import emit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,4 +82,8 @@ def run(args: argparse.Namespace) -> int:
         e, lo, hi = ours[p]
         print(f"  P({p[0]} > {p[1]}) = {e:.3f} [{lo:.3f}, {hi:.3f}]")
     print(f"ratio shipped/straightforward: {t_theirs / t_ours:.1f}x")
+    figures = {"methods": args.methods, "runs": args.runs, "games": args.games, "pairs": len(pairs), "reps": reps,
+               "rliable_reps": rl_reps, "shipped_s": t_ours, "rliable_s": t_theirs,
+               "rliable_time_scaled": rl_reps != reps, "max_difference": worst}
+    emit(args, figures, ratio=t_theirs / t_ours, device="cpu")
     return 0 if worst < 1e-12 else 1

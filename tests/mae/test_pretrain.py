@@ -172,3 +172,36 @@ def test_cli_refuses_to_overwrite_and_runs_with_force(tmp_path, capsys):
     assert meta["extra"]["pretrain"]["epochs"] == 1 and meta["extra"]["threads"] == 1
     assert cli.main([*args, "--set", "pretrain.epoch=1", "--force"]) == 1
     assert "unknown setting 'epoch'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- number formats
+
+
+def test_a_reduced_format_the_device_cannot_use_is_refused_before_training(tmp_path, monkeypatch):
+    from spirl import devices
+
+    monkeypatch.setattr(devices, "probe", lambda: devices.Hardware("AVX2", frozenset({"avx2"})))
+    data = write_dataset(tmp_path / "frames.npz", 16)
+    for precision, words in (("bfloat16", "runs slower than float32"), ("float16", "CUDA only")):
+        with pytest.raises(devices.PrecisionError, match=words):
+            pretrain(data, tmp_path / precision / "model.pt", TINY, tiny_settings(precision=precision), device="cpu")
+        assert not (tmp_path / precision).exists()  # nothing written
+
+
+def test_bfloat16_autocast_step_keeps_float32_weights_and_is_close_to_float32():
+    from spirl.mae.pretrain import build_optimizer, pretrain_step
+
+    imgs = torch.from_numpy(structured_frames(8)).permute(0, 3, 1, 2).float() / 255
+    settings = tiny_settings()
+    losses, weights = {}, {}
+    for dtype in (torch.float32, torch.bfloat16):
+        torch.manual_seed(0)
+        model = MAE(TINY)
+        opt = build_optimizer(model, settings)
+        losses[dtype] = float(pretrain_step(model, opt, imgs, settings, torch.Generator().manual_seed(1), dtype=dtype))
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay float32
+        weights[dtype] = model.decoder_pred.weight.detach().clone()
+    assert losses[torch.bfloat16] == pytest.approx(losses[torch.float32], rel=0.02)
+    assert not torch.equal(weights[torch.bfloat16], weights[torch.float32])  # it did run in another format
+    # Adam's first step moves a weight by about lr either way: a gradient of another sign moves it 2 lr away.
+    torch.testing.assert_close(weights[torch.bfloat16], weights[torch.float32], atol=2.2 * peak_lr(settings), rtol=0.0)

@@ -85,6 +85,20 @@ def test_de_rainbow_run_writes_valid_outputs(de_run):
     assert not list(ckpt.glob("step-*")) and (ckpt / "final.pt").is_file()
 
 
+def test_final_eval_episodes_changes_only_the_last_evaluation(work, de_run):
+    out = work / "runs" / "de_rainbow_final"
+    train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=[*COMMON, "budget.final_eval_episodes=3"],
+          quiet=True)
+    base, more = pd.read_csv(de_run / "eval.csv"), pd.read_csv(out / "eval.csv")
+    assert base["episodes"].tolist() == [2, 2] and more["episodes"].tolist() == [2, 3]
+    assert more.iloc[0].equals(base.iloc[0])  # the same training and the same first evaluation
+    # The last evaluation's first two environments are the same as before (eval_seeds extends), one more is added.
+    assert more.iloc[1]["scores"].split(";")[:2] == base.iloc[1]["scores"].split(";")
+    info = json.loads((out / "run.json").read_text())
+    assert (info["plan"]["eval_episodes"], info["plan"]["final_eval_episodes"]) == (2, 3)
+    assert (out / "train_log.csv").read_text() == (de_run / "train_log.csv").read_text()
+
+
 def test_de_rainbow_p_warms_up_for_the_pretraining_frames_and_extends_the_budget(work):
     out = work / "runs" / "de_rainbow_p"
     # 100 warm-up frames: total = 1700 + 100 - 1600 = 200 env steps, so the learning steps match DE-Rainbow's
