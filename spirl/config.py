@@ -61,6 +61,7 @@ PRESET_KEYS = {
     "description": str,
     "demo": bool,
     "games": list,
+    "game": str,  # one game, as `--config game=X` overrides it (paper1game.yaml); instead of `games`
     "seeds": (int, list),
     "budget": dict,
     "pretrain_frames": (int, dict, type(None)),
@@ -186,7 +187,10 @@ def parse_preset(raw: dict[str, Any], path: str = "<preset>") -> Preset:
             raise ConfigError(f"{path}: unknown key {key!r}" + suggest(key, PRESET_KEYS))
         if not isinstance(value, PRESET_KEYS[key]):
             raise ConfigError(f"{path}: {key}: wrong type {type(value).__name__}")
-    gs = parse_games("games", raw.get("games", list(games.PAPER_GAMES)))
+    if "game" in raw and "games" in raw:
+        raise ConfigError(f"{path}: give either games (a list) or game (one), not both")
+    gs = parse_games("game", [raw["game"]]) if "game" in raw else parse_games("games", raw.get("games",
+                                                                                              list(games.PAPER_GAMES)))
     seeds = parse_seeds("seeds", raw.get("seeds", 1))
     budget = validate_sections("preset", {"budget": raw.get("budget", {})})["budget"]
 

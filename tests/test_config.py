@@ -60,7 +60,7 @@ def test_inheritance_and_builtins():
 @pytest.mark.parametrize(
     ("bad", "needle"),
     [
-        ({"gamez": ["Pong"]}, "did you mean 'games'"),
+        ({"gamess": ["Pong"]}, "did you mean 'games'"),
         ({"games": ["Pacmann"]}, "MsPacman"),
         ({"methods": {"x": {"agent": {"padd": "zero"}}}}, "did you mean 'padding'"),
         ({"methods": {"x": {"agent": {"pooling": "max"}}}}, "allowed: cls, avg"),
@@ -200,3 +200,11 @@ def test_runs_per_gpu_is_a_whole_number_of_at_least_one():
         parse_preset({"games": ["Seaquest"], "runs_per_gpu": 0})
     with pytest.raises(ConfigError, match="runs_per_gpu: wrong type"):
         parse_preset({"games": ["Seaquest"], "runs_per_gpu": "four"})
+
+
+def test_one_game_key_stands_for_a_list_of_one():
+    assert parse_preset({"game": "ms_pacman"}).games == ["MsPacman"]
+    with pytest.raises(ConfigError, match=r"either games .* or game"):
+        parse_preset({"game": "MsPacman", "games": ["Seaquest"]})
+    with pytest.raises(ConfigError, match="unknown game 'Pacmann'"):
+        parse_preset({"game": "Pacmann"})

@@ -90,6 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="float32", choices=allowed(Precision), help="number format")
     parser.add_argument("--agreement-frames", type=int, default=None,
                         help="frames of --frames (evenly spaced) for the agreement of --precision with float32")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the shipped path through torch.compile (saliency.compile)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the MAE initialisation and the collection")
@@ -148,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
     imgs = frames_to_images(frames, device)
     print(f"frames: {source}; MAE: {described}; {device}, {threads} thread(s), {args.precision}")
     error_map(low, imgs[:1])  # builds the per-model cache, as a long-running extractor would once
+    if args.compile:
+        t0 = time.perf_counter()
+        error_map(low, imgs[:1], compiled=True)
+        print(f"torch.compile of the decoder chunk: {time.perf_counter() - t0:.0f} s (once per process)")
 
     rows: list[dict[str, Any]] = []
     ok = True
@@ -156,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         paths = {"shipped": lambda x: error_map(low, x), "straightforward": lambda x: error_map_reference(low, x)}
         if dtype != torch.float32:
             paths["shipped_float32"] = lambda x: error_map(mae, x)
+        if args.compile:
+            paths["compiled"] = lambda x: error_map(low, x, compiled=True)
         raced = race(paths, subset, batch, 1 if args.quick else 2)
         (fast, fast_cpu, e_fast), (ref, ref_cpu, e_ref) = raced["shipped"], raced["straightforward"]
         diff = float((e_fast - e_ref).abs().max())
@@ -165,6 +173,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"batch {batch:>3}: shipped {fast:7.2f} frames/s, straightforward {ref:7.2f} frames/s, "
               f"ratio {fast / ref:.2f}x (by CPU time: {fast_cpu:.2f} vs {ref_cpu:.2f} frames/s, "
               f"{fast_cpu / ref_cpu:.2f}x)")
+        if args.compile:
+            comp, comp_cpu, e_comp = raced["compiled"]
+            c_diff = float((e_comp - e_ref).abs().max())
+            c_same = _same_selection(e_comp, e_ref, k_max)[0] and (dtype != torch.float32 or c_diff <= TOLERANCE)
+            row.update(compiled_fps=comp, compiled_cpu_fps=comp_cpu, compiled_vs_eager=comp / fast,
+                       compiled_max_abs_difference=c_diff, compiled_identical_selection=c_same)
+            print(f"           compiled {comp:7.2f} frames/s: {comp / fast:.2f}x of the eager shipped path (by CPU "
+                  f"time {comp_cpu / fast_cpu:.2f}x); max |difference| to straightforward {c_diff:.1e}, "
+                  f"K and selected patches {'identical' if c_same else 'DIFFER'}")
         if dtype == torch.float32:
             same, reordered = _same_selection(e_fast, e_ref, k_max)
             same = same and diff <= TOLERANCE

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import sys
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -297,7 +298,8 @@ def _layout(batch: int, device: torch.device) -> _Layout:
 
 
 @torch.no_grad()
-def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK) -> tuple[Tensor, Tensor]:
+def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK,
+                             compiled: bool = False) -> tuple[Tensor, Tensor]:
     """Error map and the neighbour reconstruction of every patch (shipped path).
 
     Same numbers as :func:`error_map_reference` (to float32 rounding), with exact savings
@@ -308,6 +310,8 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
 
     A model cast to bfloat16 or float16 (:func:`lowered`) runs every matrix product in that format;
     the softmax sums reused across problems, the scores and the error itself stay float32.
+    ``compiled``: the decoder chunk through ``torch.compile`` (the same float32 arithmetic, fused:
+    docs/costs.md#the-error-map); a first call compiles for tens of seconds.
 
     Args:
         mae: the frozen MAE (float32: exact; or :func:`lowered`).
@@ -327,22 +331,47 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
         xv, slots, valid, frame, tgt = _visible_inputs(mae, z, B, 32 * chunk)
         errors = imgs.new_zeros(B, NUM_PATCHES)
         preds = imgs.new_zeros(B, NUM_PATCHES, target.shape[-1])
-        blocks = mae.decoder_blocks
         for s in range(0, frame.numel(), chunk):
             f, t = frame[s:s + chunk], tgt[s:s + chunk]
-            x = _first_decoder_layer(blocks[0], ms, xv[s:s + chunk], slots[s:s + chunk], valid[s:s + chunk], t)
-            if len(blocks) == 1:
-                xt = x[torch.arange(f.numel(), device=f.device), t + 1]  # [n, Dd]
-            else:
-                for blk in blocks[1:-1]:
-                    x = blk(x)  # [n, 1+P, Dd]
-                xt = _last_decoder_layer_at(blocks[-1], x, t + 1)  # [n, Dd]
-            pred = mae.decoder_pred(mae.decoder_norm(xt)).float()  # [n, 192]
+            pred = _run_chunk(compiled, mae, ms, xv[s:s + chunk], slots[s:s + chunk], valid[s:s + chunk], t)
             preds[f, t] = pred
             errors[f, t] = ((pred - target[f, t]) ** 2).mean(-1)
     return errors, preds
 
 
-def error_map(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK) -> Tensor:
+def _decoder_chunk(mae: nn.Module, ms: _MaskedSlots, xv: Tensor, slots: Tensor, valid: Tensor,
+                   target: Tensor) -> Tensor:
+    """The decoder for n problems (``_first_decoder_layer``'s inputs) -> float32 predictions ``(n, 192)``."""
+    blocks = mae.decoder_blocks
+    x = _first_decoder_layer(blocks[0], ms, xv, slots, valid, target)
+    if len(blocks) == 1:
+        xt = x[torch.arange(x.shape[0], device=x.device), target + 1]  # [n, Dd]
+    else:
+        for blk in blocks[1:-1]:
+            x = blk(x)  # [n, 1+P, Dd]
+        xt = _last_decoder_layer_at(blocks[-1], x, target + 1)  # [n, Dd]
+    return mae.decoder_pred(mae.decoder_norm(xt)).float()  # [n, 192]
+
+
+_COMPILED: dict[str, Any] = {}  # "chunk": torch.compile(_decoder_chunk), built at first use; "failed": the reason
+
+
+def _run_chunk(compiled: bool, *args: Any) -> Tensor:
+    """:func:`_decoder_chunk`, through ``torch.compile`` when ``compiled`` (eager, with one warning, if it cannot)."""
+    if not compiled or "failed" in _COMPILED:
+        return _decoder_chunk(*args)
+    if "chunk" not in _COMPILED:
+        # Chunks have one shape (B * 144 problems cut into CHUNK-sized pieces), so the graph is static.
+        _COMPILED["chunk"] = torch.compile(_decoder_chunk, dynamic=False)
+    try:
+        return _COMPILED["chunk"](*args)
+    except Exception as err:  # no C++ compiler, an unsupported platform: the eager path gives the same numbers
+        _COMPILED["failed"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        print(f"warning: torch.compile of the error map failed ({_COMPILED['failed'][:200]}); using the eager path "
+              "(set saliency.compile: false to skip the attempt)", file=sys.stderr)
+        return _decoder_chunk(*args)
+
+
+def error_map(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK, compiled: bool = False) -> Tensor:
     """Neighbour-reconstruction error map (docs/method.md#step-error-map), shipped: ``(B, 3, 96, 96)`` -> ``(B, P)``."""
-    return neighbour_reconstruction(mae, imgs, chunk=chunk)[0]
+    return neighbour_reconstruction(mae, imgs, chunk=chunk, compiled=compiled)[0]
