@@ -100,7 +100,7 @@ def test_every_preset_passes_both_validators(preset):
     assert load_preset(preset).runs()
 
 
-@pytest.mark.parametrize("name", ["default", "e2e", "paper100k", "paper400k", "atari100k"])
+@pytest.mark.parametrize("name", ["default", "e2e", "paper100k", "paper400k", "atari100k", "paper1game"])
 def test_dry_run_plans_one_job_per_run_and_mae(name):
     jobs, outputs, seconds = preset_dry_run(name)
     preset = load_preset(preset_file(name))
@@ -169,6 +169,15 @@ def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("config error") and fragment in lines[0], lines[0]
     assert not (tmp_path / "results").exists()  # not a single job ran
+
+
+def test_paper1game_takes_its_game_from_the_command_line(tmp_path):
+    jobs, outputs, _ = preset_dry_run("paper1game")
+    assert jobs["train"] == 6 and jobs["pretrain"] == 1
+    assert "results/runs/spirl/Frostbite/1/eval.csv" in outputs
+    other, outs = planned_jobs(tmp_path, "--configfile", str(preset_file("paper1game")), "--config", "game=MsPacman")
+    assert other["train"] == 6 and "results/mae/paper/MsPacman/model.pt" in outs
+    assert not any("Frostbite" in o for o in outs)
 
 
 @pytest.mark.parametrize("runs, expected", [(1, "gpu=1, gpu_slots=1, gres=,"), (4, "gpu=0, gpu_slots=1, gres=gpu:1,")])

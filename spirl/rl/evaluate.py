@@ -4,11 +4,11 @@ Each of the N evaluation environments (seeds ``spirl.atari.envs.eval_seeds(seed,
 mode: a lost life does not end the episode) plays exactly one full game from a fresh
 reset, capped at ``protocol.max_episode_steps`` agent steps. All live environments are
 stepped together, so one batched forward pass of the network (and, for SPIRL, one
-batched saliency call on the new frames) serves them all. With an encoder that returns GPU
-tensors the stacks stay on the GPU and the actions are the one thing read back per step. Actions are greedy on the
+batched saliency call on the new frames) serves them all. Actions are greedy on the
 expected Q of the mean (noise-free) weights, replaced by a uniform random action with
 probability ``epsilon`` (0.001) drawn from a seeded generator. The score of an episode
-is its raw (unclipped) game score.
+is its raw (unclipped) game score. With an encoder that returns GPU tensors the stacks stay
+on the GPU, and the actions are the one thing read back per step.
 """
 
 from __future__ import annotations
