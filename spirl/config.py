@@ -13,14 +13,11 @@ type, game or method fails with one line naming the key and the allowed values.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from spirl.atari import games
 from spirl.fields import (
@@ -72,6 +69,7 @@ PRESET_KEYS = {
     "description": str,
     "demo": bool,
     "games": list,
+    "game": str,  # one game, as `--config game=X` overrides it (paper1game.yaml); instead of `games`
     "seeds": (int, list),
     "budget": dict,
     "pretrain_frames": (int, dict, type(None)),
@@ -83,6 +81,7 @@ PRESET_KEYS = {
     "stats": dict,
     "published": list,
     "threads": int,
+    "runs_per_gpu": int,
     "report": dict,
 }
 
@@ -112,6 +111,11 @@ class Preset:
     def threads(self) -> int:
         """Threads per training, pretraining and K-statistics job."""
         return int(self.raw.get("threads", 1))
+
+    @property
+    def runs_per_gpu(self) -> int:
+        """GPU jobs that share one GPU (``spirl.devices.gpu_resources`` turns it into Snakemake resources)."""
+        return int(self.raw.get("runs_per_gpu", 1))
 
     @property
     def device(self) -> str:
@@ -195,7 +199,10 @@ def parse_preset(raw: dict[str, Any], path: str = "<preset>") -> Preset:
         if not isinstance(value, PRESET_KEYS[key]) or (isinstance(value, bool) and PRESET_KEYS[key] is int):
             raise ConfigError(f"{key}: expected {_PRESET_TYPE_NAMES.get(key, 'another type')}, got {value!r}")
     _check_preset_keys(raw)
-    gs = parse_games("games", raw.get("games", list(games.PAPER_GAMES)))
+    if "game" in raw and "games" in raw:
+        raise ConfigError(f"{path}: give either games (a list) or game (one), not both")
+    gs = parse_games("game", [raw["game"]]) if "game" in raw else parse_games("games", raw.get("games",
+                                                                                              list(games.PAPER_GAMES)))
     seeds = parse_seeds("seeds", raw.get("seeds", 1))
     budget = validate_sections("", {"budget": raw.get("budget") or {}})["budget"]
 
@@ -248,8 +255,9 @@ _PRESET_TYPE_NAMES = {
 
 def _check_preset_keys(raw: dict[str, Any]) -> None:
     """The preset's own keys (not method settings): threads, pretrain_frames, stats, published, report."""
-    if "threads" in raw:
-        check_range("threads", "preset.threads", raw["threads"])
+    for key in ("threads", "runs_per_gpu"):
+        if key in raw:
+            check_range(key, f"preset.{key}", raw[key])
     spec = raw.get("pretrain_frames")
     counts = spec.items() if isinstance(spec, dict) else [] if spec is None else [("", spec)]
     for game, n in counts:
@@ -406,49 +414,3 @@ def load_method(config: str | Path, method: str) -> MethodSettings:
             raise ConfigError(f"{p} holds method {raw['resolved_method']!r}, not {method!r}")
         return settings_from_dict({**raw["settings"], "name": method})
     return resolve_method(parse_preset(raw, str(p)), method)
-
-
-# ------------------------------------------------------------------------------------------ run plans
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-
-
-def _resolve_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing
-    from spirl.utils import atomic_write_text
-
-    refuse_existing([args.out], force=args.force)
-    settings = resolve_method(load_preset(args.config), args.method)
-    atomic_write_text(args.out, yaml.safe_dump(method_file_doc(args.method, settings), sort_keys=False))
-    return 0
-
-
-def configure_resolve_method(parser: argparse.ArgumentParser) -> None:
-    """``spirl resolve-method --config PRESET --method M --out results/methods/M.yaml``."""
-    parser.add_argument("--config", required=True, help="preset YAML")
-    parser.add_argument("--method", required=True, help="method name")
-    parser.add_argument("--out", required=True, help="where to write the resolved settings (YAML)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    parser.set_defaults(func=_resolve_cmd)
-
-
-def _check_cmd(args: argparse.Namespace) -> int:
-    # exactly what the Snakefile runs before any job (check_preset)
-    preset = check_preset(read_yaml(args.config, what="preset", error=ConfigError), str(args.config))
-    runs = preset.runs()
-    print(f"{args.config}: valid; {len(preset.games)} games, {len(preset.method_names())} methods, "
-          f"{len(preset.maes())} MAE pretrainings, {len(runs)} training runs, {len(preset.studies)} studies")
-    if args.list:
-        for method, game, seed in runs:
-            print(f"  {method:<28} {game:<14} {seed}")
-    return 0
-
-
-def configure_check_config(parser: argparse.ArgumentParser) -> None:
-    """``spirl check-config --config PRESET [--list]``."""
-    parser.add_argument("--config", required=True, help="preset YAML")
-    parser.add_argument("--list", action="store_true", help="list every run")
-    parser.set_defaults(func=_check_cmd)
-
-

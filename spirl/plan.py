@@ -3,7 +3,8 @@
 A method's settings may leave game-dependent values open (``max_ratio: paper``, a warm-up of
 ``pretrain_frames``, DE-Rainbow-P's matched budget); :func:`for_game` makes them concrete, and
 :class:`RunPlan` carries the result: Kmax, warm-up, total env steps, replay capacity, the
-evaluation steps and the expected number of updates.
+evaluation steps and episodes (the last evaluation may play more: ``budget.final_eval_episodes``)
+and the expected number of updates.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class RunPlan:
     replay_capacity: int
     eval_steps: list[int]  # env steps after which an evaluation runs (the last = total_env_steps)
     expected_updates: int
+    eval_episodes: int  # episodes of every evaluation but the last
+    final_eval_episodes: int  # episodes of the last evaluation (budget.final_eval_episodes, else eval_episodes)
+
+    def episodes_at(self, step: int) -> int:
+        """Episodes of the evaluation after env step ``step``: the final count at the last step."""
+        return self.final_eval_episodes if step >= self.total_env_steps else self.eval_episodes
 
     def beta(self, step: int) -> float:
         """PER importance exponent: linear from beta0 at the end of warm-up to 1 at the last step."""
@@ -94,6 +101,9 @@ def for_game(settings: MethodSettings, game: str, *, pretrain_frames: int | None
         raise ConfigError(f"{s.name} on {game}: the budget comes to {total} env steps; raise budget.env_steps")
     if s.budget.eval_episodes < 1:
         raise ConfigError("budget.eval_episodes must be at least 1")
+    final_episodes = s.budget.eval_episodes if s.budget.final_eval_episodes is None else s.budget.final_eval_episodes
+    if final_episodes < 1:
+        raise ConfigError("budget.final_eval_episodes must be at least 1 (or null: as many as budget.eval_episodes)")
     capacity = s.learner.replay_capacity or total
     s.learner.replay_capacity = capacity
     points = s.budget.eval_points
@@ -101,4 +111,4 @@ def for_game(settings: MethodSettings, game: str, *, pretrain_frames: int | None
         raise ConfigError("budget.eval_points must be at least 1")
     eval_steps = sorted({max(1, round(total * i / points)) for i in range(1, points + 1)})
     updates = int((total - warm) * s.learner.updates_per_step)
-    return RunPlan(s, game, k_max, warm, total, capacity, eval_steps, updates)
+    return RunPlan(s, game, k_max, warm, total, capacity, eval_steps, updates, s.budget.eval_episodes, final_episodes)

@@ -20,6 +20,8 @@ Padding = Literal["zero", "token", "mask"]
 NewPriority = Literal["one", "max"]
 LogProbs = Literal["log_softmax", "clamped"]
 IntervalMethod = Literal["percentile", "basic", "bc", "bca"]
+# Number format of the MAE's arithmetic (spirl.devices.check_precision says where each one pays off).
+Precision = Literal["float32", "bfloat16", "float16"]
 
 
 def allowed(kind: object) -> tuple[str, ...]:
@@ -75,6 +77,9 @@ class PretrainSettings:
     mask_ratio: float = 0.75
     # released code: loss over all 144 patches, not only the masked ones (docs/method.md#choice-10)
     loss_all: bool = True
+    # float32: exact, bit-repeatable on CPU. bfloat16 / float16 (CUDA only): autocast of the forward pass, float16
+    # with a GradScaler as the released code's CUDA AMP (docs/method.md#choice-19; spirl.devices.check_precision).
+    precision: Precision = "float32"
 
 
 @dataclass
@@ -87,6 +92,12 @@ class SaliencySettings:
     # 1 as released (two-step chord vs 1/P); 2 = the exact 45-degree tangent (docs/method.md#choice-8)
     xscale: float = 1.0
     fixed_ratio: float | None = None  # fixed selection: K = floor(144 * fixed_ratio); None means K = Kmax
+    # The per-frame path (error map, K, selection, features) in float32 (exact, the reference), bfloat16 (CUDA, or
+    # CPUs with AMX/AVX512-BF16) or float16 (CUDA only); docs/costs.md#reduced-precision gives the agreement.
+    precision: Precision = "float32"
+    # Reuse the error of a patch whose 3x3-patch neighbourhood was seen before in the run: the same computation
+    # on the same pixels, so exact to float rounding; 5-8x fewer error maps on Atari (docs/costs.md#the-error-cache).
+    error_cache: bool = True
 
 
 @dataclass
@@ -145,6 +156,8 @@ class BudgetSettings:
     env_steps: int = 100_000
     eval_points: int = 10  # evaluations evenly spaced, the last at the final step; none at step 0
     eval_episodes: int = 50  # one episode per environment, run in lockstep
+    # the last evaluation's episodes (Table 2 reads only the last one); None: eval_episodes, the paper's protocol
+    final_eval_episodes: int | None = None
     eval_epsilon: float = 0.001
     checkpoint_every: int = 5_000  # env steps between resumable checkpoints
     device: str = "auto"  # auto | cpu | cuda | cuda:N (spirl.fields.DEVICE)
@@ -270,12 +283,14 @@ RANGES: dict[str, Range] = {
     "budget.env_steps": AT_LEAST_1,
     "budget.eval_points": AT_LEAST_1,
     "budget.eval_episodes": AT_LEAST_1,
+    "budget.final_eval_episodes": AT_LEAST_1,
     "budget.eval_epsilon": UNIT,
     "budget.checkpoint_every": AT_LEAST_1,
     "stats.reps": Range(10),
     "stats.seed": AT_LEAST_0,
     "preset.threads": AT_LEAST_1,
     "preset.pretrain_frames": AT_LEAST_1,
+    "preset.runs_per_gpu": AT_LEAST_1,
     "run.seed": AT_LEAST_0,
     "run.batch": AT_LEAST_1,  # frames per batch (saliency-stats --batch)
     "run.limit": AT_LEAST_0,  # use only the first N frames (saliency-stats --limit)

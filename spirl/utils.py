@@ -124,14 +124,13 @@ def read_yaml(path: str | os.PathLike[str], *, what: str, error: type[ValueError
 
 
 def choose_device(requested: str = "auto") -> str:
-    """Return ``"cuda"`` when a GPU is present and ``requested`` is ``auto``, else ``requested``."""
-    import torch
+    """Return ``"cuda"`` when a GPU is present and ``requested`` is ``auto``, else ``requested`` (checked).
 
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} was asked for but no GPU is available; use cpu or auto")
-    return requested
+    See ``spirl.devices.select_device``, which this calls.
+    """
+    from spirl.devices import select_device
+
+    return select_device(requested)
 
 
 def set_threads(threads: int | None) -> int:

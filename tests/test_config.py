@@ -61,7 +61,7 @@ def test_inheritance_and_builtins():
 @pytest.mark.parametrize(
     ("bad", "needle"),
     [
-        ({"gamez": ["Pong"]}, "did you mean 'games'"),
+        ({"gamess": ["Pong"]}, "did you mean 'games'"),
         ({"games": ["Pacmann"]}, "MsPacman"),
         ({"methods": {"x": {"agent": {"padd": "zero"}}}}, "did you mean 'padding'"),
         ({"methods": {"x": {"agent": {"pooling": "max"}}}}, "allowed: cls, avg"),
@@ -196,3 +196,20 @@ def test_studies_load_from_a_preset_with_inline_variants_and_free_text_tables(tm
     assert padding.paper_table == "table14" and padding.variants["token"] == "padding-token"
     assert fixed.paper_table is None and fixed.reference == "spirl"
     assert paper_table_tag("Table 15 (100K columns)") == "table15-100k"
+
+
+def test_runs_per_gpu_is_a_whole_number_of_at_least_one():
+    assert parse_preset({"games": ["Seaquest"]}).runs_per_gpu == 1
+    assert parse_preset({"games": ["Seaquest"], "runs_per_gpu": 4}).runs_per_gpu == 4
+    with pytest.raises(ConfigError, match="runs_per_gpu: must be >= 1, got 0"):
+        parse_preset({"games": ["Seaquest"], "runs_per_gpu": 0})
+    with pytest.raises(ConfigError, match="runs_per_gpu: expected"):
+        parse_preset({"games": ["Seaquest"], "runs_per_gpu": "four"})
+
+
+def test_one_game_key_stands_for_a_list_of_one():
+    assert parse_preset({"game": "ms_pacman"}).games == ["MsPacman"]
+    with pytest.raises(ConfigError, match=r"either games .* or game"):
+        parse_preset({"game": "MsPacman", "games": ["Seaquest"]})
+    with pytest.raises(ConfigError, match="unknown game 'Pacmann'"):
+        parse_preset({"game": "Pacmann"})

@@ -70,7 +70,7 @@ BAD_PRESETS: dict[str, tuple[object, str]] = {
     "a study variant defined twice": (
         "games: [Seaquest]\nseeds: 2\nstudies:\n  s:\n    variants:\n      a: de_rainbow\n      b: de_rainbow\n"
         "      a: spirl\n", "bad.yaml:8: 'a' is defined twice (lines 6 and 8)"),
-    "unknown key": (_with(gamez=["Seaquest"]), "unknown key 'gamez'; did you mean 'games'?"),
+    "unknown key": (_with(gamesz=["Seaquest"]), "unknown key 'gamesz'; did you mean 'games'?"),
     "unknown game": (_with(games=["Pacmann"]), "unknown game 'Pacmann'"),
     "stats.reps 5": (_with(stats={"reps": 5}), "stats.reps: must be >= 10, got 5"),
     "published sha256": (_with(published=[{"name": "X", "url": "https://e.org/x.json", "sha256": "abc"}]),

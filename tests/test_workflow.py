@@ -102,7 +102,7 @@ def test_every_preset_passes_both_validators(preset):
     assert load_preset(preset).runs()
 
 
-@pytest.mark.parametrize("name", ["default", "e2e", "paper100k", "paper400k", "atari100k"])
+@pytest.mark.parametrize("name", ["default", "e2e", "paper100k", "paper400k", "atari100k", "paper1game"])
 def test_dry_run_plans_one_job_per_run_and_mae(name):
     jobs, outputs, seconds = preset_dry_run(name)
     preset = load_preset(preset_file(name))
@@ -181,6 +181,35 @@ def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path, capsy
     assert cli.main(["check-config", "--config", str(preset)]) == 2
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_paper1game_takes_its_game_from_the_command_line(tmp_path):
+    jobs, outputs, _ = preset_dry_run("paper1game")
+    assert jobs["train"] == 6 and jobs["pretrain"] == 1
+    assert "results/runs/spirl/Frostbite/1/eval.csv" in outputs
+    other, outs = planned_jobs(tmp_path, "--configfile", str(preset_file("paper1game")), "--config", "game=MsPacman")
+    assert other["train"] == 6 and "results/mae/paper/MsPacman/model.pt" in outs
+    assert not any("Frostbite" in o for o in outs)
+
+
+@pytest.mark.parametrize("runs, expected", [(1, "gpu=1, gpu_slots=1, gres=,"), (4, "gpu=0, gpu_slots=1, gres=gpu:1,")])
+def test_runs_per_gpu_turns_into_the_documented_resources(tmp_path, runs, expected):
+    """A GPU run asks for a whole GPU alone, or for one of its runs_per_gpu slots and a gres shared in a group;
+    CPU jobs ask for no GPU resource (docs/costs.md#sharing-a-gpu)."""
+    raw = yaml.safe_load(E2E.read_text())
+    raw["budget"]["device"] = "auto"
+    raw["runs_per_gpu"] = runs
+    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(raw))
+    proc = snakemake(tmp_path, "--dry-run", "--configfile", str(tmp_path / "gpu.yaml"), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    by_rule: dict[str, set[str]] = {}
+    for block in proc.stdout.split("rule ")[1:]:
+        name = block.split(":", 1)[0]
+        if name in ("train", "pretrain", "saliency_stats"):
+            found = re.search(r"gpu=\d+, gpu_slots=\d+, gres=[^,\n]*,", block)
+            by_rule.setdefault(name, set()).add(found.group(0) if found else "no GPU resources")
+    for rule in ("train", "pretrain", "saliency_stats"):
+        assert by_rule[rule] == {expected}, (rule, by_rule[rule])
 
 
 # ------------------------------------------------------------------------------------- end to end

@@ -33,6 +33,7 @@ import numpy as np
 from spirl.atari import games
 from spirl.atari.envs import SCREEN_SHAPE, FrameStack, StackedEnv, make_env
 from spirl.atari.resize import BilinearResize
+from spirl.bench import emit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,13 +150,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"ours  (96x96 RGB bilinear, stack 4, full protocol): {best_ours:8.0f} steps/s")
     note = " [cv2 missing: resize replaced by a zero-cost view, an upper bound]" if stand_in else ""
     print(f"stock (AtariPreprocessing + FrameStackObservation): {best_stock:8.0f} steps/s{note}")
+    figures = {"game": game, "steps": steps, "rounds": rounds, "ours_steps_per_s": best_ours,
+               "stock_steps_per_s": best_stock, "stock_resize_stand_in": stand_in}
     try:
         vec = _vector(game, steps, args.vector_threads, args.seed, native=False)
         raw = _vector(game, steps, args.vector_threads, args.seed, native=True)
         t = args.vector_threads
         print(f"AtariVectorEnv, {t} threads, 96x96 RGB INTER_AREA (informational): {vec:8.0f} steps/s")
         print(f"AtariVectorEnv, {t} threads, 210x160 + our bilinear/stack (informational): {raw:8.0f} steps/s")
+        figures.update(vector_steps_per_s=vec, vector_native_steps_per_s=raw, vector_threads=t)
     except (ImportError, RuntimeError) as err:  # informational only: never hide the main figures
         print(f"AtariVectorEnv: not measured ({err})")
     print(f"ratio ours/stock: {best_ours / best_stock:.2f}x")
+    emit(args, figures, ratio=best_ours / best_stock, device="cpu")
     return 0

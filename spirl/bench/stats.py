@@ -2,7 +2,7 @@
 
 Workload (issue 6): 4 methods x 5 runs x 26 games, every pair of methods (6), 2,000 stratified
 bootstrap replicates. rliable computes the statistic with one ``scipy.stats.mannwhitneyu`` call per
-game per replicate; ``spirl.analysis.stats.probability_of_improvement_interval`` ranks all replicates and
+game per replicate; ``spirl.analysis.poi.probability_of_improvement_interval`` ranks all replicates and
 games at once. Both draw the same resamples from the same seed, so the bench also checks that the
 point estimates and intervals agree.
 
@@ -19,7 +19,9 @@ import time
 
 import numpy as np
 
-from spirl.analysis import stats as st
+from spirl.analysis import poi
+from spirl.analysis.intervals import seeded_global_rng
+from spirl.bench import emit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _rliable_poi(x: np.ndarray, y: np.ndarray, reps: int, seed: int) -> tuple[float, float, float]:
     from rliable import library, metrics
 
-    with st.seeded_global_rng(seed):
+    with seeded_global_rng(seed):
         point, interval = library.get_interval_estimates({"pair": [x, y]}, metrics.probability_of_improvement,
                                                          reps=reps)
     return float(point["pair"]), float(interval["pair"][0, 0]), float(interval["pair"][1, 0])
@@ -55,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
     pairs = list(itertools.combinations(scores, 2))
     # Warm up both paths (imports, first-call overheads) so that neither timing includes them.
     first = scores[pairs[0][0]], scores[pairs[0][1]]
-    st.probability_of_improvement_interval(*first, reps=2)
+    poi.probability_of_improvement_interval(*first, reps=2)
     _rliable_poi(*first, reps=2, seed=args.seed)
     print(f"workload: {args.methods} methods x {args.runs} runs x {args.games} games, {len(pairs)} pairs, "
           f"{reps} replicates (rliable: {rl_reps}{'' if rl_reps == reps else ', time scaled'})")
 
     t0 = time.perf_counter()
-    ours = {p: st.probability_of_improvement_interval(scores[p[0]], scores[p[1]], reps=reps, random_state=args.seed)
+    ours = {p: poi.probability_of_improvement_interval(scores[p[0]], scores[p[1]], reps=reps, random_state=args.seed)
             for p in pairs}
     t_ours = time.perf_counter() - t0
 
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     t_theirs = (time.perf_counter() - t0) * reps / rl_reps
 
     # Agreement at rliable's replicate count: same seed, same resamples.
-    same = {p: st.probability_of_improvement_interval(scores[p[0]], scores[p[1]], reps=rl_reps,
+    same = {p: poi.probability_of_improvement_interval(scores[p[0]], scores[p[1]], reps=rl_reps,
                                                       random_state=args.seed) for p in pairs}
     worst = max(abs(a - b) for p in pairs for a, b in zip(same[p], theirs[p]))
     print(f"vectorised (spirl.analysis.stats): {t_ours:8.2f} s for {len(pairs)} pairs x {reps} replicates")
@@ -81,4 +83,8 @@ def run(args: argparse.Namespace) -> int:
         e, lo, hi = ours[p]
         print(f"  P({p[0]} > {p[1]}) = {e:.3f} [{lo:.3f}, {hi:.3f}]")
     print(f"ratio shipped/straightforward: {t_theirs / t_ours:.1f}x")
+    figures = {"methods": args.methods, "runs": args.runs, "games": args.games, "pairs": len(pairs), "reps": reps,
+               "rliable_reps": rl_reps, "shipped_s": t_ours, "rliable_s": t_theirs,
+               "rliable_time_scaled": rl_reps != reps, "max_difference": worst}
+    emit(args, figures, ratio=t_theirs / t_ours, device="cpu")
     return 0 if worst < 1e-12 else 1

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
+from spirl.bench import emit
 from spirl.config import parse_preset, resolve_method
 from spirl.plan import RunPlan, for_game
 from spirl.rl.evaluate import evaluate
@@ -34,7 +35,7 @@ from spirl.rl.networks import build_network
 from spirl.rl.replay import PrioritizedReplay, ReplayBatch
 from spirl.rl.trainer import Trainer
 from spirl.saliency.select import SalientFeatures
-from spirl.utils import peak_rss_mb, set_threads
+from spirl.utils import choose_device, peak_rss_mb, set_threads
 
 FULL_RUN_STEPS, PAPER_WARMUP, PAPER_EVAL_POINTS, PAPER_EVAL_EPISODES = 100_000, 1_600, 10, 50
 
@@ -90,12 +91,12 @@ class _ShippedStep:
 class _StraightforwardStep:
     """The textbook learner step: whole stacks in replay, NCHW convolutions."""
 
-    def __init__(self, plan: RunPlan, fill: int, steps: int, batch: int) -> None:
+    def __init__(self, plan: RunPlan, fill: int, steps: int, batch: int, device: str = "cpu") -> None:
         s = plan.method
         self.env = make_env(plan.game, "train", 0, s.protocol)
         torch.manual_seed(0)
         net = build_network(s.agent, self.env.n_actions, frame_shape=self.env.frame_shape, channels_last=False)
-        self.learner = RainbowLearner(net, s.learner, "cpu", seed=0)
+        self.learner = RainbowLearner(net.to(device), s.learner, device, seed=0)
         self.replay = PrioritizedReplay(fill + steps, (s.protocol.frame_stack, *self.env.frame_shape), np.uint8,
                                         stack=1, n_step=s.learner.n_step, gamma=s.learner.gamma,
                                         alpha=s.learner.per_alpha, seed=0)
@@ -137,7 +138,7 @@ def _time_interleaved(steps: dict[str, Any], total: int, chunk: int = 10) -> dic
                    "ms_update": 1000 * update[name] / n} for name in steps}
 
 
-def _time_updates(plan: RunPlan, n_actions: int, batch: int, reps: int) -> dict[str, float]:
+def _time_updates(plan: RunPlan, n_actions: int, batch: int, reps: int, device: str = "cpu") -> dict[str, float]:
     """Median ms of one update on a fixed batch, DE CNN in channels_last vs NCHW (interleaved, same process)."""
     s = plan.method
     rng = np.random.default_rng(0)
@@ -148,7 +149,7 @@ def _time_updates(plan: RunPlan, n_actions: int, batch: int, reps: int) -> dict[
     for name, cl in (("channels_last", True), ("NCHW", False)):
         torch.manual_seed(0)
         net = build_network(s.agent, n_actions, frame_shape=(84, 84, 1), channels_last=cl)
-        learners[name] = RainbowLearner(net, s.learner, "cpu", seed=0)
+        learners[name] = RainbowLearner(net.to(device), s.learner, device, seed=0)
     times: dict[str, list[float]] = {name: [] for name in learners}
     for _ in range(reps):
         for name, learner in learners.items():
@@ -178,18 +179,20 @@ def _replay_gb(frame_shape: tuple[int, ...], dtype: Any, store_k: bool = False, 
 
 def run(args: argparse.Namespace) -> int:
     threads = set_threads(args.threads)
-    fill, steps = (300, 40) if args.quick else (args.fill, args.steps)
-    eval_envs, eval_cap = (4, 50) if args.quick else (args.eval_envs, args.eval_cap)
-    print(f"spirl bench train: {args.game}, batch {args.batch}, {threads} thread(s), {fill} warm-up steps, "
+    device = choose_device(args.device)
+    fill, steps = (100, 20) if args.quick else (args.fill, args.steps)
+    eval_envs, eval_cap = (2, 30) if args.quick else (args.eval_envs, args.eval_cap)
+    print(f"spirl bench train: {args.game}, batch {args.batch}, {device}, {threads} thread(s), {fill} warm-up steps, "
           f"{steps} timed learner steps (env step + 1 update)")
     with tempfile.TemporaryDirectory() as tmp:
         de_plan = _plan("de_rainbow", args.game, fill, steps, args.batch)
-        de = Trainer(de_plan, 0, tmp, f"{tmp}/de")
+        de = Trainer(de_plan, 0, tmp, f"{tmp}/de", device=device)
         sp_plan = _plan("spirl", args.game, fill, steps, args.batch)
-        sp = Trainer(sp_plan, 0, tmp, f"{tmp}/sp", extractor=RandomFeatures(int(sp_plan.k_max)))
+        sp = Trainer(sp_plan, 0, tmp, f"{tmp}/sp", device=device, extractor=RandomFeatures(int(sp_plan.k_max)))
         shipped_de = _ShippedStep(de, fill)
         t = _time_interleaved({"de": shipped_de, "spirl": _ShippedStep(sp, fill),
-                               "straightforward": _StraightforwardStep(de_plan, fill, steps, args.batch)}, steps)
+                               "straightforward": _StraightforwardStep(de_plan, fill, steps, args.batch, device)},
+                              steps)
         de_t, sp_t, ref_t = t["de"], t["spirl"], t["straightforward"]
         print(f"  DE-Rainbow (84x84 grey, frames stored once, channels_last): {de_t['steps_per_s']:.1f} steps/s, "
               f"{de_t['ms_step']:.1f} ms/step of which {de_t['ms_update']:.1f} ms update; "
@@ -198,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
               f"{sp_t['ms_step']:.1f} ms/step of which {sp_t['ms_update']:.1f} ms update")
         print(f"  straightforward (whole stacks in replay, NCHW convolutions): {ref_t['steps_per_s']:.1f} steps/s, "
               f"{ref_t['ms_step']:.1f} ms/step of which {ref_t['ms_update']:.1f} ms update")
-        upd = _time_updates(de_plan, de.n_actions, args.batch, 8 if args.quick else 40)
+        upd = _time_updates(de_plan, de.n_actions, args.batch, 8 if args.quick else 40, device)
         print(f"  one DE update on a fixed batch: channels_last {upd['channels_last']:.1f} ms, "
               f"NCHW {upd['NCHW']:.1f} ms (median)")
         sec_eval = _time_evaluation(de, eval_envs, eval_cap)
@@ -216,7 +219,13 @@ def run(args: argparse.Namespace) -> int:
           f"{_replay_gb((43, 64), np.float32, True):.2f} GB, Kmax 50 {_replay_gb((50, 64), np.float32, True):.2f} GB, "
           f"Kmax 72 {_replay_gb((72, 64), np.float32, True):.2f} GB; whole stacks 96x96 RGB "
           f"{_replay_gb((96, 96, 3), np.uint8, stack=4):.2f} GB")
-    print(f"ratio shipped/straightforward: {de_t['steps_per_s'] / ref_t['steps_per_s']:.2f}x")
+    ratio = de_t["steps_per_s"] / ref_t["steps_per_s"]
+    print(f"ratio shipped/straightforward: {ratio:.2f}x")
+    figures = {"game": args.game, "batch": args.batch, "de_rainbow": de_t, "spirl_learner": sp_t,
+               "straightforward": ref_t, "de_update_ms": upd, "warmup_step_ms": shipped_de.ms_warm,
+               "eval_ms_per_agent_step": 1000 * sec_eval, "eval_envs": eval_envs,
+               "projected_de_rainbow_100k_min": (train_s + eval_s) / 60, "peak_rss_mb": peak_rss_mb()}
+    emit(args, figures, ratio=ratio, device=device)
     return 0
 
 
@@ -232,3 +241,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episode-length", type=int, default=2000,
                         help="assumed mean evaluation-episode length for the 100K projection")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (runs use 1 each by default)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")

@@ -7,7 +7,8 @@ ndim >= 2 (the cls and mask tokens included), lr = blr * batch / 256 = 2.5e-4 se
 iteration (linear warm-up over 5 epochs, then half-cosine to ``min_lr`` = 0 at the last
 epoch), batch 64, 50 epochs of floor(N / 64) batches drawn with replacement, mask ratio 0.75,
 loss over all 144 patches against per-patch-normalised targets (released code, docs/method.md#choice-10).
-fp32 throughout (the released code used CUDA AMP), so CPU runs are bit-for-bit repeatable.
+fp32 throughout by default, so CPU runs are bit-for-bit repeatable; ``pretrain.precision`` bfloat16 or
+float16 (CUDA, with a GradScaler, as the released code's AMP) runs the forward pass under autocast.
 
 After every epoch a resumable state (weights, optimizer, epoch, the sampler's and the
 masks' generators, the loss log) is written, with its sha256, to ``<out dir>/.ckpt/<out stem>/epoch-XXXX/``
@@ -28,10 +29,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from spirl.devices import check_precision
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
+from spirl.mae.optim import build_optimizer, lr_at
 from spirl.mae.pretrain_state import (
     csv_text,
     default_ckpt_dir,
@@ -90,56 +92,34 @@ def validate_settings(settings: PretrainSettings, num_patches: int = 144) -> Non
 
 
 # ---------------------------------------------------------------------------------------------
-# Optimisation
-
-
-def peak_lr(settings: PretrainSettings) -> float:
-    """The absolute learning rate after warm-up: blr * batch_size / 256 (2.5e-4 at batch 64)."""
-    return settings.blr * settings.batch_size / 256
-
-
-def lr_at(epoch: float, settings: PretrainSettings) -> float:
-    """Learning rate at a fractional epoch (epoch + iteration / iterations_per_epoch).
-
-    Linear warm-up from 0 to ``peak_lr`` over ``warmup_epochs``, then a half-cosine from
-    ``peak_lr`` down to ``min_lr``, reached at ``epoch == epochs``.
-    """
-    peak, warm = peak_lr(settings), settings.warmup_epochs
-    if epoch < warm:
-        return peak * epoch / warm
-    span = settings.epochs - warm
-    progress_ = min(1.0, (epoch - warm) / span) if span > 0 else 1.0
-    return settings.min_lr + (peak - settings.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress_))
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two AdamW groups: ``weight_decay`` on parameters with ndim >= 2 (matrices, conv kernels, the
-    cls and mask tokens), none on biases and other 1-D parameters (LayerNorm). Buffers are not parameters."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def build_optimizer(model: nn.Module, settings: PretrainSettings) -> torch.optim.AdamW:
-    """AdamW with the paper's betas and decay groups; the lr is set every iteration by ``lr_at``."""
-    return torch.optim.AdamW(param_groups(model, settings.weight_decay), lr=peak_lr(settings),
-                             betas=tuple(settings.betas))
+# One iteration
 
 
 def pretrain_step(model: MAE, optimizer: torch.optim.Optimizer, imgs: torch.Tensor, settings: PretrainSettings,
-                  mask_rng: torch.Generator) -> torch.Tensor:
+                  mask_rng: torch.Generator, *, dtype: torch.dtype = torch.float32,
+                  scaler: torch.amp.GradScaler | None = None) -> torch.Tensor:
     """One update on a batch of images (B, 3, 96, 96) in [0, 1]: masked forward, backward, AdamW step.
 
+    ``dtype`` other than float32 runs the forward pass under ``torch.autocast`` in that format (weights,
+    gradients and the optimizer stay float32); ``scaler`` (float16) scales the loss as CUDA AMP does.
     Returns the batch loss (a detached scalar, left on the device so the loop does not synchronise).
     """
-    loss, _, _ = model(imgs, settings.mask_ratio, mask_rng, settings.loss_all)
+    with torch.autocast(imgs.device.type, dtype=dtype, enabled=dtype != torch.float32):
+        loss, _, _ = model(imgs, settings.mask_ratio, mask_rng, settings.loss_all)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach().float()
+
+
+def grad_scaler(dtype: torch.dtype, device: str) -> torch.amp.GradScaler | None:
+    """A GradScaler for float16 (as the released code's CUDA AMP), else None."""
+    return torch.amp.GradScaler(torch.device(device).type) if dtype == torch.float16 else None
 
 
 def iterations_per_epoch(n_frames: int, batch_size: int) -> int:
@@ -184,6 +164,8 @@ class _Run:
     device: str
     rows: list[dict[str, float]] = field(default_factory=list)
     start_epoch: int = 0
+    dtype: torch.dtype = torch.float32  # autocast format of the forward pass (pretrain.precision)
+    scaler: torch.amp.GradScaler | None = None  # float16 only
 
 
 def _load_data(frames_path: str | os.PathLike[str], arch: MAEArch, settings: PretrainSettings,
@@ -204,7 +186,8 @@ def _load_data(frames_path: str | os.PathLike[str], arch: MAEArch, settings: Pre
     return _Data(frames, meta, game, iters)
 
 
-def _new_run(arch: MAEArch, settings: PretrainSettings, seed: int, device: str) -> _Run:
+def _new_run(arch: MAEArch, settings: PretrainSettings, seed: int, device: str,
+             dtype: torch.dtype = torch.float32) -> _Run:
     """A fresh model initialised from the seeded global RNG, its optimiser and two seeded generators."""
     from spirl.utils import seed_everything
 
@@ -212,7 +195,7 @@ def _new_run(arch: MAEArch, settings: PretrainSettings, seed: int, device: str) 
     model = MAE(arch).to(device)
     sampler_seed, mask_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
     return _Run(model, build_optimizer(model, settings), torch.Generator().manual_seed(sampler_seed),
-                torch.Generator().manual_seed(mask_seed), device)
+                torch.Generator().manual_seed(mask_seed), device, dtype=dtype, scaler=grad_scaler(dtype, device))
 
 
 def _resume(run: _Run, state: dict[str, Any]) -> None:
@@ -223,6 +206,8 @@ def _resume(run: _Run, state: dict[str, Any]) -> None:
     run.mask_rng.set_state(state["mask_rng"].cpu())
     run.rows = list(state["rows"])
     run.start_epoch = int(state["epoch"])
+    if run.scaler is not None and state.get("scaler") is not None:
+        run.scaler.load_state_dict(state["scaler"])
 
 
 def _train_epoch(run: _Run, data: _Data, settings: PretrainSettings, epoch: int, bar: Any) -> dict[str, float]:
@@ -238,7 +223,8 @@ def _train_epoch(run: _Run, data: _Data, settings: PretrainSettings, epoch: int,
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         imgs = frames_to_images(frames_t[batches[it]], run.device, size=run.model.arch.img_size)  # (B, 3, S, S)
-        loss_sum += pretrain_step(run.model, run.optimizer, imgs, settings, run.mask_rng)
+        loss_sum += pretrain_step(run.model, run.optimizer, imgs, settings, run.mask_rng, dtype=run.dtype,
+                                  scaler=run.scaler)
         bar.update(1)
     loss = float(loss_sum) / data.iters  # the one synchronisation of the epoch
     if not math.isfinite(loss):
@@ -252,7 +238,8 @@ def _train_epoch(run: _Run, data: _Data, settings: PretrainSettings, epoch: int,
 def _state_payload(run: _Run, fingerprint: str, epoch: int) -> dict[str, Any]:
     return {"fingerprint": fingerprint, "epoch": epoch, "model": run.model.state_dict(),
             "optimizer": run.optimizer.state_dict(), "sampler_rng": run.sampler_rng.get_state(),
-            "mask_rng": run.mask_rng.get_state(), "rows": run.rows}
+            "mask_rng": run.mask_rng.get_state(), "rows": run.rows,
+            "scaler": None if run.scaler is None else run.scaler.state_dict()}
 
 
 def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threads: int,
@@ -340,8 +327,9 @@ def pretrain(
     validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)
     data = _load_data(frames_path, arch, settings, game)
     device = choose_device(device)
+    dtype = check_precision(settings.precision, device, what="pretrain.precision")
     n_threads = set_threads(threads)
-    run = _new_run(arch, settings, seed, device)
+    run = _new_run(arch, settings, seed, device, dtype)
 
     print_ = fingerprint(arch, settings, seed, data.game, data.frames, data.meta)
     state = load_state(state_root, print_, device)
@@ -350,7 +338,8 @@ def pretrain(
         log(f"resuming {data.game} from epoch {run.start_epoch}/{settings.epochs} ({state_root})")
     else:
         log(f"{describe(arch)}; {data.game}, {len(data.frames)} frames, {settings.epochs} epochs x {data.iters} "
-            f"batches of {settings.batch_size} on {device} with {n_threads} thread(s)")
+            f"batches of {settings.batch_size} on {device} with {n_threads} thread(s)"
+            + ("" if dtype == torch.float32 else f", forward pass in {settings.precision} (autocast)"))
 
     bar = progress(total=settings.epochs * data.iters, desc=f"pretrain {data.game}", unit="batch",
                    initial=run.start_epoch * data.iters)
@@ -408,13 +397,9 @@ def configure_pretrain(parser: argparse.ArgumentParser) -> None:
 
 __all__ = [
     "apply_set",
-    "build_optimizer",
     "configure_pretrain",
     "default_ckpt_dir",
     "iterations_per_epoch",
-    "lr_at",
-    "param_groups",
-    "peak_lr",
     "pretrain",
     "pretrain_step",
     "validate_settings",

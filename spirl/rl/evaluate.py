@@ -7,13 +7,15 @@ stepped together, so one batched forward pass of the network (and, for SPIRL, on
 batched saliency call on the new frames) serves them all. Actions are greedy on the
 expected Q of the mean (noise-free) weights, replaced by a uniform random action with
 probability ``epsilon`` (0.001) drawn from a seeded generator. The score of an episode
-is its raw (unclipped) game score.
+is its raw (unclipped) game score. With an encoder that returns GPU tensors the stacks stay
+on the GPU, and the actions are the one thing read back per step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +69,9 @@ def evaluate(envs: Sequence[AtariEnv], policy: Policy, encode: Encoder, *, stack
         envs: the N evaluation environments (eval mode); each is reset here.
         policy: greedy actions (B,) for stacked observations (B, F, ...) and K (B, F) (noise off).
         encode: turns the new frames (B, H, W, C) of the live environments into what is stacked:
-            the frames themselves (pixels, K None) or SPIRL feature slabs (B, Kmax, D) with K (B,).
+            the frames themselves (pixels, K None) or SPIRL feature slabs (B, Kmax, D) with K (B,), as
+            numpy arrays or as torch tensors; the stacks are kept where it leaves them (on a GPU, so
+            that only the actions come back to the host each step).
         stack: frames per observation (4).
         epsilon: probability of a uniform random action instead of the greedy one.
         rng: the epsilon generator; one uniform draw per live environment per step, in env order.
@@ -81,18 +85,19 @@ def evaluate(envs: Sequence[AtariEnv], policy: Policy, encode: Encoder, *, stack
         raise ValueError("evaluation needs at least one environment")
     n_actions = envs[0].n_actions
     slabs, k = encode(np.stack([env.reset() for env in envs]))
-    obs = np.zeros((n, stack, *slabs.shape[1:]), dtype=slabs.dtype)  # (N, F, *slab_shape)
+    obs = _zeros_like(slabs, (n, stack, *slabs.shape[1:]))  # (N, F, *slab_shape), where encode left the slabs
     obs[:, -1] = slabs
     ks = None
     if k is not None:
-        ks = np.zeros((n, stack), dtype=np.int64)  # (N, F)
+        ks = _zeros_like(k, (n, stack))  # (N, F) int64
         ks[:, -1] = k
     scores = np.zeros(n, dtype=np.float64)
     lengths = np.zeros(n, dtype=np.int64)
     live = np.arange(n)
     bar = progress(total=n, desc=desc, unit="episode")
     while live.size:
-        actions = policy(obs[live], None if ks is None else ks[live])
+        at = _index(live, obs)  # the live rows, as an index of obs's kind (a device tensor on a GPU)
+        actions = policy(obs[at], None if ks is None else ks[at])  # the step's one read-back: the actions
         explore = rng.random(live.size) < epsilon
         randoms = rng.integers(0, n_actions, live.size)
         actions = np.where(explore, randoms, actions)
@@ -108,13 +113,32 @@ def evaluate(envs: Sequence[AtariEnv], policy: Policy, encode: Encoder, *, stack
         live = np.asarray(still, dtype=np.int64)
         if live.size:
             slabs, k = encode(np.stack(frames))
-            obs[live, :-1] = obs[live, 1:]  # eval mode: the stack is only zeroed at reset
-            obs[live, -1] = slabs
+            at = _index(live, obs)
+            obs[at, :-1] = obs[at, 1:]  # eval mode: the stack is only zeroed at reset
+            obs[at, -1] = slabs
             if ks is not None:
-                ks[live, :-1] = ks[live, 1:]
-                ks[live, -1] = k
+                ks[at, :-1] = ks[at, 1:]
+                ks[at, -1] = k
     bar.close()
     return EvalResult(step, scores, lengths)
+
+
+def _zeros_like(x: Any, shape: tuple[int, ...]) -> Any:
+    """Zeros of ``shape`` with ``x``'s dtype, a numpy array or a torch tensor on ``x``'s device."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(shape, dtype=x.dtype)
+    import torch
+
+    return torch.zeros(shape, dtype=x.dtype, device=x.device)
+
+
+def _index(rows: np.ndarray, like: Any) -> Any:
+    """Row indices (n,) int64 for indexing ``like``: as they are for numpy, a tensor on ``like``'s device for torch."""
+    if isinstance(like, np.ndarray):
+        return rows
+    import torch
+
+    return torch.from_numpy(rows).to(like.device, non_blocking=True)
 
 
 __all__ = ["EVAL_COLUMNS", "EvalResult", "evaluate", "format_rows"]

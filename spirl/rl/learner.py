@@ -98,6 +98,8 @@ class RainbowLearner:
         if x is None:
             return None
         t = torch.as_tensor(x)
+        if self.device.type == "cuda" and t.device.type == "cpu":
+            t = t.pin_memory()  # page-locked (torch caches these blocks), so the copy below is asynchronous
         return t.to(self.device, non_blocking=True)
 
     @torch.inference_mode()

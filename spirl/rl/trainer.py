@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
+from spirl.devices import PinnedStaging
 from spirl.fields import settings_to_dict
 from spirl.integrity import write_with_digest
 from spirl.plan import RunPlan
@@ -115,6 +116,7 @@ class Trainer:
         self.act_rng = np.random.default_rng([self.seed, ACT_STREAM])
         self.eval_rng = np.random.default_rng([self.seed, EVAL_STREAM])
         self.eval_envs: list[Any] | None = None
+        self.staging = PinnedStaging(device)  # host -> GPU copies of pixel frames in evaluation
         # counters
         self.step = 0  # env steps done
         self.skipped_updates = 0  # updates owed while the replay had nothing sampleable (never made up)
@@ -151,6 +153,13 @@ class Trainer:
             return frames, None
         feats = self.extractor(frames)
         return feats.features.cpu().numpy(), feats.k.cpu().numpy().astype(np.int64)
+
+    def encode_on_device(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """As :meth:`encode`, but left on the run's device (GPU evaluation: stacks stay there, frames go in pinned)."""
+        if self.extractor is None:
+            return self.staging.to_device(frames), None
+        feats = self.extractor(frames)
+        return feats.features, feats.k
 
     def _push(self, frame: np.ndarray, terminal: bool) -> None:
         slab, k = self.encode(frame[None])
@@ -202,10 +211,13 @@ class Trainer:
 
     def _evaluate(self) -> EvalResult:
         s = self.settings
-        if self.eval_envs is None:
-            self.eval_envs = [make_env(self.plan.game, "eval", sd, s.protocol)
-                              for sd in eval_seeds(self.seed, s.budget.eval_episodes)]
-        result = evaluate(self.eval_envs, self.learner.act_greedy, self.encode, stack=s.protocol.frame_stack,
+        n = self.plan.episodes_at(self.step)  # the last evaluation may play more (budget.final_eval_episodes)
+        have = [] if self.eval_envs is None else self.eval_envs
+        # eval_seeds(seed, n) extends eval_seeds(seed, m < n): the first m environments are the same ones
+        more = eval_seeds(self.seed, n)[len(have):]
+        self.eval_envs = have + [make_env(self.plan.game, "eval", sd, s.protocol) for sd in more]
+        encode = self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
+        result = evaluate(self.eval_envs[:n], self.learner.act_greedy, encode, stack=s.protocol.frame_stack,
                           epsilon=s.budget.eval_epsilon, rng=self.eval_rng, step=self.step,
                           desc=f"evaluation at step {self.step}")
         row = result.row()
@@ -308,8 +320,16 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path:
-        """Write the run's state as ``ckpt_dir/step-XXXXXXXXX/`` (``spirl.rl.checkpoint``)."""
-        return write_checkpoint(self.ckpt_dir, self.step, self._state(), self.replay.save)
+        """Write the run's state as ``ckpt_dir/step-XXXXXXXXX/`` (``spirl.rl.checkpoint``).
+
+        The extractor's error cache is emptied here: a run resumed from this checkpoint starts with an
+        empty one, so both go on with the same cache and give the same numbers.
+        """
+        path = write_checkpoint(self.ckpt_dir, self.step, self._state(), self.replay.save)
+        reset = getattr(self.extractor, "reset_cache", None)
+        if reset is not None:
+            reset()
+        return path
 
     def restore(self, path: Path) -> None:
         """Continue from the checkpoint directory ``path``; refuses one of another run or other settings."""
@@ -370,6 +390,7 @@ class Trainer:
             "settings": settings_to_dict(self.settings),
             "plan": {"k_max": plan.k_max, "warmup_steps": plan.warmup_steps, "total_env_steps": plan.total_env_steps,
                      "replay_capacity": plan.replay_capacity, "eval_steps": list(plan.eval_steps),
+                     "eval_episodes": plan.eval_episodes, "final_eval_episodes": plan.final_eval_episodes,
                      "expected_updates": plan.expected_updates},
             "n_actions": self.n_actions,
             "parameters": count_parameters(self.learner.online),

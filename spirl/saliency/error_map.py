@@ -13,10 +13,14 @@ every other slot, and the error is the MSE over the patch's 192 per-patch-normal
 
 from __future__ import annotations
 
+import copy
+import functools
+import sys
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -73,6 +77,7 @@ def error_map_reference(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK_REFE
     batched by ring size (3 groups) across frames, ``chunk`` at a time, as the released code does.
 
     Args:
+        mae: the frozen MAE, in float32 (the reference) or cast to a reduced format (:func:`lowered`).
         imgs: float32 ``(B, 3, 96, 96)`` in [0, 1].
 
     Returns:
@@ -82,7 +87,7 @@ def error_map_reference(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK_REFE
     check_mae(mae)
     with torch.autocast(imgs.device.type, enabled=False):
         B = imgs.shape[0]
-        z = mae.embed_patches(imgs)  # [B, P, D]
+        z = mae.embed_patches(imgs.to(compute_dtype(mae)))  # [B, P, D]
         target = mae.normalized_target(imgs)  # [B, P, 192]
         errors = imgs.new_zeros(B, NUM_PATCHES)
         for group in neighbour_groups():
@@ -91,7 +96,7 @@ def error_map_reference(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK_REFE
                 f, t, r = frame[s:s + chunk], tgt[s:s + chunk], ring[s:s + chunk]
                 latent = encode_tokens(mae, z[f[:, None], r])  # [n, 1+m, D]
                 y = mae.forward_decoder(latent, _ids_restore(r))  # [n, P, 192], full decoder over 145 slots
-                pred = y[torch.arange(f.numel(), device=f.device), t]  # [n, 192]
+                pred = y[torch.arange(f.numel(), device=f.device), t].float()  # [n, 192]
                 errors[f, t] = ((pred - target[f, t]) ** 2).mean(-1)
     return errors
 
@@ -123,6 +128,26 @@ class _MaskedSlots:
 _SLOT_CACHE: dict[int, _MaskedSlots] = {}
 
 
+def _f32(t: Tensor | None) -> Tensor | None:
+    return None if t is None else t.float()
+
+
+def compute_dtype(mae: nn.Module) -> torch.dtype:
+    """The format the MAE computes in: its decoder's weights' dtype (float32 unless :func:`lowered`)."""
+    return mae.decoder_embed.weight.dtype
+
+
+def lowered(mae: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """The MAE to compute in ``dtype``: ``mae`` itself for float32, else a frozen copy cast to ``dtype``.
+
+    Weights and buffers are rounded to ``dtype`` once; images stay float32 and are cast on entry, and
+    errors, predictions and features come back as float32 (docs/costs.md#reduced-precision).
+    """
+    if dtype == torch.float32:
+        return mae
+    return copy.deepcopy(mae).to(dtype).eval().requires_grad_(False)
+
+
 def _cache_key(mae: nn.Module) -> tuple[Any, ...]:
     # A parameter changed in place (an optimiser step, load_state_dict) bumps its _version.
     blk = mae.decoder_blocks[0]
@@ -141,7 +166,11 @@ def _masked_slots(mae: nn.Module) -> _MaskedSlots:
     x0 = (mae.mask_token[0] + mae.decoder_pos_embed[0]).float()  # [1+P, Dd]
     S, Dd = x0.shape
     hd = Dd // H
-    q, k, v = blk.attn.qkv(blk.norm1(x0)).reshape(S, 3, H, hd).permute(1, 2, 0, 3)  # 3 x [H, 1+P, hd]
+    # In float32 whatever the model's format (the same ops as the modules for a float32 model): computed
+    # once, and the softmax bookkeeping that reuses these stays in float32 too.
+    norm, qkv = blk.norm1, blk.attn.qkv
+    y = F.layer_norm(x0, norm.normalized_shape, _f32(norm.weight), _f32(norm.bias), norm.eps)
+    q, k, v = F.linear(y, _f32(qkv.weight), _f32(qkv.bias)).reshape(S, 3, H, hd).permute(1, 2, 0, 3)  # 3 x [H, 1+P, hd]
     q = q * hd**-0.5
     scores = q @ k.transpose(-1, -2)  # [H, 1+P, 1+P]
     v1 = torch.cat([v, torch.ones_like(v[..., :1])], -1)  # [H, 1+P, hd+1]
@@ -172,7 +201,9 @@ def _first_decoder_layer(blk: nn.Module, ms: _MaskedSlots, xv: Tensor, slots: Te
     n, V, Dd = xv.shape
     H, S = ms.q.shape[0], ms.q.shape[1]
     hd = Dd // H
+    dt = xv.dtype  # the model's format; the softmax bookkeeping below is float32 (no-op casts for a float32 model)
     qv, kv, vv = blk.attn.qkv(blk.norm1(xv)).reshape(n, V, 3, H, hd).permute(2, 0, 3, 1, 4)  # 3 x [n, H, V, hd]
+    qv, kv, vv = qv.float(), kv.float(), vv.float()
     # Masked-slot queries: softmax over (precomputed masked keys) + (this problem's visible keys).
     s = torch.einsum("hjd,nhkd->nhjk", ms.q, kv) - ms.c[target][..., None]  # [n, H, 1+P, V] scores minus c
     # Shift each row by its largest term, as a softmax does: 0 unless a visible key outscores the masked ones.
@@ -187,8 +218,8 @@ def _first_decoder_layer(blk: nn.Module, ms: _MaskedSlots, xv: Tensor, slots: Te
     keys = ms.k.expand(n, -1, -1, -1).scatter(2, idx, kv)  # [n, H, 1+P, hd]
     values = ms.v.expand(n, -1, -1, -1).scatter(2, idx, vv)
     out.scatter_(2, idx, F.scaled_dot_product_attention(qv, keys, values))
-    x = ms.x0.expand(n, -1, -1).scatter(1, slots[..., None].expand(n, V, Dd), xv)  # [n, 1+P, Dd] layer input
-    x = x + blk.attn.proj(out.transpose(1, 2).reshape(n, S, Dd))
+    x = ms.x0.expand(n, -1, -1).scatter(1, slots[..., None].expand(n, V, Dd), xv.float())  # [n, 1+P, Dd] input
+    x = (x + blk.attn.proj(out.transpose(1, 2).reshape(n, S, Dd).to(dt))).to(dt)
     return x + blk.mlp(blk.norm2(x))
 
 
@@ -216,32 +247,85 @@ def _last_decoder_layer_at(blk: nn.Module, x: Tensor, rows: Tensor) -> Tensor:
     return xt + blk.mlp(blk.norm2(xt))
 
 
-def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int) -> tuple[Tensor, ...]:
+def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int,
+                    need: np.ndarray | None = None) -> tuple[Tensor, ...]:
     """Encoder outputs of every problem as decoder-layer-1 inputs, padded to one shape across ring sizes.
 
-    ``z`` ``(B, P, D)`` patch tokens. Returns, over the n = B * P problems: ``xv`` ``(n, 9, Dd)``
-    (decoder embedding + decoder position at the cls slot and the ring's slots), ``slots``
-    ``(n, 9)``, ``valid`` bool ``(n, 9)``, ``frame`` ``(n,)``, ``target`` ``(n,)``. Padding repeats the cls entry.
+    ``z`` ``(B, P, D)`` patch tokens; ``need`` host bool ``(B, P)``: only these problems (all when None; the
+    kept problems are found on the host, so a GPU is never waited for). Returns, over the n kept problems
+    (n = B * P without ``need``): ``xv`` ``(n, 9, Dd)`` (decoder embedding + decoder position at the cls
+    slot and the ring's slots), ``slots`` ``(n, 9)``, ``valid`` bool ``(n, 9)``, ``frame`` ``(n,)``,
+    ``target`` ``(n,)``. Padding repeats the cls entry.
     """
     V = 1 + max(g.size for g in neighbour_groups())
-    parts: list[list[Tensor]] = [[], [], [], [], []]
+    lay = _layout(batch, z.device)
+    keep = None
+    if need is not None:
+        frame_h, target_h = _host_layout(batch)
+        keep = np.flatnonzero(need[frame_h, target_h])  # kept problems, in the layout's group order
+    xvs, start = [], 0
+    for frame, ring, slots in lay.groups:
+        m, n = ring.shape[1], frame.numel()
+        if keep is not None:
+            part = keep[(keep >= start) & (keep < start + n)] - start
+            sel = torch.from_numpy(part).to(z.device)
+            frame, ring, slots = frame[sel], ring[sel], slots[sel]
+        start += n
+        parts = [mae.decoder_embed(encode_tokens(mae, z[frame[s:s + chunk, None], ring[s:s + chunk]]))
+                 for s in range(0, frame.numel(), chunk)]
+        xv = torch.cat(parts) if parts else z.new_zeros(0, 1 + m, mae.decoder_embed.out_features)
+        xv = xv + mae.decoder_pos_embed[0, slots[:, :1 + m]]
+        xvs.append(torch.cat([xv, xv[:, :1].expand(-1, V - 1 - m, -1)], 1))  # [n, 9, Dd], padding repeats cls
+    out = (lay.slots, lay.valid, lay.frame, lay.target)
+    if keep is not None:
+        index = torch.from_numpy(keep).to(z.device)
+        out = tuple(t[index] for t in out)
+    return (torch.cat(xvs), *out)
+
+
+@functools.lru_cache(maxsize=128)
+def _host_layout(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The layout's frame and target of every problem of a batch of ``batch`` frames, as host arrays ``(B * P,)``."""
+    lay = _layout(batch, torch.device("cpu"))
+    return lay.frame.numpy(), lay.target.numpy()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The index tensors of every problem of a batch of B frames, on one device (cached, see :func:`_layout`).
+
+    ``groups``: per ring size, frame ``(n,)``, ring ``(n, m)`` and padded slots ``(n, 9)``; then over all
+    n = B * P problems in group order: ``slots`` ``(n, 9)``, ``valid`` bool ``(n, 9)``, ``frame``, ``target`` ``(n,)``.
+    """
+
+    groups: tuple[tuple[Tensor, Tensor, Tensor], ...]
+    slots: Tensor
+    valid: Tensor
+    frame: Tensor
+    target: Tensor
+
+
+@functools.lru_cache(maxsize=128)
+def _layout(batch: int, device: torch.device) -> _Layout:
+    """Built once per (batch size, device): no Python loops, and on a GPU no host-to-device copies, per call."""
+    V = 1 + max(g.size for g in neighbour_groups())
+    groups, parts = [], [[], [], [], []]
     for group in neighbour_groups():
-        frame, tgt, ring = _problems(group, batch, z.device)
+        frame, tgt, ring = _problems(group, batch, device)
         slots = torch.cat([torch.zeros_like(ring[:, :1]), ring + 1], 1)  # [n, 1+m] cls slot, then ring slots
-        xv = torch.cat([mae.decoder_embed(encode_tokens(mae, z[frame[s:s + chunk, None], ring[s:s + chunk]]))
-                        for s in range(0, frame.numel(), chunk)]) + mae.decoder_pos_embed[0, slots]  # [n, 1+m, Dd]
         pad = V - slots.shape[1]
-        valid = torch.ones(frame.numel(), V, dtype=torch.bool, device=z.device)
+        valid = torch.ones(frame.numel(), V, dtype=torch.bool, device=device)
         valid[:, V - pad:] = False
         slots = torch.cat([slots, slots[:, :1].expand(-1, pad)], 1)
-        xv = torch.cat([xv, xv[:, :1].expand(-1, pad, -1)], 1)
-        for part, t in zip(parts, (xv, slots, valid, frame, tgt)):
+        groups.append((frame, ring, slots))
+        for part, t in zip(parts, (slots, valid, frame, tgt)):
             part.append(t)
-    return tuple(torch.cat(p) for p in parts)
+    return _Layout(tuple(groups), *(torch.cat(p) for p in parts))
 
 
 @torch.no_grad()
-def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK) -> tuple[Tensor, Tensor]:
+def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK, compiled: bool = False,
+                             need: Tensor | np.ndarray | None = None) -> tuple[Tensor, Tensor]:
     """Error map and the neighbour reconstruction of every patch (shipped path).
 
     Same numbers as :func:`error_map_reference` (to float32 rounding), with exact savings
@@ -250,8 +334,16 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
     only, without forming its keys and values; the three ring sizes padded into one tensor so that
     the decoder runs in full chunks.
 
+    A model cast to bfloat16 or float16 (:func:`lowered`) runs every matrix product in that format;
+    the softmax sums reused across problems, the scores and the error itself stay float32.
+    ``compiled``: the decoder chunk through ``torch.compile`` (the same float32 arithmetic, fused:
+    docs/costs.md#the-error-map); a first call compiles for tens of seconds.
+
     Args:
+        mae: the frozen MAE (float32: exact; or :func:`lowered`).
         imgs: float32 ``(B, 3, 96, 96)`` in [0, 1].
+        need: bool ``(B, P)`` (a host array, or a tensor, copied to the host): compute only these problems
+            (``spirl.saliency.error_cache`` knows the others); their entries of the outputs stay 0.
 
     Returns:
         errors float32 ``(B, P)`` and predictions float32 ``(B, P, 192)`` (per-patch-normalised
@@ -263,39 +355,57 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
         B = imgs.shape[0]
         ms = _masked_slots(mae)
         target = mae.normalized_target(imgs)  # [B, P, 192]
-        xv, slots, valid, frame, tgt = _visible_inputs(mae, mae.embed_patches(imgs), B, 32 * chunk)
+        z = mae.embed_patches(imgs.to(compute_dtype(mae)))  # [B, P, D]
+        if isinstance(need, Tensor):
+            need = need.cpu().numpy()
+        xv, slots, valid, frame, tgt = _visible_inputs(mae, z, B, 32 * chunk, need)
         errors = imgs.new_zeros(B, NUM_PATCHES)
         preds = imgs.new_zeros(B, NUM_PATCHES, target.shape[-1])
-        blocks = mae.decoder_blocks
         for s in range(0, frame.numel(), chunk):
             f, t = frame[s:s + chunk], tgt[s:s + chunk]
-            x = _first_decoder_layer(blocks[0], ms, xv[s:s + chunk], slots[s:s + chunk], valid[s:s + chunk], t)
-            if len(blocks) == 1:
-                xt = x[torch.arange(f.numel(), device=f.device), t + 1]  # [n, Dd]
-            else:
-                for blk in blocks[1:-1]:
-                    x = blk(x)  # [n, 1+P, Dd]
-                xt = _last_decoder_layer_at(blocks[-1], x, t + 1)  # [n, Dd]
-            pred = mae.decoder_pred(mae.decoder_norm(xt))  # [n, 192]
+            pred = _run_chunk(compiled, mae, ms, xv[s:s + chunk], slots[s:s + chunk], valid[s:s + chunk], t)
             preds[f, t] = pred
             errors[f, t] = ((pred - target[f, t]) ** 2).mean(-1)
     return errors, preds
 
 
-def error_map(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK) -> Tensor:
-    """Neighbour-reconstruction error map (docs/method.md#step-error-map), shipped: ``(B, 3, 96, 96)`` -> ``(B, P)``."""
-    return neighbour_reconstruction(mae, imgs, chunk=chunk)[0]
+def _decoder_chunk(mae: nn.Module, ms: _MaskedSlots, xv: Tensor, slots: Tensor, valid: Tensor,
+                   target: Tensor) -> Tensor:
+    """The decoder for n problems (``_first_decoder_layer``'s inputs) -> float32 predictions ``(n, 192)``."""
+    blocks = mae.decoder_blocks
+    x = _first_decoder_layer(blocks[0], ms, xv, slots, valid, target)
+    if len(blocks) == 1:
+        xt = x[torch.arange(x.shape[0], device=x.device), target + 1]  # [n, Dd]
+    else:
+        for blk in blocks[1:-1]:
+            x = blk(x)  # [n, 1+P, Dd]
+        xt = _last_decoder_layer_at(blocks[-1], x, target + 1)  # [n, Dd]
+    return mae.decoder_pred(mae.decoder_norm(xt)).float()  # [n, 192]
 
 
-# ------------------------------------------------------------------------------------------ K and selections
+_COMPILED: dict[str, Any] = {}  # "chunk": torch.compile(_decoder_chunk), built at first use; "failed": the reason
 
 
-# ------------------------------------------------------------------------------------------ features
+def _run_chunk(compiled: bool, *args: Any) -> Tensor:
+    """:func:`_decoder_chunk`, through ``torch.compile`` when ``compiled`` (eager, with one warning, if it cannot)."""
+    if not compiled or "failed" in _COMPILED:
+        return _decoder_chunk(*args)
+    if "chunk" not in _COMPILED:
+        # Chunks have one shape (B * 144 problems cut into CHUNK-sized pieces), so the graph is static.
+        _COMPILED["chunk"] = torch.compile(_decoder_chunk, dynamic=False)
+    try:
+        return _COMPILED["chunk"](*args)
+    except Exception as err:  # no C++ compiler, an unsupported platform: the eager path gives the same numbers
+        _COMPILED["failed"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        print(f"warning: torch.compile of the error map failed ({_COMPILED['failed'][:200]}); using the eager path",
+              file=sys.stderr)
+        return _decoder_chunk(*args)
 
 
-# ------------------------------------------------------------------------------------------ extractor
+def error_map(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK, compiled: bool = False,
+              need: Tensor | np.ndarray | None = None) -> Tensor:
+    """Neighbour-reconstruction error map (docs/method.md#step-error-map), shipped: ``(B, 3, 96, 96)`` -> ``(B, P)``.
 
-
-# ------------------------------------------------------------------------------------------ K statistics
-
-
+    ``need`` bool ``(B, P)``: only those errors are computed, the others are 0 (:func:`neighbour_reconstruction`).
+    """
+    return neighbour_reconstruction(mae, imgs, chunk=chunk, compiled=compiled, need=need)[0]

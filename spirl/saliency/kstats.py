@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from spirl.atari import games
+from spirl.settings import Precision, allowed
 from spirl.utils import atomic_path
 
 NUM_PATCHES = games.NUM_PATCHES
@@ -154,7 +155,8 @@ def _run_saliency_stats(args: argparse.Namespace) -> int:
     if len(frames) == 0:
         raise EmptyDatasetError(f"{args.frames} holds no frames; K statistics need at least one")
     mae, _ = load_checked_mae(args.mae, game=meta.get("game"), device=device)
-    k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device)
+    k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device, precision=args.precision,
+                     error_cache=args.error_cache)
     hist = k_histogram(k)
     write_k_hist(args.out, hist)
     ideal = float(hist["ideal_ratio"].iloc[0])
@@ -176,5 +178,9 @@ def configure_saliency_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=number("run.limit"), default=None, help="use only the first N frames")
     parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
     parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
+    parser.add_argument("--precision", default="float32", choices=allowed(Precision),
+                        help="error-map number format (float32 exact; docs/costs.md#reduced-precision)")
+    parser.add_argument("--error-cache", action=argparse.BooleanOptionalAction, default=True,
+                        help="reuse errors of neighbourhoods seen before (exact; docs/costs.md#the-error-cache)")
     add_force(parser, "--out")
     parser.set_defaults(func=_run_saliency_stats)

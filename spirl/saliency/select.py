@@ -19,7 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from spirl.atari import games
-from spirl.saliency.error_map import error_map
+from spirl.devices import PinnedStaging, check_precision
+from spirl.saliency.error_cache import ErrorCache
+from spirl.saliency.error_map import compute_dtype, error_map, lowered
 from spirl.saliency.kstats import EmptyDatasetError
 from spirl.saliency.patches import NUM_PATCHES, check_images, check_mae, encode_tokens, frames_to_images
 from spirl.settings import SaliencySettings, Selection, allowed
@@ -136,6 +138,8 @@ def selected_features(mae: nn.Module, imgs: Tensor, index: Tensor) -> Tensor:
     key-padding mask, which gives the same numbers as running each frame on its K tokens alone.
 
     Args:
+        mae: the frozen MAE in float32, or cast to a reduced format (``error_map.lowered``): the encoder
+            then runs in that format and the features are returned as float32.
         imgs: float32 ``(B, 3, 96, 96)`` in [0, 1].
         index: int64 ``(B, Kmax)``, patch indices in rows ``0..K-1``, -1 after.
 
@@ -146,10 +150,10 @@ def selected_features(mae: nn.Module, imgs: Tensor, index: Tensor) -> Tensor:
     valid = index >= 0  # [B, Kmax]
     safe = index.clamp(min=0)
     with torch.autocast(imgs.device.type, enabled=False):
-        z = mae.embed_patches(imgs)  # [B, P, D]
+        z = mae.embed_patches(imgs.to(compute_dtype(mae)))  # [B, P, D]
         tok = z.gather(1, safe[..., None].expand(-1, -1, z.shape[-1]))  # [B, Kmax, D]
         h = encode_tokens(mae, tok, valid)[:, 1:] + mae.pos_embed[0, safe + 1]  # [B, Kmax, D] position added again
-    return h * valid[..., None]
+    return h.float() * valid[..., None]
 
 
 @dataclass
@@ -171,15 +175,21 @@ class SalientPatchExtractor:
 
     Args:
         mae: an MAE with its decoder; it is put in eval mode and frozen.
-        settings: selection (dynamic | fixed | random), xscale, fixed_ratio (``max_ratio`` is
-            resolved by the caller into ``k_max``).
+        settings: selection (dynamic | fixed | random), xscale, fixed_ratio, precision, error_cache
+            (``max_ratio`` is resolved by the caller into ``k_max``).
         k_max: the most patches kept per frame, in [1, 144].
         seed: seeds the random-patch control's generator.
-        device: where the MAE runs.
+        device: where the MAE runs; on a GPU the frames go through a pinned buffer and the outputs
+            stay on the GPU.
+        allow_slow: accept bfloat16 on a CPU without bfloat16 units, with a warning (benchmarks only;
+            ``spirl.devices.check_precision``).
+
+    Raises:
+        PrecisionError: ``settings.precision`` cannot run, or would run slower than float32, on ``device``.
     """
 
     def __init__(self, mae: nn.Module, settings: SaliencySettings, k_max: int, seed: int = 0,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", *, allow_slow: bool = False) -> None:
         check_mae(mae)
         if settings.selection not in SELECTIONS:
             raise ValueError(f"saliency.selection must be one of {', '.join(SELECTIONS)}, got {settings.selection!r}")
@@ -194,8 +204,12 @@ class SalientPatchExtractor:
                 raise ValueError(f"saliency.fixed_ratio {settings.fixed_ratio} keeps {self.fixed} patches, more than "
                                  f"Kmax = {self.k_max}")
         self.device = torch.device(device)
+        self.dtype = check_precision(settings.precision, str(self.device), allow_slow=allow_slow)
         self.mae = mae.to(self.device).eval().requires_grad_(False)
+        self.compute = lowered(self.mae, self.dtype)  # the model itself in float32, else a cast copy
         self.generator = torch.Generator("cpu").manual_seed(seed)
+        self.staging = PinnedStaging(str(self.device))
+        self.cache = ErrorCache(self.device) if settings.error_cache else None
 
     def rng_state(self) -> Tensor:
         """State of the random-control generator (save it with a training checkpoint)."""
@@ -205,33 +219,58 @@ class SalientPatchExtractor:
         """Restore the random-control generator from :meth:`rng_state`."""
         self.generator.set_state(state)
 
+    def reset_cache(self) -> None:
+        """Empty the error cache (the trainer does at every checkpoint, so that a resumed run repeats exactly)."""
+        if self.cache is not None:
+            self.cache.clear()
+
     @torch.no_grad()
     def __call__(self, frames: np.ndarray | Tensor) -> SalientFeatures:
-        """Frames uint8 ``(B, 96, 96, 3)`` -> :class:`SalientFeatures` (on ``device``)."""
+        """Frames uint8 ``(B, 96, 96, 3)`` -> :class:`SalientFeatures` (on ``device``).
+
+        With ``saliency.error_cache`` the frames' neighbourhoods are looked up on the host
+        (``spirl.saliency.error_cache``), so frames given as a GPU tensor skip the cache.
+        """
+        host = frames if isinstance(frames, np.ndarray) else frames.numpy() if frames.device.type == "cpu" else None
+        if isinstance(frames, np.ndarray) and self.device.type == "cuda":
+            frames = self.staging.to_device(frames)
         imgs = frames_to_images(frames, self.device)
-        errors = error_map(self.mae, imgs)
+        if self.cache is not None and host is not None:
+            errors = self.cache.errors(host, lambda need: error_map(self.compute, imgs, need=need))
+        else:
+            errors = error_map(self.compute, imgs)
         index, k = select_patches(errors, self.settings.selection, self.k_max, xscale=self.settings.xscale,
                                   fixed=self.fixed, generator=self.generator)
-        return SalientFeatures(selected_features(self.mae, imgs, index), k, index, errors)
+        return SalientFeatures(selected_features(self.compute, imgs, index), k, index, errors)
 
 
 def k_statistics(mae: nn.Module, frames: np.ndarray, *, xscale: float = 1.0, batch: int = 64,
-                 device: str | torch.device = "cpu") -> np.ndarray:
+                 device: str | torch.device = "cpu", precision: str = "float32",
+                 allow_slow: bool = False, error_cache: bool = True) -> np.ndarray:
     """Uncapped dynamic K (Kmax = 144) of every frame, as for the paper's Fig. 8.
 
-    ``frames`` uint8 ``(N, 96, 96, 3)`` -> int64 ``(N,)``.
+    ``frames`` uint8 ``(N, 96, 96, 3)`` -> int64 ``(N,)``. ``precision``/``allow_slow``: the error map's number
+    format, checked as in :class:`SalientPatchExtractor`; ``error_cache``: reuse the errors of neighbourhoods
+    seen before in ``frames`` (``spirl.saliency.error_cache``).
     """
     if len(frames) == 0:
         raise EmptyDatasetError("the frame dataset is empty; K statistics need at least one frame")
     if batch < 1:
         raise ValueError(f"--batch must be at least 1, got {batch}")
     check_mae(mae)
-    mae = mae.to(device).eval()
+    dtype = check_precision(precision, str(device), allow_slow=allow_slow)
+    mae = lowered(mae.to(device).eval(), dtype)
     out = np.empty(len(frames), dtype=np.int64)
+    cache = ErrorCache(device) if error_cache else None
     bar = progress(total=len(frames), desc="K statistics", unit="frame")
     for s in range(0, len(frames), batch):
         imgs = frames_to_images(frames[s:s + batch], device)
-        out[s:s + len(imgs)] = dynamic_k(error_map(mae, imgs), NUM_PATCHES, xscale).cpu().numpy()
+        if cache is None:
+            errors = error_map(mae, imgs)
+        else:
+            errors = cache.errors(np.asarray(frames[s:s + batch]),
+                                  lambda need, imgs=imgs: error_map(mae, imgs, need=need))
+        out[s:s + len(imgs)] = dynamic_k(errors, NUM_PATCHES, xscale).cpu().numpy()
         bar.update(len(imgs))
     bar.close()
     return out

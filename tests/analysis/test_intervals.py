@@ -5,7 +5,7 @@ import pytest
 from rliable import metrics
 
 from spirl.analysis import intervals as iv
-from spirl.analysis import stats as st
+from spirl.analysis import poi
 from spirl.settings import StatsSettings
 
 FUNCS = {"mean": metrics.aggregate_mean, "median": metrics.aggregate_median, "IQM": metrics.aggregate_iqm,
@@ -16,7 +16,7 @@ FUNCS = {"mean": metrics.aggregate_mean, "median": metrics.aggregate_median, "IQ
 def test_vectorised_intervals_equal_rliables_for_every_method(metric):
     rng = np.random.default_rng(3)
     m = rng.gamma(2.0, 0.3, size=(5, 4))
-    idx = st.stratified_indices(np.random.RandomState(11), [5], 4, 300)[0]  # rliable's resamples for seed 11
+    idx = poi.stratified_indices(np.random.RandomState(11), [5], 4, 300)[0]  # rliable's resamples for seed 11
     assert float(iv.vector_statistic(m, metric)) == pytest.approx(FUNCS[metric](m), abs=1e-12)
     mine = iv.intervals_from_indices(m, idx, metric)
     assert set(mine) == set(iv.INTERVAL_METHODS)

@@ -1,13 +1,10 @@
 """spirl.analysis.plots: every plot function draws on the ax it is given; the command writes PNG + PDF."""
 
-import json
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pytest
 
-from spirl import cli
 from spirl.analysis import plots as pl
 from spirl.analysis import scores as sc
 from spirl.analysis import stats as st
@@ -93,39 +90,3 @@ def test_published_numbers_are_not_drawn_on_short_runs():
     assert not any(t.startswith("published") for t in legend_texts(ax))
     assert any("not drawn" in t.get_text() for t in ax.texts)
     plt.close(fig)
-
-
-def test_plots_cli_writes_png_and_pdf_with_captions(tmp_path):
-    df = scores()
-    df.to_csv(tmp_path / "scores.csv", index=False)
-    st.run_stats(df, tmp_path / "stats", reps=20)
-    (tmp_path / "study.json").write_text(json.dumps({"name": "pad", "question": "q?", "reference": "spirl",
-                                                     "variants": {"zero": "spirl", "other": "de_rainbow"}}))
-    out = tmp_path / "figures"
-    assert cli.main(["plots", "--scores", str(tmp_path / "scores.csv"), "--stats", str(tmp_path / "stats"),
-                     "--k-hist", str(khist(tmp_path)), "--study", str(tmp_path / "study.json"),
-                     "--out", str(out)]) == 0
-    captions = json.loads((out / "captions.json").read_text())
-    expected = {"aggregates", "profiles", "poi", "sample_efficiency", "learning_curves", "study-pad", "k_hist-paper"}
-    assert set(captions) == expected
-    for name in expected:
-        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
-    assert not list(out.glob("*.tmp"))
-
-
-def test_plots_cli_needs_inputs(tmp_path, capsys):
-    assert cli.main(["plots", "--out", str(tmp_path)]) == 2
-    assert "nothing to plot" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="spirl stats"):
-        pl.make_figures(tmp_path / "f", stats_dir=tmp_path)
-
-
-def test_aggregates_over_other_games_are_drawn_apart_and_labelled(tmp_path):
-    df = pd.concat([scores(games=("MsPacman",)),
-                    published_frame({"MsPacman": [1000.0, 1200.0], "Seaquest": [300.0, 500.0]}, "X")])
-    st.run_stats(df, tmp_path / "stats", reps=20)
-    captions = pl.make_figures(tmp_path / "fig", stats_dir=tmp_path / "stats")
-    assert "over the 1 game every method has" in captions["aggregates"]
-    assert "not comparable" in captions["aggregates_own"]
-    assert (tmp_path / "fig" / "aggregates_own.png").is_file()

@@ -83,43 +83,6 @@ def test_published_aggregates_are_reproduced(name, expected, reference_file):
         assert agg.loc[metric, "lower"] <= agg.loc[metric, "estimate"] <= agg.loc[metric, "upper"]
 
 
-# ------------------------------------------------------------------------------------------ probability of improvement
-
-
-def rliable_poi(x, y, reps, seed):
-    with st.seeded_global_rng(seed):
-        point, ci = library.get_interval_estimates({"k": [x, y]}, metrics.probability_of_improvement, reps=reps)
-    return float(point["k"]), float(ci["k"][0, 0]), float(ci["k"][1, 0])
-
-
-@pytest.mark.parametrize("runs_x, runs_y, ties", [(5, 5, False), (3, 7, True), (4, 4, True)])
-def test_vectorised_probability_of_improvement_equals_rliable(runs_x, runs_y, ties):
-    rng = np.random.default_rng(runs_x * 10 + runs_y)
-    x = rng.normal(0.5, 0.3, size=(runs_x, 6))
-    y = rng.normal(0.4, 0.3, size=(runs_y, 6))
-    if ties:  # coarse scores give ties within and across methods
-        x, y = np.round(x, 1), np.round(y, 1)
-    assert st.probability_of_improvement(x, y) == metrics.probability_of_improvement(x, y)
-    ours = st.probability_of_improvement_interval(x, y, reps=60, random_state=7)
-    assert ours == rliable_poi(x, y, reps=60, seed=7)
-
-
-def test_probability_of_improvement_known_answers():
-    x = np.array([[2.0, 1.0], [3.0, 1.0]])
-    y = np.array([[1.0, 1.0], [0.0, 1.0]])
-    # game 0: X always better -> 1; game 1: all tied -> 0.5
-    assert st.probability_of_improvement(x, y) == pytest.approx(0.75)
-    assert st.probability_of_improvement(y, x) == pytest.approx(0.25)
-    assert st.probability_of_improvement(x, x) == pytest.approx(0.5)
-
-
-def test_vectorised_probability_of_improvement_equals_rliable_on_published_data(reference_file):
-    df = pd.concat([published_frame(load_published(reference_file(f"{n}.json")), n) for n in ("SPR", "DrQ_eps")])
-    m = sc.score_matrices(df)
-    x, y = m["published:SPR"], m["published:DrQ_eps"]
-    assert st.probability_of_improvement_interval(x, y, reps=15, random_state=0) == rliable_poi(x, y, 15, 0)
-
-
 # ------------------------------------------------------------------------------------------ refusals
 
 
@@ -130,8 +93,6 @@ def test_one_run_gives_point_estimates_without_intervals():
     assert agg["note"].str.contains("point estimate only").all()
     prof = st.performance_profiles({"a": np.array([[0.2, 0.4]])}, taus=np.array([0.3]), reps=10)
     assert prof["fraction"].item() == 0.5 and np.isnan(prof["lower"].item())
-    with pytest.raises(sc.StatsError, match="at least two runs"):  # the interval itself still needs two
-        st.probability_of_improvement_interval(np.ones((1, 3)), np.ones((4, 3)), reps=10)
 
 
 def test_a_single_run_method_does_not_stop_the_others(tmp_path, capsys):

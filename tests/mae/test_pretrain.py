@@ -1,7 +1,6 @@
 """MAE pretraining: settings, schedule, decay groups, a loss that falls, resume and refusal to overwrite."""
 
 import csv
-import itertools
 import json
 import shutil
 
@@ -13,7 +12,8 @@ from spirl import cli
 from spirl.integrity import IntegrityError
 from spirl.mae.checkpoint import load_mae
 from spirl.mae.model import MAE
-from spirl.mae.pretrain import apply_set, lr_at, param_groups, peak_lr, pretrain
+from spirl.mae.optim import peak_lr
+from spirl.mae.pretrain import apply_set, pretrain
 from spirl.settings import MAEArch, PretrainSettings
 
 TINY = MAEArch(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
@@ -50,32 +50,6 @@ def read_csv(path) -> list[dict[str, str]]:
 def tiny_settings(**kw) -> PretrainSettings:
     base = {"epochs": 2, "batch_size": 16, "warmup_epochs": 1, "blr": 1e-2}
     return PretrainSettings(**{**base, **kw})
-
-
-def test_lr_schedule_paper_values():
-    s = PretrainSettings()
-    assert peak_lr(s) == pytest.approx(2.5e-4)
-    assert lr_at(0.0, s) == 0.0  # warm-up starts at 0
-    assert lr_at(2.5, s) == pytest.approx(1.25e-4)  # linear warm-up
-    assert lr_at(5.0, s) == pytest.approx(2.5e-4)  # peak after 5 epochs
-    assert lr_at(27.5, s) == pytest.approx(1.25e-4)  # half-way down the half-cosine
-    assert lr_at(50.0, s) == pytest.approx(0.0, abs=1e-12)  # min_lr at the last epoch
-    after = [lr_at(5 + 45 * t / 100, s) for t in range(101)]
-    assert all(a >= b for a, b in itertools.pairwise(after))
-
-
-def test_weight_decay_groups():
-    model = MAE(TINY)
-    decay, no_decay = param_groups(model, 0.05)
-    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
-    names = {id(p): n for n, p in model.named_parameters()}
-    decayed = {names[id(p)] for p in decay["params"]}
-    plain = {names[id(p)] for p in no_decay["params"]}
-    assert {"cls_token", "mask_token", "patch_embed.weight", "blocks.0.attn.qkv.weight",
-            "decoder_pred.weight"} <= decayed
-    assert {"patch_embed.bias", "blocks.0.norm1.weight", "blocks.0.attn.qkv.bias", "decoder_norm.bias"} <= plain
-    assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
-    assert len(decayed) + len(plain) == len(names)
 
 
 def test_apply_set_coerces_and_refuses():
@@ -178,3 +152,37 @@ def test_cli_refuses_to_overwrite_and_runs_with_force(tmp_path, capsys):
     assert meta["extra"]["pretrain"]["epochs"] == 1 and meta["extra"]["threads"] == 1
     assert cli.main([*args, "--set", "pretrain.epoch=1", "--force"]) == 2
     assert "unknown setting 'epoch'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- number formats
+
+
+def test_a_reduced_format_the_device_cannot_use_is_refused_before_training(tmp_path, monkeypatch):
+    from spirl import devices
+
+    monkeypatch.setattr(devices, "probe", lambda: devices.Hardware("AVX2", frozenset({"avx2"})))
+    data = write_dataset(tmp_path / "frames.npz", 16)
+    for precision, words in (("bfloat16", "runs slower than float32"), ("float16", "CUDA only")):
+        with pytest.raises(devices.PrecisionError, match=words):
+            pretrain(data, tmp_path / precision / "model.pt", TINY, tiny_settings(precision=precision), device="cpu")
+        assert not (tmp_path / precision).exists()  # nothing written
+
+
+def test_bfloat16_autocast_step_keeps_float32_weights_and_is_close_to_float32():
+    from spirl.mae.optim import build_optimizer
+    from spirl.mae.pretrain import pretrain_step
+
+    imgs = torch.from_numpy(structured_frames(8)).permute(0, 3, 1, 2).float() / 255
+    settings = tiny_settings()
+    losses, weights = {}, {}
+    for dtype in (torch.float32, torch.bfloat16):
+        torch.manual_seed(0)
+        model = MAE(TINY)
+        opt = build_optimizer(model, settings)
+        losses[dtype] = float(pretrain_step(model, opt, imgs, settings, torch.Generator().manual_seed(1), dtype=dtype))
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay float32
+        weights[dtype] = model.decoder_pred.weight.detach().clone()
+    assert losses[torch.bfloat16] == pytest.approx(losses[torch.float32], rel=0.02)
+    assert not torch.equal(weights[torch.bfloat16], weights[torch.float32])  # it did run in another format
+    # Adam's first step moves a weight by about lr either way: a gradient of another sign moves it 2 lr away.
+    torch.testing.assert_close(weights[torch.bfloat16], weights[torch.float32], atol=2.2 * peak_lr(settings), rtol=0.0)

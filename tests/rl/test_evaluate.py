@@ -97,6 +97,37 @@ def test_feature_stacks_start_with_zeros_and_carry_k():
     assert ((obs3[..., 0] > 0).sum(-1) == k3).all()  # rows beyond K stay zero
 
 
+def test_stacks_kept_as_torch_tensors_give_the_same_episodes():
+    # A GPU run's encoder returns device tensors and the stacks stay there; on the CPU the same code path
+    # with torch tensors must play exactly the episodes the numpy path plays.
+    import torch
+
+    def k_encode(frames):
+        k = 1 + frames.reshape(len(frames), -1).astype(np.int64).sum(1) % 5
+        return frames.astype(np.float32)[:, ::12, ::12, 0], k
+
+    def torch_encode(frames):
+        slab, k = k_encode(frames)
+        return torch.from_numpy(slab), torch.from_numpy(k)
+
+    seen = []
+
+    def policy(obs, k):
+        seen.append(type(obs))
+        x = obs if isinstance(obs, np.ndarray) else obs.numpy()
+        kk = k if isinstance(k, np.ndarray) else k.numpy()
+        return (x.reshape(len(x), -1).sum(1).astype(np.int64) + kk.sum(1)) % 9
+
+    runs = []
+    for encode in (k_encode, torch_encode):
+        envs = [RecordingEnv(s) for s in eval_seeds(2, 3)]
+        runs.append((evaluate(envs, policy, encode, stack=4, epsilon=0.1, rng=np.random.default_rng(3)),
+                     [e.actions for e in envs]))
+    (a, acts_a), (b, acts_b) = runs
+    assert np.array_equal(a.scores, b.scores) and np.array_equal(a.lengths, b.lengths) and acts_a == acts_b
+    assert np.ndarray in seen and torch.Tensor in seen
+
+
 def test_eval_row_and_csv_format():
     r = EvalResult(5000, np.array([1.0, 2.0, 6.0]), np.array([10, 20, 30]))
     row = r.row()

@@ -86,6 +86,20 @@ def test_de_rainbow_run_writes_valid_outputs(de_run):
     assert not list(ckpt.glob("step-*")) and (ckpt / "final.pt").is_file()
 
 
+def test_final_eval_episodes_changes_only_the_last_evaluation(work, de_run):
+    out = work / "runs" / "de_rainbow_final"
+    train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=[*COMMON, "budget.final_eval_episodes=3"],
+          quiet=True)
+    base, more = pd.read_csv(de_run / "eval.csv"), pd.read_csv(out / "eval.csv")
+    assert base["episodes"].tolist() == [2, 2] and more["episodes"].tolist() == [2, 3]
+    assert more.iloc[0].equals(base.iloc[0])  # the same training and the same first evaluation
+    # The last evaluation's first two environments are the same as before (eval_seeds extends), one more is added.
+    assert more.iloc[1]["scores"].split(";")[:2] == base.iloc[1]["scores"].split(";")
+    info = json.loads((out / "run.json").read_text())
+    assert (info["plan"]["eval_episodes"], info["plan"]["final_eval_episodes"]) == (2, 3)
+    assert (out / "train_log.csv").read_text() == (de_run / "train_log.csv").read_text()
+
+
 def test_de_rainbow_p_warms_up_for_the_pretraining_frames_and_extends_the_budget(work):
     out = work / "runs" / "de_rainbow_p"
     # 100 warm-up frames: total = 1700 + 100 - 1600 = 200 env steps, so the learning steps match DE-Rainbow's
@@ -96,12 +110,31 @@ def test_de_rainbow_p_warms_up_for_the_pretraining_frames_and_extends_the_budget
     assert info["plan"]["replay_capacity"] == 100_000 and info["updates"] == 100
 
 
-def test_spirl_run_with_a_tiny_mae(work):
+@pytest.fixture(scope="module")
+def spirl_run(work) -> Path:
+    """One uninterrupted SPIRL run (tiny MAE, error cache on as by default), shared by the run and resume tests."""
     out = work / "runs" / "spirl"
     train(work / "preset.yaml", "spirl", GAME, 0, out, mae=work / "mae_mspacman.pt", overrides=SPIRL, quiet=True)
-    info = _check_outputs(out, "spirl", [150], 2)
+    return out
+
+
+def test_spirl_run_with_a_tiny_mae(spirl_run):
+    info = _check_outputs(spirl_run, "spirl", [150], 2)
+    assert info["settings"]["saliency"]["error_cache"] is True
     assert info["plan"]["k_max"] == 43 and info["mae"]["game"] == GAME
     assert info["settings"]["agent"]["padding"] == "mask"
+
+
+def test_a_killed_spirl_run_resumes_to_the_same_numbers_with_its_error_cache(work, spirl_run):
+    # The cache is emptied at every checkpoint, so the resumed run (empty cache at step 100) repeats the other.
+    out, ckpt = work / "runs" / "spirl_killed", work / "ckpt" / "spirl_killed"
+    assert train(work / "preset.yaml", "spirl", GAME, 0, out, mae=work / "mae_mspacman.pt", overrides=SPIRL,
+                 ckpt_dir=ckpt, stop_after_steps=120, quiet=True) is None
+    info = train(work / "preset.yaml", "spirl", GAME, 0, out, mae=work / "mae_mspacman.pt", overrides=SPIRL,
+                 ckpt_dir=ckpt, quiet=True)
+    assert info["sessions"] == 2
+    assert (out / "eval.csv").read_bytes() == (spirl_run / "eval.csv").read_bytes()
+    assert (out / "train_log.csv").read_text() == (spirl_run / "train_log.csv").read_text()
 
 
 def test_spirl_refuses_to_start_without_an_mae_or_with_another_games(work, capsys):

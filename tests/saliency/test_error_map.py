@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spirl.mae.model import MAE
-from spirl.saliency import error_map, patches, select
+from spirl.saliency import agreement, error_map, patches, select
 from spirl.settings import MAEArch
 
 P = patches.NUM_PATCHES
@@ -78,10 +78,45 @@ def test_precomputed_first_layer_follows_weight_changes_and_sharp_attention(fram
     torch.testing.assert_close(sharp, error_map.error_map_reference(model, imgs), atol=1e-5, rtol=1e-5)
 
 
-# ------------------------------------------------------------------------------------------ features
+# ------------------------------------------------------------------------------------------ reduced precision
 
 
-# ------------------------------------------------------------------------------------------ K statistics
+def test_lowered_model_is_a_cast_copy_and_float32_is_the_model_itself(mae):
+    assert error_map.lowered(mae, torch.float32) is mae
+    low = error_map.lowered(mae, torch.bfloat16)
+    assert low is not mae and error_map.compute_dtype(low) == torch.bfloat16
+    assert all(p.dtype == torch.bfloat16 and not p.requires_grad for p in low.parameters())
+    assert all(p.dtype == torch.float32 for p in mae.parameters())  # the reference is left alone
+
+
+def test_reduced_precision_shapes_and_dtypes(trained_mae):
+    model, frames = trained_mae
+    imgs = patches.frames_to_images(frames[:2])
+    low = error_map.lowered(model, torch.bfloat16)
+    errors, preds = error_map.neighbour_reconstruction(low, imgs)
+    ref = error_map.error_map_reference(low, imgs)
+    assert errors.shape == ref.shape == (2, P) and preds.shape == (2, P, 192)
+    assert errors.dtype == preds.dtype == ref.dtype == torch.float32 and bool((errors >= 0).all())
+    # The shipped path and the straightforward one, both in bfloat16, differ by bfloat16 rounding only.
+    torch.testing.assert_close(errors, ref, rtol=0.05, atol=0.02)
+
+
+def test_bfloat16_agrees_with_float32_on_a_trained_mae(trained_mae):
+    # The tolerance stated in docs/costs.md#reduced-precision for tests (the paper-MAE figures are there too).
+    model, frames = trained_mae
+    a = agreement.compare(model, error_map.lowered(model, torch.bfloat16), frames, 43, precision="bfloat16")
+    assert a.frames == len(frames) == 8
+    assert a.max_error_diff < 0.05  # relative to each frame's largest error
+    assert a.same_k >= 0.75 and a.mean_abs_dk <= 1.0 and a.mean_jaccard >= 0.9
+    assert a.max_feature_diff <= 0.02 * a.max_feature
+    assert a.ideal_ratio == pytest.approx(a.ideal_ratio_ref, abs=0.05)
+    assert sum(a.hist) == sum(a.hist_ref) == 8 and 0.0 <= a.hist_distance <= 1.0
+
+
+def test_jaccard_of_padded_selections():
+    a = torch.tensor([[3, 1, 2, -1], [0, 5, -1, -1], [-1, -1, -1, -1]])
+    b = torch.tensor([[1, 2, 3, -1], [5, 7, 9, -1], [-1, -1, -1, -1]])
+    assert agreement.jaccard(a, b).tolist() == [1.0, 0.25, 1.0]  # an empty pair counts as equal
 
 
 # ------------------------------------------------------------------------------------------ bad input

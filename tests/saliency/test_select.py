@@ -146,6 +146,34 @@ def test_extractor_on_uint8_frames(mae, frames):
     assert bool(((out.index >= 0).sum(1) == out.k).all())
 
 
+def test_extractor_refuses_a_format_the_device_would_run_slowly(mae, monkeypatch):
+    from spirl import devices
+
+    monkeypatch.setattr(devices, "probe", lambda: devices.Hardware("AVX2", frozenset({"avx2"})))
+    with pytest.raises(devices.PrecisionError, match=r"saliency\.precision: bfloat16 on this AVX2 CPU"):
+        select.SalientPatchExtractor(mae, SaliencySettings(precision="bfloat16"), k_max=43)
+    with pytest.raises(devices.PrecisionError, match="float16 runs on CUDA only"):
+        select.SalientPatchExtractor(mae, SaliencySettings(precision="float16"), k_max=43)
+    with pytest.raises(devices.PrecisionError, match="float16 runs on CUDA only"):
+        select.k_statistics(mae, np.zeros((1, 96, 96, 3), np.uint8), precision="float16")
+
+
+def test_bfloat16_extractor_hands_float32_features_close_to_the_reference(trained_mae):
+    model, frames = trained_mae
+    ref = select.SalientPatchExtractor(model, SaliencySettings(), k_max=43)(frames[:2])
+    ext = select.SalientPatchExtractor(model, SaliencySettings(precision="bfloat16"), k_max=43, allow_slow=True)
+    assert ext.compute is not ext.mae and ext.dtype == torch.bfloat16
+    out = ext(frames[:2])
+    assert out.features.dtype == torch.float32 and out.features.shape == ref.features.shape == (2, 43, 64)
+    assert out.errors.dtype == torch.float32 and out.k.dtype == torch.int64
+    assert bool(((out.index >= 0).sum(1) == out.k).all())
+    # On the reference's own selection (rows in its order), the bfloat16 encoder's features are close.
+    low = select.selected_features(ext.compute, patches.frames_to_images(frames[:2]), ref.index)
+    assert low.dtype == torch.float32
+    assert float((low - ref.features).abs().max()) <= 0.02 * float(ref.features.abs().max())
+    assert bool((low[ref.index < 0] == 0).all())
+
+
 def test_extractor_random_control_state_resumes(mae, frames):
     ext = select.SalientPatchExtractor(mae, SaliencySettings(selection="random"), k_max=43, seed=7)
     state = ext.rng_state()

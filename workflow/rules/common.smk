@@ -13,6 +13,7 @@ from snakemake.exceptions import WorkflowError
 
 from spirl.atari import games as spirl_games
 from spirl.config import ConfigError, check_preset, mae_settings, method_file_doc, resolve_method
+from spirl.devices import gpu_resources
 from spirl.plan import for_game
 from spirl.utils import read_yaml
 
@@ -109,9 +110,10 @@ def threads_per_job() -> int:
     return PRESET.threads
 
 
-def uses_gpu(device: str) -> int:
-    """1 GPU for a job whose device is auto or cuda (a cluster then places it on a GPU node), else 0."""
-    return 0 if device == "cpu" else 1
+def gpu_share(device: str, key: str):
+    """One of the GPU resources (gpu, gpu_slots, gres) of a job on ``device`` when the preset's
+    ``runs_per_gpu`` jobs share one GPU (spirl.devices.gpu_resources; docs/costs.md#sharing-a-gpu)."""
+    return gpu_resources(device, PRESET.runs_per_gpu)[key]
 
 
 # --------------------------------------------------------------------------------------- data, MAE
@@ -217,8 +219,8 @@ def train_runtime(wildcards) -> int:
     return max(10, math.ceil(60 * hours))
 
 
-def train_gpu(wildcards) -> int:
-    return uses_gpu(METHODS[wildcards.method].budget.device)
+def train_gpu(wildcards, key: str = "gpu"):
+    return gpu_share(METHODS[wildcards.method].budget.device, key)
 
 
 # ---------------------------------------------------------------------------------------- targets

@@ -20,7 +20,9 @@ rule pretrain:
     resources:
         mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
         runtime=pretrain_runtime,
-        gpu=lambda wc: uses_gpu(PRESET.device),
+        gpu=lambda wc: gpu_share(PRESET.device, "gpu"),
+        gpu_slots=lambda wc: gpu_share(PRESET.device, "gpu_slots"),
+        gres=lambda wc: gpu_share(PRESET.device, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:

@@ -46,7 +46,8 @@ rule stats:
     input:
         scores="results/scores.csv",
         published=list(published_jsons().values()),
-        code=analysis_code("analysis/scores", "analysis/stats", "analysis/intervals", "analysis/published"),
+        code=analysis_code("analysis/scores", "analysis/stats", "analysis/poi", "analysis/intervals",
+                           "analysis/published"),
     output:
         aggregates="reports/stats/aggregates.csv",
         profiles="reports/stats/profiles.csv",
@@ -73,7 +74,8 @@ rule tables:
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
         code=analysis_code("analysis/tables", "analysis/verdicts", "analysis/paper_tables", "analysis/study_tables",
-                           "analysis/scores", "analysis/stats", "analysis/intervals", "saliency/kstats"),
+                           "analysis/scores", "analysis/stats", "analysis/poi", "analysis/intervals",
+                           "saliency/kstats"),
     output:
         index="reports/tables/index.json",
         paper=[
@@ -130,8 +132,8 @@ rule plots:
         stats=rules.stats.output,
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
-        code=analysis_code("analysis/plots", "analysis/styles", "analysis/scores", "analysis/stats",
-                           "saliency/kstats"),
+        code=analysis_code("analysis/plots", "analysis/figures", "analysis/styles", "analysis/scores",
+                           "analysis/stats", "analysis/poi", "saliency/kstats"),
     output:
         captions="reports/figures/captions.json",
         figures=[

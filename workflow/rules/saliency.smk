@@ -16,7 +16,9 @@ rule saliency_stats:
     resources:
         mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
         runtime=lambda wc: max(10, math.ceil(pretrain_frames(wc) / 50_000 * 240)),
-        gpu=lambda wc: uses_gpu(PRESET.device),
+        gpu=lambda wc: gpu_share(PRESET.device, "gpu"),
+        gpu_slots=lambda wc: gpu_share(PRESET.device, "gpu_slots"),
+        gres=lambda wc: gpu_share(PRESET.device, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:

@@ -38,6 +38,8 @@ rule train:
         mem_mb=train_mem_mb,
         runtime=train_runtime,
         gpu=train_gpu,
+        gpu_slots=lambda wc: train_gpu(wc, "gpu_slots"),
+        gres=lambda wc: train_gpu(wc, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:
