@@ -96,7 +96,7 @@ class SaliencySettings:
     # CPUs with AMX/AVX512-BF16) or float16 (CUDA only); docs/costs.md#reduced-precision gives the agreement.
     precision: Precision = "float32"
     # Reuse the error of a patch whose 3x3-patch neighbourhood was seen before in the run: the same computation
-    # on the same pixels, so exact to float rounding; 5-8x fewer error maps on Atari (docs/costs.md#the-error-cache).
+    # on the same pixels, so exact to float rounding; 4-6x fewer error maps on Atari (docs/costs.md#the-error-cache).
     error_cache: bool = True
 
 

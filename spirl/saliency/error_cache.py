@@ -4,8 +4,8 @@ The error of patch t is a function of the pixels of its 3 x 3-patch neighbourhoo
 encoder sees only t's ring (and cls), the decoder a mask token at every other slot, and the error
 compares the prediction with t's own pixels (docs/method.md#step-error-map). Atari screens repeat
 most of their neighbourhoods from frame to frame and across the evaluation's environments (a
-static maze, the sky, the score digits): on the paper's four games, 83-88% of the neighbourhoods of
-random-policy frames were seen before in the same run. :class:`ErrorCache` keys each
+static maze, the sky, the score digits): on the paper's four games, 74-91% of the neighbourhoods of
+random-policy frames were seen before in the same stream (``spirl bench run``). :class:`ErrorCache` keys each
 neighbourhood by a 128-bit BLAKE2b digest of its patch index and pixels, computes the error map
 only for the neighbourhoods it has not seen (once per batch, however many frames share one), and
 reads the others from a table that stays on the MAE's device (no transfer back to the host).
