@@ -53,6 +53,15 @@ def add_force(parser: argparse.ArgumentParser, what: str = "its outputs") -> Non
     parser.add_argument("--force", action="store_true", help=f"overwrite {what} if they exist")
 
 
+def _refuse_file_parent(path: Path, verb: str) -> None:
+    """Refuse ``path`` when its nearest existing ancestor is a file (it could not be ``verb``)."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FileExistsError(f"{parent} is a file, so {path} cannot be {verb}; give another path")
+            return
+
+
 def refuse_existing(files: Iterable[str | os.PathLike[str]] = (), *, force: bool = False,
                     dirs: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Refuse, before any work, to overwrite an output: ``files`` that exist (unless ``force``), a directory
@@ -64,19 +73,11 @@ def refuse_existing(files: Iterable[str | os.PathLike[str]] = (), *, force: bool
     for d in map(Path, dirs):
         if d.exists() and not d.is_dir():
             raise FileExistsError(f"{d} is a file, not a folder for the outputs; give another path")
-        for parent in d.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise FileExistsError(f"{parent} is a file, so {d} cannot be created; give another path")
-                break
+        _refuse_file_parent(d, "created")
     for f in map(Path, files):
         if f.is_dir():
             raise FileExistsError(f"{f} is a directory; give the path of the file to write")
-        for parent in f.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise FileExistsError(f"{parent} is a file, so {f} cannot be written; give another path")
-                break
+        _refuse_file_parent(f, "written")
         if f.exists() and not force:
             raise FileExistsError(f"{f} already exists; pass --force to overwrite it")
 

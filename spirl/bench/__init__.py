@@ -86,6 +86,18 @@ def _plain(x: Any) -> Any:
     return x
 
 
+def sync(device: Any) -> None:
+    """Wait for the GPU ``device`` (a name or a ``torch.device``) to finish its queued work; nothing on a CPU.
+
+    Benchmarks call it around every timed region, so that GPU figures count the work and not its queueing.
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def emit(args: argparse.Namespace, figures: dict[str, Any], *, ratio: float | None, device: str,
          precision: str = "float32") -> None:
     """With ``--json``, print the benchmark's one JSON line (call it last): at least its figures, the

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from spirl.bench import emit
+from spirl.bench import emit, sync
 from spirl.devices import check_precision
 from spirl.mae.model import MAE, Attention, frames_to_images
 from spirl.mae.optim import build_optimizer
@@ -77,8 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _timed_updates(model: MAE, optimizer: torch.optim.Optimizer, imgs: torch.Tensor, settings: PretrainSettings,
                    mask_rng: torch.Generator, n: int, device: str, dtype: torch.dtype = torch.float32) -> float:
     """Seconds taken by ``n`` pretraining updates."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    sync(device)
     scaler = grad_scaler(dtype, device)
     started = time.perf_counter()
     for _ in range(n):

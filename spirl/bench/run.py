@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import eval_seeds, make_env
-from spirl.bench import emit
+from spirl.bench import emit, sync
 from spirl.bench.projection import Rates, Workload, as_dict, project
 from spirl.config import load_method, parse_preset, resolve_method
 from spirl.plan import RunPlan, for_game
@@ -76,18 +76,13 @@ def _small_plan(settings: MethodSettings, game: str, fill: int, steps: int) -> R
     return for_game(s, game)
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def _timed(fn: Any, n: int, device: str) -> float:
     """Seconds per call of ``fn()`` over ``n`` calls (the device waited for)."""
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for _ in range(n):
         fn()
-    _sync(device)
+    sync(device)
     return (time.perf_counter() - t0) / max(1, n)
 
 
@@ -134,31 +129,24 @@ def _cached_rate(ext: Any, stream: list[np.ndarray], warm: int, device: str) -> 
     for batch in stream[:warm]:
         ext(batch)
     hits, lookups = ext.cache.hits, ext.cache.lookups
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for batch in stream[warm:]:
         ext(batch)
-    _sync(device)
+    sync(device)
     seconds = (time.perf_counter() - t0) / max(1, len(stream) - warm)
     return seconds, (ext.cache.hits - hits) / max(1, ext.cache.lookups - lookups)
 
 
 def _stream_hit_rate(stream: list[np.ndarray]) -> float:
-    """Share of the neighbourhoods of ``stream`` (batches of frames) that an earlier frame had, from the keys alone
-    (``spirl.saliency.error_cache.neighbourhood_keys``; the table emptied when full, as the cache does)."""
-    from spirl.saliency.error_cache import CAPACITY, neighbourhood_keys
+    """Share of the neighbourhoods of ``stream`` (batches of frames) that an earlier frame had: the error cache's
+    own table and its emptying when full (``spirl.saliency.error_cache``), with no error maps computed."""
+    from spirl.saliency.error_cache import ErrorCache
 
-    seen: set[bytes] = set()
-    hits = looks = 0
+    cache = ErrorCache()
     for batch in stream:
-        keys = neighbourhood_keys(batch)
-        if len(seen) + len(keys) > CAPACITY:
-            seen.clear()
-        for key in keys:
-            hits += key in seen
-            seen.add(key)
-        looks += len(keys)
-    return hits / max(1, looks)
+        cache.errors(batch, lambda need: torch.zeros(need.shape))
+    return cache.hit_rate
 
 
 def _features(plan: RunPlan, args: argparse.Namespace, device: str, batch: int, n_single: int) -> dict[str, float]:
@@ -193,11 +181,11 @@ def _features(plan: RunPlan, args: argparse.Namespace, device: str, batch: int, 
 
     def one_at_a_time(fn: Any) -> float:
         """Seconds per frame of ``fn`` on the first ``n_single`` frames, one frame per call."""
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         for i in range(n_single):
             fn(i)
-        _sync(device)
+        sync(device)
         return (time.perf_counter() - t0) / n_single
 
     imgs = frames_to_images(frames[:batch], device)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from spirl.atari import games
-from spirl.bench import emit
+from spirl.bench import emit, sync
 from spirl.devices import check_precision
 from spirl.saliency.error_map import error_map, error_map_reference, lowered
 from spirl.saliency.patches import NUM_PATCHES, frames_to_images
@@ -48,11 +48,6 @@ def benchmark_frames(n: int, game: str = "MsPacman", seed: int = 0) -> np.ndarra
     return frames[::3][:n]
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def race(paths: dict[str, Callable[[torch.Tensor], torch.Tensor]], imgs: torch.Tensor, batch: int,
          repeats: int) -> dict[str, tuple[float, float, torch.Tensor]]:
     """Frames/s of every path over ``imgs`` in batches of ``batch``: wall clock, CPU time, and its output ``(N, P)``.
@@ -68,10 +63,10 @@ def race(paths: dict[str, Callable[[torch.Tensor], torch.Tensor]], imgs: torch.T
     for r in range(repeats):
         for s in range(0, len(imgs), batch):
             for name, fn in paths.items():
-                _sync(imgs.device)
+                sync(imgs.device)
                 w0, c0 = time.perf_counter(), time.process_time()
                 out = fn(imgs[s:s + batch])
-                _sync(imgs.device)
+                sync(imgs.device)
                 wall[name][r] += time.perf_counter() - w0
                 cpu[name][r] += time.process_time() - c0
                 if r == 0:
@@ -251,10 +246,10 @@ def _cache(mae: torch.nn.Module, frames: np.ndarray, k_max: int, batch: int, dev
         imgs = frames_to_images(part, device)
         t0 = time.perf_counter()
         plain.append(error_map(mae, imgs))
-        _sync(torch.device(device))
+        sync(device)
         t1 = time.perf_counter()
         cached.append(cache.errors(part, lambda need, imgs=imgs: error_map(mae, imgs, need=need)))
-        _sync(torch.device(device))
+        sync(device)
         seconds["plain"] += t1 - t0
         seconds["cached"] += time.perf_counter() - t1
     ref, got = torch.cat(plain), torch.cat(cached)

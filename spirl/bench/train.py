@@ -60,6 +60,9 @@ class RandomFeatures:
     def set_rng_state(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
 
+    def reset_cache(self) -> None:
+        """Nothing to forget: the stand-in has no error cache (the trainer empties an extractor's at checkpoints)."""
+
 
 def _plan(method: str, game: str, fill: int, steps: int, batch: int) -> RunPlan:
     preset = parse_preset({"games": [game], "budget": {"env_steps": fill + steps, "eval_points": 1}})

@@ -79,7 +79,9 @@ class Trainer:
         mae_path: the MAE checkpoint of the game (required by SPIRL encoders).
         device: torch device of the networks and the MAE.
         extractor: for SPIRL encoders, a ready feature extractor used instead of loading ``mae_path``
-            (``spirl bench train`` passes random features to time the learner alone).
+            (``spirl bench train`` passes random features to time the learner alone); it has the methods
+            of ``SalientPatchExtractor`` the trainer calls: ``__call__``, ``rng_state``, ``set_rng_state``,
+            ``reset_cache``.
     """
 
     def __init__(self, plan: RunPlan, seed: int, out: str | Path, ckpt_dir: str | Path,
@@ -326,9 +328,8 @@ class Trainer:
         empty one, so both go on with the same cache and give the same numbers.
         """
         path = write_checkpoint(self.ckpt_dir, self.step, self._state(), self.replay.save)
-        reset = getattr(self.extractor, "reset_cache", None)
-        if reset is not None:
-            reset()
+        if self.extractor is not None:
+            self.extractor.reset_cache()
         return path
 
     def restore(self, path: Path) -> None:
