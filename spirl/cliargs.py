@@ -108,33 +108,4 @@ def outputs_in(folder: str | os.PathLike[str], names: Sequence[str]) -> list[Pat
     return [Path(folder) / n for n in names]
 
 
-def memory_bytes() -> int:
-    """Physical memory of this machine in bytes (0 when unknown)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
-def refuse_oversized(n_bytes: int, what: str, remedy: str) -> None:
-    """Refuse, before allocating, a request larger than this machine's memory.
-
-    Raises:
-        ConfigError: one line with the size needed, the memory there is and ``remedy``.
-    """
-    have = memory_bytes()
-    if have and n_bytes > have:
-        raise ConfigError(f"{what} needs {_size(n_bytes)} of memory, more than this machine's {_size(have)}; "
-                          f"{remedy}")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024:
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
-
-
-__all__ = ["add_force", "device", "memory_bytes", "number", "old_spelling", "outputs_in", "refuse_existing",
-           "refuse_oversized"]
+__all__ = ["add_force", "device", "number", "old_spelling", "outputs_in", "refuse_existing"]

@@ -8,7 +8,8 @@ manifest's folder, so ``sha256sum -c`` checks it too), in two shapes:
   temporary name (``.tmp-<name>``), its files synced, the manifest written last, renamed into
   place, then verified *on disk*; only then are older checkpoints pruned, and the newest
   ``keep`` (2) stay, so a checkpoint found corrupt later has a complete one to fall back to
-  (:func:`write_checkpoint_dir`, :func:`latest_verified`).
+  (:func:`write_checkpoint_dir`; the fall-back rule is ``spirl.checkpoints``'). A full disk is named
+  as such (:class:`DiskFullError`), with the checkpoint that is kept.
 - a **single file** (an MAE ``model.pt``, a frame dataset ``.npz``) has a sidecar
   ``<name>.sha256`` (:func:`write_with_digest`, :func:`verify_file`). A file without a sidecar
   (copied from elsewhere, written by an older version) is read unverified, with one note once it
@@ -20,6 +21,7 @@ A kill at any moment leaves either the old complete state or the new one, plus a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -87,13 +89,24 @@ def read_manifest(manifest: Path) -> dict[str, str]:
     return entries
 
 
-def verify_manifest(manifest: Path) -> None:
-    """Check every file a manifest lists against its sha256.
+def verify_manifest(manifest: Path, required: Iterable[str] | None = None) -> None:
+    """Check every file a manifest lists against its sha256, and that it lists exactly ``required`` (when given).
+
+    A checkpoint kind has a fixed list of files, so a manifest cut short (which still parses) or one
+    naming a stray file is refused as incomplete rather than trusted for what it happens to list.
 
     Raises:
-        IntegrityError: naming the first file that is missing or differs (corrupt, truncated or replaced).
+        IntegrityError: naming the first file that is unlisted, missing or differs (corrupt, truncated or replaced).
     """
-    for name, want in read_manifest(manifest).items():
+    entries = read_manifest(manifest)
+    if required is not None:
+        missing = sorted(set(required) - set(entries))
+        extra = sorted(set(entries) - set(required))
+        if missing or extra:
+            what = (f"does not list {', '.join(missing)}" if missing else f"lists unexpected {', '.join(extra)}")
+            raise IntegrityError(f"{manifest} {what} (incomplete or not this kind's: it must list exactly "
+                                 f"{', '.join(sorted(required))})")
+    for name, want in entries.items():
         path = manifest.parent / name
         if not path.is_file():
             raise IntegrityError(f"{path} is missing (listed in {manifest.name})")
@@ -103,11 +116,24 @@ def verify_manifest(manifest: Path) -> None:
                                  f"changed: {path.stat().st_size} bytes)")
 
 
+class DiskFullError(OSError):
+    """The disk filled up while a file was written; the message names where and what was kept."""
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """True for the errors a full disk (or quota) gives: ENOSPC/EDQUOT, or torch's ``unexpected pos`` writer error."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and ("unexpected pos" in text or "file write failed" in text
+                                              or "No space left" in text)
+
+
 # ------------------------------------------------------------------------------- checkpoint directories
 
 
 def write_checkpoint_dir(root: Path, name: str, write: Callable[[Path], None], *, keep: int = 2,
-                         prefix: str | None = None) -> Path:
+                         prefix: str | None = None, what: str = "checkpoint") -> Path:
     """Write the checkpoint ``root/name/`` with a manifest, verify it on disk, then prune older ones.
 
     ``write(folder)`` writes the checkpoint's files into ``folder`` (a temporary directory). The
@@ -116,6 +142,7 @@ def write_checkpoint_dir(root: Path, name: str, write: Callable[[Path], None], *
 
     Raises:
         IntegrityError: the checkpoint just written does not read back as written (a failing disk).
+        DiskFullError: the disk filled up; the half-written folder is removed and older checkpoints kept.
     """
     prefix = prefix if prefix is not None else name.split("-", 1)[0] + "-"
     root.mkdir(parents=True, exist_ok=True)
@@ -123,11 +150,21 @@ def write_checkpoint_dir(root: Path, name: str, write: Callable[[Path], None], *
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    write(tmp)
-    files = [p for p in tmp.iterdir() if p.is_file() and p.name != MANIFEST]
-    for f in files:
-        _fsync(f)
-    write_manifest(tmp / MANIFEST, files)
+    try:
+        write(tmp)
+        files = [p for p in tmp.iterdir() if p.is_file() and p.name != MANIFEST]
+        for f in files:
+            _fsync(f)
+        write_manifest(tmp / MANIFEST, files)
+    except (OSError, RuntimeError) as err:
+        if not is_disk_full(err):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = complete_checkpoints(root, prefix)
+        raise DiskFullError(errno.ENOSPC, f"the disk is full: writing {what} {root / name} failed "
+                            f"({str(err).strip().splitlines()[0][:80]}); "
+                            + (f"the last intact one, {kept[0]}, is kept" if kept else "no earlier one exists")
+                            + f"; free space on the disk of {root} and run the same command again") from None
     final = root / name
     if final.exists():
         shutil.rmtree(final)
@@ -144,34 +181,6 @@ def complete_checkpoints(root: Path, prefix: str) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted((p for p in root.glob(f"{prefix}*") if (p / MANIFEST).is_file()), reverse=True)
-
-
-def latest_verified(root: Path, prefix: str, *, what: str, log: Callable[[str], None]) -> Path | None:
-    """The newest checkpoint under ``root`` whose files match their manifest, or None when there is none.
-
-    Newer checkpoints that fail are deleted once an intact one is found, each with one line through
-    ``log`` naming what was wrong and the checkpoint used instead.
-
-    Raises:
-        IntegrityError: checkpoints exist but none is intact (they are left as they are); the message
-            names the newest one's fault and the remedy.
-    """
-    # every candidate, a manifest or not: one without is not ours to trust (an older version, a stray copy)
-    found = sorted((p for p in root.glob(f"{prefix}*") if p.is_dir()), reverse=True) if root.is_dir() else []
-    failed: list[tuple[Path, IntegrityError]] = []
-    for path in found:
-        try:
-            verify_manifest(path / MANIFEST)
-        except IntegrityError as err:
-            failed.append((path, err))
-            continue
-        for bad, err in failed:
-            log(f"{what} {bad} is unusable: {err}; deleted it, resuming from {path.name}")
-            shutil.rmtree(bad, ignore_errors=True)
-        return path
-    if failed:
-        raise IntegrityError(f"no intact {what} in {root}: {failed[0][1]}; delete {root} to start afresh")
-    return None
 
 
 def remove_stale(root: Path) -> list[Path]:
@@ -293,10 +302,11 @@ def load_torch(path: str | os.PathLike[str], *, what: str, remedy: str, map_loca
 __all__ = [
     "DIGEST_SUFFIX",
     "MANIFEST",
+    "DiskFullError",
     "IntegrityError",
     "complete_checkpoints",
     "digest_path",
-    "latest_verified",
+    "is_disk_full",
     "load_torch",
     "note_unverified",
     "read_manifest",

@@ -2,7 +2,7 @@
 
 For every run a preset expands to (``Preset.runs()``: method, game, seed) it reads, below the
 results folder, the run's outputs (``runs/{method}/{game}/{seed}/eval.csv`` and ``run.json``),
-its checkpoints (``.ckpt/runs/{method}/{game}/{seed}/step-*/``, ``spirl.rl.checkpoint``) and its
+its checkpoints (``.ckpt/runs/{method}/{game}/{seed}/step-*/``, ``spirl.checkpoints``) and its
 job log (``logs/train/{method}/{game}/{seed}.log``, where the Snakemake rule ``train`` sends
 stdout and stderr; the progress records in it are ``spirl.progress``'s). It starts no process
 and asks no scheduler, so it works on a login node while SLURM runs the jobs.
@@ -37,11 +37,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir
 from spirl.config import Preset, load_preset, resolve_method
 from spirl.fields import ConfigError
 from spirl.plan import for_game
 from spirl.progress import clock_text, parse_record
-from spirl.rl.checkpoint import default_checkpoint_dir, newest_written
 
 DEFAULT_PRESET = "workflow/config/default.yaml"  # what `snakemake` runs with no --configfile
 RUN_DIR = "runs/{method}/{game}/{seed}"  # below the results folder (workflow/rules/train.smk: output)
@@ -117,7 +117,7 @@ def run_status(results: Path, method: str, game: str, seed: int, *, now: float,
         except (ValueError, AttributeError) as err:  # a run.json or eval.csv not of this harness
             st.error = f"{run_dir}: {err}"
         return st
-    ckpt = newest_written(default_checkpoint_dir(run_dir))
+    ckpt = CheckpointStore(default_checkpoint_dir(run_dir), TRAINING).newest_written()
     if log is None and ckpt is None:
         return RunStatus(method, game, seed, "not started")
     st = RunStatus(method, game, seed, "running", log=log)

@@ -10,9 +10,9 @@ import torch
 
 from spirl.integrity import (
     MANIFEST,
+    DiskFullError,
     IntegrityError,
     digest_path,
-    latest_verified,
     load_torch,
     remove_stale,
     verify_file,
@@ -44,25 +44,6 @@ def test_the_two_newest_checkpoints_are_kept(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0002", "step-0003"]
 
 
-@pytest.mark.parametrize("how", CORRUPTIONS)
-def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path, corrupt, how):
-    older, newer = _series(tmp_path, [1, 2])
-    corrupt(newer / "state.bin", how)
-    lines: list[str] = []
-    assert latest_verified(tmp_path, "step-", what="checkpoint", log=lines.append) == older
-    assert len(lines) == 1 and str(newer) in lines[0] and "resuming from step-0001" in lines[0]
-    assert not newer.exists()  # deleted once the fall-back is found intact
-
-
-@pytest.mark.parametrize("how", CORRUPTIONS)
-def test_no_intact_checkpoint_is_refused_and_left_alone(tmp_path, corrupt, how):
-    for path in _series(tmp_path, [1, 2]):
-        corrupt(path / "state.bin", how)
-    with pytest.raises(IntegrityError, match=rf"no intact checkpoint in {tmp_path}: .*delete {tmp_path} to start"):
-        latest_verified(tmp_path, "step-", what="checkpoint", log=print)
-    assert len(list(tmp_path.glob("step-*"))) == 2
-
-
 def test_missing_or_damaged_manifests_and_files_are_refused(tmp_path):
     (path,) = _series(tmp_path, [1])
     (path / "other.txt").unlink()
@@ -71,10 +52,31 @@ def test_missing_or_damaged_manifests_and_files_are_refused(tmp_path):
     (path / MANIFEST).write_text("not a digest line\n")
     with pytest.raises(IntegrityError, match="not a '<sha256>  <file>' line"):
         verify_manifest(path / MANIFEST)
-    (path / MANIFEST).unlink()  # e.g. a checkpoint of an older version: never trusted
+    (path / MANIFEST).unlink()
     with pytest.raises(IntegrityError, match="missing or unreadable"):
-        latest_verified(tmp_path, "step-", what="checkpoint", log=print)
-    assert latest_verified(tmp_path / "none", "step-", what="checkpoint", log=print) is None
+        verify_manifest(path / MANIFEST)
+
+
+def test_a_manifest_cut_short_is_incomplete_for_its_kind(tmp_path):
+    (path,) = _series(tmp_path, [1])
+    lines = (path / MANIFEST).read_text().splitlines()
+    (path / MANIFEST).write_text(lines[0] + "\n")  # still parses, lists one file of two
+    verify_manifest(path / MANIFEST)  # what it lists is intact...
+    with pytest.raises(IntegrityError, match=r"does not list state\.bin .*must list exactly other\.txt, state\.bin"):
+        verify_manifest(path / MANIFEST, required=("other.txt", "state.bin"))  # ...but it is not complete
+
+
+def test_a_full_disk_is_named_and_the_last_intact_checkpoint_kept(tmp_path):
+    (older,) = _series(tmp_path, [1])
+
+    def write_to_full_disk(folder: Path) -> None:  # /dev/full: every write fails with ENOSPC, as a full disk does
+        (folder / "state.pt").symlink_to("/dev/full")
+        torch.save({"weights": torch.zeros(10_000)}, folder / "state.pt")
+
+    with pytest.raises(DiskFullError, match=rf"the disk is full: writing checkpoint {tmp_path}/step-0002 failed "
+                                            rf"\(.*\); the last intact one, {older}, is kept; free space"):
+        write_checkpoint_dir(tmp_path, "step-0002", write_to_full_disk)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0001"]  # the half-written folder is gone
 
 
 def test_what_a_kill_leaves_is_removed(tmp_path):

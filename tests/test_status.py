@@ -14,7 +14,7 @@ import yaml
 from spirl.cli import main
 from spirl.config import load_preset
 from spirl.progress import ProgressRecorder
-from spirl.rl.checkpoint import STATE_FORMAT, default_checkpoint_dir, write_checkpoint
+from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir
 from spirl.rl.evaluate import EvalResult, format_rows
 from spirl.status import DEFAULT_PRESET, LOG_FILE, RUN_DIR, STALLED_AFTER_S, campaign_status
 from spirl.utils import write_json
@@ -54,7 +54,7 @@ def write_log(path: Path, steps: int, rate: float, tail: str = "") -> None:
 
 def checkpoint(results: Path, seed: int, step: int) -> Path:
     ckpt = default_checkpoint_dir(results / RUN_DIR.format(method="de_rainbow", game="Seaquest", seed=seed))
-    return write_checkpoint(ckpt, step, {"format": STATE_FORMAT}, lambda p: p.write_bytes(b"replay"))
+    return CheckpointStore(ckpt, TRAINING).save(step, {}, lambda p: (p / "replay.npz").write_bytes(b"replay"))
 
 
 def age(paths: list[Path], seconds: float) -> None:

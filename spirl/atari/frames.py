@@ -202,14 +202,16 @@ def configure_collect(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_collect(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing, refuse_oversized
+    from spirl.cliargs import refuse_existing
+    from spirl.guards import refuse_beyond_memory, refuse_unwritable
 
     out = Path(args.out)
     refuse_existing([out], force=args.force)  # fail before collecting, not after
     game = games.canonical(args.game)
     n = default_frames(game) if args.n_frames is None else args.n_frames
-    refuse_oversized(2 * n * int(np.prod(FRAME_SHAPE)), f"collecting {n:,} frames",
-                     "collect fewer (--n-frames) or on a larger machine")
+    refuse_unwritable(out)
+    refuse_beyond_memory({"frames": 2 * n * int(np.prod(FRAME_SHAPE))}, f"collecting {n:,} frames",
+                         "collect fewer (--n-frames) or on a larger machine")
     frames, meta = collect_frames(game, n, args.seed)
     save_frames(out, frames, meta, force=args.force)
     size_mb = out.stat().st_size / 2**20

@@ -14,14 +14,13 @@ from typing import Any
 
 import torch
 
+from spirl.checkpoints import CheckpointMismatchError
 from spirl.mae.model import DECODER_MODULES, MAE, count_parameters
 from spirl.settings import MAEArch
 
 CHECKPOINT_FORMAT = "spirl-mae/1"
-
-
-class CheckpointMismatchError(ValueError):
-    """An MAE checkpoint that is not one, or was built for another game or architecture."""
+# An MAE file that is not one, or was built for another game or architecture, raises
+# spirl.checkpoints.CheckpointMismatchError: the one error type hierarchy of checkpoints and models.
 
 
 def _is_decoder_key(key: str) -> bool:
@@ -63,7 +62,7 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     Raises:
         FileNotFoundError: if ``path`` does not exist.
         spirl.integrity.IntegrityError: the file differs from its digest.
-        CheckpointMismatchError: if the file is not a readable MAE checkpoint of this format.
+        spirl.checkpoints.CheckpointMismatchError: if the file is not a readable MAE checkpoint of this format.
     """
     from spirl.integrity import load_torch
 

@@ -12,9 +12,10 @@ float16 (CUDA, with a GradScaler, as the released code's AMP) runs the forward p
 
 After every epoch a resumable state (weights, optimizer, epoch, the sampler's and the
 masks' generators, the loss log) is written, with its sha256, to ``<out dir>/.ckpt/<out stem>/epoch-XXXX/``
-(or ``--ckpt-dir``; ``spirl.mae.pretrain_state``), outside the declared outputs; a restarted run
-resumes from it and ends with the same weights as an uninterrupted one. ``model.pt`` and ``pretrain.csv`` are written
-atomically at the end, then the state is removed.
+(or ``--ckpt-dir``; ``spirl.checkpoints``, ``spirl.mae.pretrain_state``), outside the declared outputs; a
+restarted run resumes from it and ends with the same weights as an uninterrupted one. The state is
+bound to the frames' sha256 and the settings: other ones are refused (``--force`` starts over).
+``model.pt`` and ``pretrain.csv`` are written atomically at the end, then the state is removed.
 """
 
 from __future__ import annotations
@@ -30,19 +31,20 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.checkpoints import (
+    PRETRAINING,
+    CheckpointMismatchError,
+    CheckpointStore,
+    default_checkpoint_dir,
+    input_differences,
+    input_digests,
+    settings_differences,
+)
 from spirl.devices import check_precision
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
 from spirl.mae.optim import build_optimizer, lr_at
-from spirl.mae.pretrain_state import (
-    csv_text,
-    default_ckpt_dir,
-    fingerprint,
-    load_state,
-    log,
-    remove_states,
-    save_state,
-)
+from spirl.mae.pretrain_state import bound_settings, csv_text, log
 from spirl.settings import MAEArch, PretrainSettings
 
 SET_SECTIONS = ("mae", "pretrain")
@@ -198,8 +200,17 @@ def _new_run(arch: MAEArch, settings: PretrainSettings, seed: int, device: str,
                 torch.Generator().manual_seed(mask_seed), device, dtype=dtype, scaler=grad_scaler(dtype, device))
 
 
-def _resume(run: _Run, state: dict[str, Any]) -> None:
-    """Continue ``run`` from a saved state (``pretrain_state.load_state``)."""
+def _resume(run: _Run, state: dict[str, Any], bound: dict[str, Any], path: Path) -> None:
+    """Continue ``run`` from the saved ``state`` of ``path``; refuse one of other frames or settings.
+
+    Raises:
+        CheckpointMismatchError: the state was made from other frames or settings (``--force`` starts over).
+    """
+    diffs = input_differences(state["inputs"], bound["inputs"])
+    diffs += settings_differences(state["settings"], bound["settings"], ignore=())
+    if diffs:
+        raise CheckpointMismatchError(f"pretraining state {path} was made with other inputs or settings "
+                                      f"({'; '.join(diffs)}); give those, or pass --force to start over")
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.sampler_rng.set_state(state["sampler_rng"].cpu())
@@ -235,15 +246,15 @@ def _train_epoch(run: _Run, data: _Data, settings: PretrainSettings, epoch: int,
             "samples_per_s": data.iters * settings.batch_size / wall}
 
 
-def _state_payload(run: _Run, fingerprint: str, epoch: int) -> dict[str, Any]:
-    return {"fingerprint": fingerprint, "epoch": epoch, "model": run.model.state_dict(),
+def _state_payload(run: _Run, bound: dict[str, Any], epoch: int) -> dict[str, Any]:
+    return {**bound, "epoch": epoch, "model": run.model.state_dict(),
             "optimizer": run.optimizer.state_dict(), "sampler_rng": run.sampler_rng.get_state(),
             "mask_rng": run.mask_rng.get_state(), "rows": run.rows,
             "scaler": None if run.scaler is None else run.scaler.state_dict()}
 
 
 def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threads: int,
-            frames_path: str | os.PathLike[str], out_path: Path) -> dict[str, Any]:
+            frames_path: str | os.PathLike[str], out_path: Path, bound: dict[str, Any]) -> dict[str, Any]:
     """Write ``pretrain.csv`` then ``model.pt`` (last: its presence marks a finished pretraining)."""
     from spirl.utils import atomic_write_text, git_commit, versions
 
@@ -252,7 +263,8 @@ def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threa
         "epoch": settings.epochs,
         "loss": run.rows[-1]["loss"],
         "seed": seed,
-        "frames": {"path": os.fspath(frames_path), "n": len(data.frames), "seed": data.meta.get("seed")},
+        "frames": {"path": os.fspath(frames_path), "n": len(data.frames), "seed": data.meta.get("seed"),
+                   "sha256": bound["inputs"].get("frames")},
         "iterations_per_epoch": data.iters,
         "device": run.device,
         "threads": threads,
@@ -267,7 +279,7 @@ def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threa
 
 def _tidy(root: Path, named: bool) -> None:
     """Remove the finished run's states; the default location's empty folders too (a named one is left)."""
-    remove_states(root)
+    CheckpointStore(root, PRETRAINING).remove_all()
     if not named:
         for empty in (root, root.parent):
             try:
@@ -300,8 +312,8 @@ def pretrain(
         device: ``auto`` (GPU when present), ``cpu`` or ``cuda``.
         threads: torch threads (``spirl.utils.set_threads``); None keeps the current count.
         game: the game, any spelling; by default the dataset's. Must agree with the dataset's.
-        ckpt_dir: where the resumable state lives; default ``default_ckpt_dir(out_path)``.
-        force: overwrite an existing ``out_path``.
+        ckpt_dir: where the resumable state lives; default ``default_checkpoint_dir(out_path, PRETRAINING)``.
+        force: overwrite an existing ``out_path``; start over from a state of other frames or settings.
         stop_after_epochs: stop (as if interrupted) once this many epochs are complete, leaving only
             the resumable state; for tests and for splitting a long run across jobs.
 
@@ -312,17 +324,25 @@ def pretrain(
     Raises:
         FileExistsError: ``out_path`` exists and ``force`` is False.
         ValueError: bad settings, a dataset that does not fit the architecture, or a game mismatch.
+        spirl.checkpoints.CheckpointError: a state of other frames or settings (without ``force``), or none intact.
         RuntimeError: the loss became NaN or infinite.
     """
     from spirl.cliargs import refuse_existing
-    from spirl.utils import choose_device, progress, set_threads
+    from spirl.guards import output_lock, refuse_output_in_inputs, refuse_unwritable
+    from spirl.utils import choose_device, set_threads
 
     arch = arch if arch is not None else MAEArch()
     settings = settings if settings is not None else PretrainSettings()
     out_path = Path(out_path)
-    # before any work: a directory in the way is refused even with force, an existing output without it
-    state_root = Path(ckpt_dir if ckpt_dir is not None else default_ckpt_dir(out_path))
+    # before any work: an input in the way is refused even with force, as is a directory; an output without it
+    state_root = Path(ckpt_dir if ckpt_dir is not None else default_checkpoint_dir(out_path, PRETRAINING))
+    refuse_output_in_inputs({"--out": out_path, "--ckpt-dir": state_root}, {"--frames": frames_path})
+    if out_path.is_file() and CheckpointStore(state_root, PRETRAINING).candidates():
+        with output_lock(out_path, "spirl pretrain"):  # a kill after model.pt, before the states were removed
+            removed = CheckpointStore(state_root, PRETRAINING).remove_all()
+        log(f"removed {len(removed)} state(s) of the finished pretraining in {state_root}")
     refuse_existing([out_path, out_path.parent / "pretrain.csv"], force=force, dirs=[state_root])
+    refuse_unwritable(out_path, state_root)
     validate_arch(arch)
     validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)
     data = _load_data(frames_path, arch, settings, game)
@@ -330,15 +350,28 @@ def pretrain(
     dtype = check_precision(settings.precision, device, what="pretrain.precision")
     n_threads = set_threads(threads)
     run = _new_run(arch, settings, seed, device, dtype)
+    bound = {"inputs": input_digests({"frames": frames_path}),
+             "settings": bound_settings(arch, settings, seed, data.game)}
+    with output_lock(out_path, "spirl pretrain"):
+        return _pretrain_locked(run, data, settings, bound, state_root, out_path, frames_path, seed=seed,
+                                threads=n_threads, force=force, named=ckpt_dir is not None,
+                                stop_after_epochs=stop_after_epochs)
 
-    print_ = fingerprint(arch, settings, seed, data.game, data.frames, data.meta)
-    state = load_state(state_root, print_, device)
+
+def _pretrain_locked(run: _Run, data: _Data, settings: PretrainSettings, bound: dict[str, Any], state_root: Path,
+                     out_path: Path, frames_path: str | os.PathLike[str], *, seed: int, threads: int, force: bool,
+                     named: bool, stop_after_epochs: int | None) -> dict[str, Any] | None:
+    """The pretraining loop, under the output's lock: resume, train epoch by epoch, write the outputs."""
+    from spirl.utils import progress
+
+    store = CheckpointStore(state_root, PRETRAINING, log=log)
+    arch, device, dtype = run.model.arch, run.device, run.dtype
+    state = store.resume(lambda path, st: _resume(run, st, bound, path), force=force, map_location=device)
     if state is not None:
-        _resume(run, state)
         log(f"resuming {data.game} from epoch {run.start_epoch}/{settings.epochs} ({state_root})")
     else:
         log(f"{describe(arch)}; {data.game}, {len(data.frames)} frames, {settings.epochs} epochs x {data.iters} "
-            f"batches of {settings.batch_size} on {device} with {n_threads} thread(s)"
+            f"batches of {settings.batch_size} on {device} with {threads} thread(s)"
             + ("" if dtype == torch.float32 else f", forward pass in {settings.precision} (autocast)"))
 
     bar = progress(total=settings.epochs * data.iters, desc=f"pretrain {data.game}", unit="batch",
@@ -350,15 +383,15 @@ def pretrain(
             bar.set_postfix(loss=f"{row['loss']:.4f}")
             log(f"{data.game} epoch {epoch + 1}/{settings.epochs} loss {row['loss']:.4f} lr {row['lr']:.3g} "
                 f"{row['samples_per_s']:.1f} samples/s")
-            save_state(state_root, epoch + 1, _state_payload(run, print_, epoch + 1))
+            store.save(epoch + 1, _state_payload(run, bound, epoch + 1))
             if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and epoch + 1 < settings.epochs:
                 log(f"stopping after epoch {epoch + 1} as asked; rerun to resume")
                 return None
     finally:
         bar.close()
 
-    extra = _finish(run, data, settings, seed, n_threads, frames_path, out_path)
-    _tidy(state_root, named=ckpt_dir is not None)
+    extra = _finish(run, data, settings, seed, threads, frames_path, out_path, bound)
+    _tidy(state_root, named=named)
     log(f"wrote {out_path} and {out_path.parent / 'pretrain.csv'} (final loss {extra['loss']:.4f})")
     return extra
 
@@ -398,7 +431,6 @@ def configure_pretrain(parser: argparse.ArgumentParser) -> None:
 __all__ = [
     "apply_set",
     "configure_pretrain",
-    "default_ckpt_dir",
     "iterations_per_epoch",
     "pretrain",
     "pretrain_step",

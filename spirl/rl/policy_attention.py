@@ -100,7 +100,7 @@ def pooling_attention(encoder: torch.nn.Module, features: torch.Tensor, k: torch
 def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
     """Where ``spirl train`` left the run's trained network: run.json's ``final_network``, else beside the
     checkpoints (``results/.ckpt/runs/...``)."""
-    from spirl.rl.checkpoint import default_checkpoint_dir
+    from spirl.checkpoints import default_checkpoint_dir
 
     recorded = Path(meta["final_network"]) if meta.get("final_network") else None
     if recorded is not None and recorded.is_file():

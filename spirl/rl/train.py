@@ -3,7 +3,10 @@
 ``results/runs/{method}/{game}/{seed}/``: ``eval.csv`` (one row per evaluation), ``run.json``
 (resolved settings, plan, versions, git commit, device, timings) and ``train_log.csv``. The
 loop itself is ``spirl.rl.trainer.Trainer``; checkpoints live under ``results/.ckpt/runs/``
-(``spirl.rl.checkpoint``), and a rerun with the same arguments continues from the last one.
+(``spirl.checkpoints``), and a rerun with the same arguments continues from the last one.
+``run.json`` is written last: it marks a finished run, so a kill while the outputs are written leaves
+a run that the same command resumes (no ``--force`` needed), and a kill after it but before the
+checkpoints are removed leaves checkpoints the next command removes.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from spirl.atari import games
+from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir, input_digests
 from spirl.config import load_method
 from spirl.fields import apply_overrides
+from spirl.guards import output_lock, refuse_output_in_inputs, refuse_unwritable
 from spirl.plan import for_game
-from spirl.rl.checkpoint import default_checkpoint_dir, latest_checkpoint, remove_unfinished
 from spirl.rl.trainer import RunError, Trainer
 from spirl.utils import choose_device, set_threads
 
@@ -32,37 +36,65 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
     saved for the steps after the last checkpoint; the tests of resume use it).
 
     Raises:
-        RunError: SPIRL without an MAE (or with another game's), a checkpoint of other settings,
-            or complete outputs already in ``out`` without ``force``.
+        RunError: SPIRL without an MAE (or with another game's), or a finished run in ``out`` without ``force``.
+        spirl.checkpoints.CheckpointMismatchError: a checkpoint of other settings or inputs, without ``force``.
+        spirl.guards.OutputBusyError: another process writes ``out``.
     """
     from spirl.cliargs import refuse_existing
 
     out = Path(out)
-    if (out / "eval.csv").is_file() and (out / "run.json").is_file() and not force:
-        raise RunError(f"{out} already holds a finished run (eval.csv and run.json); pass --force to run it again")
-    refuse_existing([out / "eval.csv", out / "run.json"], force=force, dirs=[out])
+    ckpt = Path(ckpt_dir) if ckpt_dir is not None else default_checkpoint_dir(out)
+    refuse_output_in_inputs({"--out": out, "--ckpt-dir": ckpt}, {"--config": config, "--mae": mae, "--k-hist": k_hist})
+    finished = (out / "run.json").is_file()  # written last; eval.csv without it is an unfinished run's
+    if finished:
+        _remove_leftovers(out, ckpt)
+        if not force:
+            raise RunError(f"{out} already holds a finished run (eval.csv and run.json); pass --force to run it again")
+    refuse_existing([out / "eval.csv", out / "run.json"] if finished else [], force=force, dirs=[out, ckpt])
+    refuse_unwritable(out, ckpt)
     settings = apply_overrides(load_method(config, method), list(overrides or []))
+    plan, inputs = _plan(settings, game, mae, k_hist, pretrain_frames)
+    n_threads = set_threads(threads)
+    dev = choose_device(device or plan.method.budget.device)
+    trainer = Trainer(plan, seed, out, ckpt, mae_path=mae, device=dev, inputs=inputs)
+    with output_lock(out, "spirl train"):
+        previous = CheckpointStore(ckpt, TRAINING).resume(trainer.restore, force=force)
+        if previous is not None and not quiet:
+            print(f"spirl train: resuming {plan.method.name}/{plan.game}/seed {seed} from {previous}", file=sys.stderr)
+        trainer.start()
+        if not trainer.run(stop_after_steps):
+            return None
+        return trainer.finish(n_threads)
+
+
+def _plan(settings: Any, game: str, mae: str | Path | None, k_hist: str | Path | None,
+          pretrain_frames: int | None) -> tuple[Any, dict[str, str]]:
+    """The run's plan and the digests of the inputs that decide its numbers (checked against each other).
+
+    Refuses, before any work, K statistics of another game or MAE and a run too large for this machine.
+    """
+    from spirl.guards import refuse_beyond_memory, run_memory_parts
+
+    game = games.canonical(game)
+    uses_mae = settings.agent.encoder == "spirl"
+    inputs = input_digests({"MAE": mae if uses_mae else None, "K statistics": k_hist})
     ideal = None
     if k_hist is not None:
         from spirl.saliency.kstats import read_k_hist
 
-        ideal = read_k_hist(k_hist)[1]
-    plan = for_game(settings, games.canonical(game), pretrain_frames=pretrain_frames, ideal_ratio=ideal)
-    n_threads = set_threads(threads)
-    dev = choose_device(device or plan.method.budget.device)
-    ckpt = Path(ckpt_dir) if ckpt_dir is not None else default_checkpoint_dir(out)
-    refuse_existing(dirs=[ckpt])
-    trainer = Trainer(plan, seed, out, ckpt, mae_path=mae, device=dev)
-    remove_unfinished(ckpt)
-    previous = latest_checkpoint(ckpt)
-    if previous is not None:
-        trainer.restore(previous)
-        if not quiet:
-            print(f"spirl train: resuming {plan.method.name}/{plan.game}/seed {seed} from {previous}", file=sys.stderr)
-    trainer.start()
-    if not trainer.run(stop_after_steps):
-        return None
-    return trainer.finish(n_threads)
+        ideal = read_k_hist(k_hist, game=game, mae_sha256=inputs.get("MAE"))[1]
+    plan = for_game(settings, game, pretrain_frames=pretrain_frames, ideal_ratio=ideal)
+    refuse_beyond_memory(run_memory_parts(plan), f"{settings.name} on {game}",
+                         "lower learner.batch_size, learner.replay_capacity or budget.eval_episodes")
+    return plan, inputs
+
+
+def _remove_leftovers(out: Path, ckpt: Path) -> None:
+    """Remove the checkpoints a kill left after a run's outputs were written (under the run's lock)."""
+    with output_lock(out, "spirl train"):
+        removed = CheckpointStore(ckpt, TRAINING).remove_all()
+    if removed:
+        print(f"spirl train: removed {len(removed)} checkpoint(s) of the finished run in {ckpt}", file=sys.stderr)
 
 
 def _train_cmd(args: argparse.Namespace) -> int:

@@ -25,6 +25,8 @@ as an uninterrupted run (bit-identical on CPU with the same thread count).
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -33,17 +35,17 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
+from spirl.checkpoints import (
+    TRAINING,
+    CheckpointMismatchError,
+    CheckpointStore,
+    input_differences,
+    settings_differences,
+)
 from spirl.devices import PinnedStaging
 from spirl.fields import settings_to_dict
 from spirl.integrity import write_with_digest
 from spirl.plan import RunPlan
-from spirl.rl.checkpoint import (
-    STATE_FORMAT,
-    read_state,
-    remove_checkpoints,
-    settings_differences,
-    write_checkpoint,
-)
 from spirl.rl.evaluate import EvalResult, evaluate, format_rows
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
@@ -65,7 +67,11 @@ ACT_STREAM, EVAL_STREAM = 1, 2
 
 
 class RunError(ValueError):
-    """A run that cannot start as asked (missing MAE, mismatched checkpoint, outputs in the way)."""
+    """A run that cannot start as asked (missing MAE, outputs in the way)."""
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite while training (exit code 1: the work failed while running)."""
 
 
 class Trainer:
@@ -82,13 +88,18 @@ class Trainer:
             (``spirl bench train`` passes random features to time the learner alone); it has the methods
             of ``SalientPatchExtractor`` the trainer calls: ``__call__``, ``rng_state``, ``set_rng_state``,
             ``reset_cache``.
+        inputs: ``{name: sha256}`` of the input files that decide the run's numbers (the MAE, the K
+            statistics), bound to its checkpoints and ``run.json`` (``spirl.checkpoints``).
     """
 
     def __init__(self, plan: RunPlan, seed: int, out: str | Path, ckpt_dir: str | Path,
-                 mae_path: str | Path | None = None, device: str = "cpu", extractor: Any = None) -> None:
+                 mae_path: str | Path | None = None, device: str = "cpu", extractor: Any = None,
+                 inputs: dict[str, str] | None = None) -> None:
         s = plan.method
         self.plan, self.settings, self.seed = plan, s, int(seed)
         self.out, self.ckpt_dir, self.device = Path(out), Path(ckpt_dir), device
+        self.store = CheckpointStore(self.ckpt_dir, TRAINING)
+        self.inputs = dict(inputs or {})
         self.uses_features = s.agent.encoder == "spirl"
         seed_everything(self.seed)
         self.env = make_env(plan.game, "train", self.seed, s.protocol)
@@ -207,6 +218,10 @@ class Trainer:
         while self.learner.updates < due:
             batch = self.replay.sample(self.settings.learner.batch_size, beta, reuse=True)  # used up by the update
             result = self.learner.update(batch)
+            if not math.isfinite(result.loss):
+                raise TrainingDivergedError(f"the training loss of {self.settings.name} on {self.plan.game} became "
+                                       f"{result.loss} at update {self.learner.updates} (env step {self.step}); "
+                                       "lower learner.lr or raise learner.adam_eps")
             self.replay.update_priorities(batch.index, result.priorities)
             self.loss_sum += result.loss
             self.loss_count += 1
@@ -297,11 +312,11 @@ class Trainer:
 
     def _state(self) -> dict[str, Any]:
         return {
-            "format": STATE_FORMAT,
             "method": self.settings.name,
             "game": self.plan.game,
             "seed": self.seed,
             "settings": settings_to_dict(self.settings),
+            "inputs": dict(self.inputs),
             "learner": self.learner.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "act_rng": self.act_rng.bit_generator.state,
@@ -322,27 +337,38 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path:
-        """Write the run's state as ``ckpt_dir/step-XXXXXXXXX/`` (``spirl.rl.checkpoint``).
+        """Write the run's state as ``ckpt_dir/step-XXXXXXXXX/`` (``spirl.checkpoints``).
 
         The extractor's error cache is emptied here: a run resumed from this checkpoint starts with an
         empty one, so both go on with the same cache and give the same numbers.
         """
-        path = write_checkpoint(self.ckpt_dir, self.step, self._state(), self.replay.save)
+        path = self.store.save(self.step, self._state(), self.replay.save)
         if self.extractor is not None:
             self.extractor.reset_cache()
         return path
 
-    def restore(self, path: Path) -> None:
-        """Continue from the checkpoint directory ``path``; refuses one of another run or other settings."""
-        state = read_state(path)
+    def restore(self, path: Path, state: dict[str, Any]) -> None:
+        """Continue from checkpoint ``path`` whose verified ``state`` the store read (``CheckpointStore.resume``).
+
+        Raises:
+            spirl.checkpoints.CheckpointMismatchError: a checkpoint of another run, other settings or other
+                inputs (never resumed; ``--force`` starts over).
+        """
         ident = (self.settings.name, self.plan.game, self.seed)
         if (state["method"], state["game"], state["seed"]) != ident:
-            raise RunError(f"checkpoint {path} belongs to {state['method']}/{state['game']}/seed {state['seed']}, "
-                           f"not {ident[0]}/{ident[1]}/seed {ident[2]}; use another --ckpt-dir")
+            raise CheckpointMismatchError(
+                f"checkpoint {path} belongs to {state['method']}/{state['game']}/seed {state['seed']}, not "
+                f"{ident[0]}/{ident[1]}/seed {ident[2]}; use another --ckpt-dir, or pass --force to start over")
         diffs = settings_differences(state["settings"], settings_to_dict(self.settings))
         if diffs:
-            raise RunError(f"checkpoint {path} was written with other settings ({'; '.join(diffs)}); delete "
-                           f"{self.ckpt_dir} to start this run afresh, or run with the checkpoint's settings")
+            raise CheckpointMismatchError(
+                f"checkpoint {path} was written with other settings ({'; '.join(diffs)}); run with the "
+                "checkpoint's settings, or pass --force to start this run over")
+        diffs = input_differences(state.get("inputs", {}), self.inputs)
+        if diffs:
+            raise CheckpointMismatchError(
+                f"checkpoint {path} was made with other inputs ({'; '.join(diffs)}); give the inputs it was "
+                "made with, or pass --force to start this run over")
         self.replay.load(path / "replay.npz")
         self.learner.load_state_dict(state["learner"])
         torch.set_rng_state(state["torch_rng"])
@@ -396,6 +422,7 @@ class Trainer:
             "n_actions": self.n_actions,
             "parameters": count_parameters(self.learner.online),
             "mae": self.mae_meta,
+            "inputs": dict(self.inputs),
             "versions": versions(),
             "git_commit": git_commit(),
             "device": str(self.device),
@@ -412,7 +439,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.log_path.exists():
             atomic_write_text(self.out / "train_log.csv", self.log_path.read_text())
-        atomic_write_text(self.out / "eval.csv", format_rows(self.eval_rows))
-        write_json(self.out / "run.json", info)
-        remove_checkpoints(self.ckpt_dir)
+        eval_csv = format_rows(self.eval_rows)
+        info["eval_csv_sha256"] = hashlib.sha256(eval_csv.encode()).hexdigest()
+        atomic_write_text(self.out / "eval.csv", eval_csv)
+        write_json(self.out / "run.json", info)  # last: a run.json marks a finished run (spirl.rl.train)
+        self.store.remove_all()
         return info

@@ -1,8 +1,10 @@
 """K statistics (paper Fig. 8): the histogram of uncapped dynamic K and the ideal maximal ratio.
 
 ``results/saliency/{mae}/{game}/k_hist.csv`` has one row per 5% bin of K/144, columns
-``bin_start, bin_end, count, frames, ideal_ratio``. This module owns that file: it writes it
-(``spirl saliency-stats``) and is its one reader, for the runs (``max_ratio: auto``) and for the
+``bin_start, bin_end, count, frames, ideal_ratio`` and the ``game`` and ``mae_sha256`` (the MAE
+it was measured with) on every row, and its own sha256 beside it (``k_hist.csv.sha256``). This
+module owns that file: it writes it (``spirl saliency-stats``) and is its one reader, for the runs
+(``max_ratio: auto``: the digest, the game and the MAE's digest are all checked) and for the
 analysis (Fig. 8 table and figure). It does not import torch; the command loads the MAE lazily.
 """
 
@@ -17,12 +19,13 @@ import pandas as pd
 
 from spirl.atari import games
 from spirl.settings import Precision, allowed
-from spirl.utils import atomic_path
+from spirl.integrity import verify_file, write_with_digest
 
 NUM_PATCHES = games.NUM_PATCHES
 
 
 K_HIST_COLUMNS = ["bin_start", "bin_end", "count", "frames", "ideal_ratio"]
+BINDING_COLUMNS = ["game", "mae_sha256"]  # what the statistics were measured on, repeated on every row
 
 
 K_BINS = 20  # 5% bins of K/P
@@ -80,28 +83,37 @@ def k_histogram(k: np.ndarray, num_patches: int = NUM_PATCHES) -> pd.DataFrame:
     })[K_HIST_COLUMNS]
 
 
-def write_k_hist(path: str | Path, hist: pd.DataFrame) -> None:
-    """Write a :func:`k_histogram` table as CSV, atomically."""
-    with atomic_path(path) as tmp:
-        hist.to_csv(tmp, index=False)
+def write_k_hist(path: str | Path, hist: pd.DataFrame, *, game: str, mae_sha256: str) -> None:
+    """Write a :func:`k_histogram` table as CSV with its ``game`` and MAE digest, atomically, with its sha256."""
+    table = hist.assign(game=games.canonical(game), mae_sha256=mae_sha256)
+    write_with_digest(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 class KHistError(ValueError):
     """A K-statistics file that cannot be used; the message names the file."""
 
 
-def read_k_hist(path: str | Path) -> tuple[pd.DataFrame, float]:
+def read_k_hist(path: str | Path, *, game: str | None = None,
+                mae_sha256: str | None = None) -> tuple[pd.DataFrame, float]:
     """Read a K-statistics CSV: the histogram (sorted by bin) and the ideal maximal ratio.
 
-    The one reader of ``k_hist.csv``, for ``max_ratio: auto`` and for the analysis.
+    The one reader of ``k_hist.csv``, for ``max_ratio: auto`` and for the analysis. Its sidecar digest
+    is checked when it has one; a run's read (``game`` and/or ``mae_sha256`` given) requires the digest
+    and checks the game and the MAE the statistics were measured with against the run's.
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        KHistError: not a table of :func:`k_histogram` (columns, counts, one ideal ratio in (0, 1]).
+        spirl.integrity.IntegrityError: the file differs from its sha256 (edited, corrupt).
+        KHistError: not a table of :func:`k_histogram` (columns, counts, one ideal ratio in (0, 1]), or of
+            another game or MAE than asked, or without its digest where one is required.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no K histogram at {path} (written by 'spirl saliency-stats')")
+    verified = verify_file(path, what="K-statistics table")
+    if (game is not None or mae_sha256 is not None) and not verified:
+        raise KHistError(f"{path} has no {path.name}.sha256 beside it, so it cannot be bound to this run; "
+                         "write it again with 'spirl saliency-stats'")
     try:
         hist = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -119,7 +131,21 @@ def read_k_hist(path: str | Path) -> tuple[pd.DataFrame, float]:
     ideal = hist["ideal_ratio"].unique()
     if len(ideal) != 1 or not 0.0 < float(ideal[0]) <= 1.0:
         raise KHistError(f"{path}: ideal_ratio must be one value in (0, 1] repeated on every row")
+    _check_binding(path, hist, game, mae_sha256)
     return hist.sort_values("bin_start").reset_index(drop=True), float(ideal[0])
+
+
+def _check_binding(path: Path, hist: pd.DataFrame, game: str | None, mae_sha256: str | None) -> None:
+    """Refuse statistics of another game or MAE than the run's (each column one value on every row)."""
+    for column, want in (("game", None if game is None else games.canonical(game)), ("mae_sha256", mae_sha256)):
+        if want is None:
+            continue
+        have = hist[column].astype(str).unique().tolist() if column in hist.columns else []
+        if have != [want]:
+            found = have[0] if len(have) == 1 else ("none" if not have else "several")
+            what = "game" if column == "game" else "MAE sha256"
+            raise KHistError(f"{path} holds K statistics of {what} {found}, not of this run's {want}; use the "
+                             f"k_hist.csv measured with this run's game and MAE")
 
 
 def k_hist_identity(path: str | Path) -> tuple[str, str]:
@@ -142,11 +168,15 @@ def load_k_hists(paths: Sequence[str | Path]) -> dict[str, dict[str, pd.DataFram
 def _run_saliency_stats(args: argparse.Namespace) -> int:
     from spirl.atari.frames import load_frames
     from spirl.cliargs import refuse_existing
+    from spirl.guards import refuse_output_in_inputs, refuse_unwritable
+    from spirl.integrity import sha256_file
     from spirl.saliency.patches import load_checked_mae
     from spirl.saliency.select import k_statistics
     from spirl.utils import choose_device, set_threads
 
+    refuse_output_in_inputs({"--out": args.out}, {"--mae": args.mae, "--frames": args.frames})
     refuse_existing([args.out], force=args.force)
+    refuse_unwritable(args.out)
     set_threads(args.threads)
     device = choose_device(args.device)
     frames, meta = load_frames(args.frames)
@@ -154,11 +184,11 @@ def _run_saliency_stats(args: argparse.Namespace) -> int:
         frames = frames[:args.limit]
     if len(frames) == 0:
         raise EmptyDatasetError(f"{args.frames} holds no frames; K statistics need at least one")
-    mae, _ = load_checked_mae(args.mae, game=meta.get("game"), device=device)
+    mae, mae_meta = load_checked_mae(args.mae, game=meta.get("game"), device=device)
     k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device, precision=args.precision,
                      error_cache=args.error_cache)
     hist = k_histogram(k)
-    write_k_hist(args.out, hist)
+    write_k_hist(args.out, hist, game=mae_meta["game"], mae_sha256=sha256_file(args.mae))
     ideal = float(hist["ideal_ratio"].iloc[0])
     print(f"K statistics of {len(k)} frames: median K {int(np.median(k))} ({np.median(k) / NUM_PATCHES:.0%}), "
           f"ideal maximal ratio {ideal:.2f} (Kmax {games.k_max(ideal)}) -> {args.out}")

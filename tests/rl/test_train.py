@@ -17,7 +17,7 @@ from spirl.config import load_method
 from spirl.mae.checkpoint import save_mae
 from spirl.mae.model import MAE
 from spirl.plan import for_game
-from spirl.rl.checkpoint import default_checkpoint_dir
+from spirl.checkpoints import CheckpointMismatchError, default_checkpoint_dir
 from spirl.rl.evaluate import EVAL_COLUMNS
 from spirl.rl.train import train
 from spirl.rl.trainer import RunError, Trainer

@@ -35,8 +35,8 @@ def test_ideal_ratio_of_the_paper_fig8_histograms():
 
 def test_k_hist_csv_round_trip(tmp_path):
     path = tmp_path / "k_hist.csv"
-    kstats.write_k_hist(path, kstats.k_histogram(np.array([20, 30, 30, 40])))
-    assert path.read_text().splitlines()[0] == "bin_start,bin_end,count,frames,ideal_ratio"
+    kstats.write_k_hist(path, kstats.k_histogram(np.array([20, 30, 30, 40])), game="ms_pacman", mae_sha256="a" * 64)
+    assert path.read_text().splitlines()[0] == "bin_start,bin_end,count,frames,ideal_ratio,game,mae_sha256"
     hist, ideal = kstats.read_k_hist(path)
     assert ideal == 0.3 and hist["count"].sum() == 4
     pd.DataFrame({"a": [1]}).to_csv(tmp_path / "other.csv", index=False)
