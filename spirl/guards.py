@@ -1,7 +1,7 @@
 """Guards every writing command runs before its work: one writer, inputs never overwritten, room to write.
 
 - **One writer per output** (:func:`output_lock`): an OS lock (``fcntl.flock``) on a file beside the
-  output, holding the holder's PID and host. The kernel releases it when the holder dies, however
+  output (``.NAME.spirl-lock``), holding the holder's PID and host. The kernel releases it when the holder dies, however
   it dies (``kill -9`` included), so there is never a stale lock to remove; a second writer is
   refused in one line naming the first.
 - **Inputs never overwritten** (:func:`refuse_output_in_inputs`): an output that is, or is inside,
@@ -41,11 +41,12 @@ class TooLargeError(ValueError):
 
 
 def lock_file(output: str | os.PathLike[str]) -> Path:
-    """The lock of an output: ``OUT/.spirl-lock`` for an output folder, ``DIR/.NAME.spirl-lock`` for a file."""
+    """The lock of an output (a file or a run folder): ``DIR/.NAME.spirl-lock`` beside it.
+
+    Beside, not inside, so that a job refused before any work leaves its output folder as it was.
+    """
     out = Path(output)
-    if out.suffix and not out.is_dir():
-        return out.with_name(f".{out.name}{LOCK_SUFFIX}")
-    return out / LOCK_SUFFIX
+    return out.with_name(f".{out.name}{LOCK_SUFFIX}")
 
 
 @contextmanager

@@ -341,6 +341,9 @@ class PrioritizedReplay:
                 raise ValueError(f"replay checkpoint's {name} has shape {np.shape(state[name])}, expected {expected}")
             if isinstance(state[name], _NpyMember) and state[name].dtype != getattr(self, name).dtype:
                 raise ValueError(f"replay checkpoint's {name} has dtype {state[name].dtype}")
+        tree = np.asarray(state["tree"])
+        if not (np.all(np.isfinite(tree)) and np.all(tree >= 0)):
+            raise ValueError("replay checkpoint's priorities contain NaN, inf or negative values")
         # slots past the saved fill keep whatever they held: sampling never uses a slot outside the buffer
         for name in names:
             target = getattr(self, name)[:filled]

@@ -342,7 +342,7 @@ class Trainer:
         The extractor's error cache is emptied here: a run resumed from this checkpoint starts with an
         empty one, so both go on with the same cache and give the same numbers.
         """
-        path = self.store.save(self.step, self._state(), self.replay.save)
+        path = self.store.save(self.step, self._state(), lambda folder: self.replay.save(folder / "replay.npz"))
         if self.extractor is not None:
             self.extractor.reset_cache()
         return path

@@ -115,7 +115,7 @@ def read_k_hist(path: str | Path, *, game: str | None = None,
         raise KHistError(f"{path} has no {path.name}.sha256 beside it, so it cannot be bound to this run; "
                          "write it again with 'spirl saliency-stats'")
     try:
-        hist = pd.read_csv(path)
+        hist = pd.read_csv(path, dtype={c: str for c in BINDING_COLUMNS})  # digits stay text
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise KHistError(f"{path} is not a K-statistics table (spirl saliency-stats): {err}") from None
     missing = [c for c in K_HIST_COLUMNS if c not in hist.columns]

@@ -137,6 +137,109 @@ def test_a_killed_spirl_run_resumes_to_the_same_numbers_with_its_error_cache(wor
     assert (out / "train_log.csv").read_text() == (spirl_run / "train_log.csv").read_text()
 
 
+def test_a_spirl_run_never_resumes_with_another_mae_and_says_both_digests(work, tmp_path):
+    """Issue 20.1: an MAE of the same game and architecture, other weights, replaced between two sessions."""
+    from spirl.integrity import sha256_file
+
+    torch.manual_seed(1)
+    other = tmp_path / "other_mae.pt"
+    save_mae(other, MAE(MAEArch(**TINY_MAE)), game=GAME)
+    out, ckpt = tmp_path / "run", tmp_path / "ckpt"
+    assert train(work / "preset.yaml", "spirl", GAME, 0, out, mae=work / "mae_mspacman.pt", overrides=SPIRL,
+                 ckpt_dir=ckpt, stop_after_steps=120, quiet=True) is None
+    first, second = sha256_file(work / "mae_mspacman.pt"), sha256_file(other)
+    with pytest.raises(CheckpointMismatchError, match=f"MAE sha256 {first} in the checkpoint, {second} given"):
+        train(work / "preset.yaml", "spirl", GAME, 0, out, mae=other, overrides=SPIRL, ckpt_dir=ckpt, quiet=True)
+    assert (ckpt / "step-000000100" / "MANIFEST").is_file()  # refused: nothing removed
+    info = train(work / "preset.yaml", "spirl", GAME, 0, out, mae=other, overrides=SPIRL, ckpt_dir=ckpt, quiet=True,
+                 force=True)  # --force: starts over with the new MAE, never mixes the two
+    assert info["sessions"] == 1 and info["inputs"] == {"MAE": second}
+    assert json.loads((out / "run.json").read_text())["eval_csv_sha256"] == sha256_file(out / "eval.csv")
+
+
+def test_k_statistics_of_another_game_edited_or_of_another_mae_are_refused(work, tmp_path):
+    """Issue 20.2: k_hist.csv carries its game and its MAE's digest, and its own digest beside it."""
+    from spirl.integrity import IntegrityError, sha256_file
+    from spirl.saliency.kstats import KHistError, k_histogram, write_k_hist
+
+    hist = k_histogram(np.array([20, 30, 30, 40]))
+    mae_digest = sha256_file(work / "mae_mspacman.pt")
+    auto = [*SPIRL, "saliency.max_ratio=auto"]
+    cases = {"seaquest.csv": ("Seaquest", mae_digest), "other_mae.csv": (GAME, "0" * 64), "edited.csv": (GAME, mae_digest)}
+    for name, (game, digest) in cases.items():
+        write_k_hist(tmp_path / name, hist, game=game, mae_sha256=digest)
+    edited = tmp_path / "edited.csv"
+    edited.write_text(edited.read_text().replace(",0.3,", ",0.05,"))  # the ideal ratio changed by hand
+    for name, error, says in [("seaquest.csv", KHistError, "of game Seaquest, not of this run's MsPacman"),
+                              ("other_mae.csv", KHistError, f"of MAE sha256 {'0' * 64}, not of this run's {mae_digest}"),
+                              ("edited.csv", IntegrityError, "does not match its sha256")]:
+        with pytest.raises(error, match=says):
+            train(work / "preset.yaml", "spirl", GAME, 0, tmp_path / "run", mae=work / "mae_mspacman.pt",
+                  k_hist=tmp_path / name, overrides=auto, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def _nan_priorities(step: Path) -> None:
+    """Give an intact-looking checkpoint replay priorities with NaN, its manifest rewritten to match."""
+    from spirl.integrity import MANIFEST, write_manifest
+
+    with np.load(step / "replay.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["tree"][-1] = np.nan
+    with open(step / "replay.npz", "wb") as f:
+        np.savez(f, **arrays)
+    write_manifest(step / MANIFEST, [step / "replay.npz", step / "state.pt"])
+
+
+@pytest.mark.parametrize("damage", ["nan-priorities", "manifest-cut"])
+def test_a_checkpoint_that_fails_to_load_for_any_reason_falls_back_and_ends_identical(
+        work, killed, de_run, tmp_path, corrupt, capsys, damage):
+    """Issue 20.3: a manifest cut short (state.pt unverified) or NaN priorities behind a true manifest."""
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(killed, ckpt)
+    newest = ckpt / "step-000000200"
+    if damage == "nan-priorities":
+        _nan_priorities(newest)
+    else:
+        manifest = newest / "MANIFEST"
+        manifest.write_text(next(x for x in manifest.read_text().splitlines() if x.endswith("replay.npz")) + "\n")
+        corrupt(newest / "state.pt", "flip50")
+    out = tmp_path / "out"
+    info = train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt, quiet=True)
+    assert "resuming from step-000000100" in capsys.readouterr().err
+    assert info["sessions"] == 2 and (out / "eval.csv").read_bytes() == (de_run / "eval.csv").read_bytes()
+
+
+def test_a_kill_while_the_outputs_are_written_resumes_without_force(work, killed, de_run, tmp_path):
+    """Issue 20.7: eval.csv written, run.json not yet: the same command finishes the run."""
+    ckpt, out = tmp_path / "ckpt", tmp_path / "out"
+    shutil.copytree(killed, ckpt)
+    out.mkdir()
+    (out / "eval.csv").write_text((de_run / "eval.csv").read_text()[:40])  # as a kill left it
+    info = train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt, quiet=True)
+    assert info["sessions"] == 2 and (out / "eval.csv").read_bytes() == (de_run / "eval.csv").read_bytes()
+
+
+def test_checkpoints_left_by_a_kill_after_the_outputs_are_removed_by_the_next_run(work, killed, de_run, tmp_path,
+                                                                                  capsys):
+    """Issue 20.9: killed after run.json, before the checkpoints were removed: the next command removes them."""
+    ckpt, out = tmp_path / "ckpt", tmp_path / "out"
+    shutil.copytree(killed, ckpt)
+    shutil.copytree(de_run, out)
+    with pytest.raises(RunError, match="already holds a finished run"):
+        train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=COMMON, ckpt_dir=ckpt, quiet=True)
+    assert not list(ckpt.glob("step-*")) and "removed 2 checkpoint(s) of the finished run" in capsys.readouterr().err
+
+
+def test_a_nan_loss_exits_1_as_the_docs_say(work, tmp_path, capsys):
+    """Issue 20.9: the work failed while running (docs/reliability.md#exit-codes), not a refusal."""
+    code = main(["train", "--config", str(work / "preset.yaml"), "--method", "de_rainbow", "--game", GAME,
+                 "--seed", "0", "--out", str(tmp_path / "run"), *(f"--set={c}" for c in COMMON),
+                 "--set=learner.lr=1e38", "--set=learner.grad_clip=1e38"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and "the training loss of de_rainbow on MsPacman became nan" in err[-1], err
+
+
 def test_spirl_refuses_to_start_without_an_mae_or_with_another_games(work, capsys):
     with pytest.raises(RunError, match="needs the MAE pretrained on MsPacman"):
         train(work / "preset.yaml", "spirl", GAME, 0, work / "runs" / "nomae", overrides=SPIRL, quiet=True)
@@ -158,7 +261,7 @@ def test_killed_run_resumes_to_the_same_eval_csv(work, de_run):
     assert sorted(p.name for p in ckpt.glob("step-*")) == ["step-000000100", "step-000000200"]
     assert (ckpt / "step-000000200" / "MANIFEST").is_file() and not (out / "eval.csv").exists()
     # a checkpoint of other settings is refused, naming the setting, and left untouched
-    with pytest.raises(RunError, match=r"learner\.lr: checkpoint 0\.0001 vs this run 0\.0003"):
+    with pytest.raises(CheckpointMismatchError, match=r"learner\.lr: checkpoint 0\.0001 vs this run 0\.0003"):
         train(work / "preset.yaml", "de_rainbow", GAME, 0, out, overrides=[*COMMON, "learner.lr=3e-4"],
               ckpt_dir=ckpt, quiet=True)
     assert (ckpt / "step-000000200" / "MANIFEST").is_file()
@@ -215,13 +318,13 @@ def killed(work) -> Path:
 
 @pytest.mark.parametrize("how", ["flip50", "flip90", "truncate", "empty", "garbage", "replay-flip50"])
 def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(killed, tmp_path, corrupt, how, capsys):
-    from spirl.rl.checkpoint import latest_checkpoint
+    from spirl.checkpoints import TRAINING, CheckpointStore
 
     ckpt = tmp_path / "ckpt"
     shutil.copytree(killed, ckpt)
     name = "replay.npz" if how.startswith("replay") else "state.pt"
     corrupt(ckpt / "step-000000200" / name, how.removeprefix("replay-"))
-    assert latest_checkpoint(ckpt) == ckpt / "step-000000100"
+    assert CheckpointStore(ckpt, TRAINING).resume(lambda path, state: None) == ckpt / "step-000000100"
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"step-000000200/{name} does not match its sha256" in err[0], err
     assert "resuming from step-000000100" in err[0]
