@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
+from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir
 from spirl.cli import main
 from spirl.config import load_preset
 from spirl.progress import ProgressRecorder
-from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir
 from spirl.rl.evaluate import EvalResult, format_rows
 from spirl.status import DEFAULT_PRESET, LOG_FILE, RUN_DIR, STALLED_AFTER_S, campaign_status
 from spirl.utils import write_json

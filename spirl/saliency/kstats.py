@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from spirl.atari import games
-from spirl.settings import Precision, allowed
 from spirl.integrity import verify_file, write_with_digest
+from spirl.settings import Precision, allowed
 
 NUM_PATCHES = games.NUM_PATCHES
 

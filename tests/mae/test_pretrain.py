@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from spirl import cli
-from spirl.integrity import IntegrityError
 from spirl.mae.checkpoint import load_mae
 from spirl.mae.model import MAE
 from spirl.mae.optim import peak_lr
@@ -106,20 +105,30 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, capsys):
     assert losses[0] == losses[1]
 
 
-def test_state_of_other_settings_or_unreadable_is_not_resumed(tmp_path, capsys):
+def test_state_of_other_frames_or_settings_is_refused_and_unreadable_not_resumed(tmp_path, capsys):
+    from spirl.checkpoints import CheckpointMismatchError, NoIntactCheckpointError
+    from spirl.integrity import sha256_file
+
     data = write_dataset(tmp_path / "frames.npz", 32)
+    other = write_dataset(tmp_path / "other.npz", 32, seed=1)
     out, ckpt = tmp_path / "model.pt", tmp_path / "ckpt"
     settings = tiny_settings(epochs=2, warmup_epochs=0)
     pretrain(data, out, TINY, settings, seed=0, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1)
-    pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1)
-    assert "belongs to other settings" in capsys.readouterr().err
+    with pytest.raises(CheckpointMismatchError, match=r"\(seed: checkpoint 0 vs this run 1\); .*--force to start over"):
+        pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
+    digests = sha256_file(data), sha256_file(other)
+    with pytest.raises(CheckpointMismatchError, match=f"frames sha256 {digests[0]} in the checkpoint, {digests[1]} given"):
+        pretrain(other, out, TINY, settings, seed=0, device="cpu", ckpt_dir=ckpt)  # issue 20.1: frames bound
+    pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1, force=True)
+    assert "starting over as --force asks" in capsys.readouterr().err
     (ckpt / "epoch-0001" / "state.pt").write_bytes(b"half a file")  # the only state, now corrupt
-    with pytest.raises(IntegrityError, match=r"no intact pretraining state .* delete .* to start afresh"):
+    with pytest.raises(NoIntactCheckpointError, match=r"no intact pretraining state .* delete .* to start afresh"):
         pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
     assert not out.exists()
     shutil.rmtree(ckpt)  # the remedy the line names
     pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
     assert load_mae(out)[1]["extra"]["epoch"] == 2
+    assert load_mae(out)[1]["extra"]["frames"]["sha256"] == digests[0]
 
 
 def test_game_and_dataset_checks(tmp_path):

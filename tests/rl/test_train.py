@@ -12,12 +12,12 @@ import pytest
 import torch
 import yaml
 
+from spirl.checkpoints import CheckpointMismatchError, default_checkpoint_dir
 from spirl.cli import main
 from spirl.config import load_method
 from spirl.mae.checkpoint import save_mae
 from spirl.mae.model import MAE
 from spirl.plan import for_game
-from spirl.checkpoints import CheckpointMismatchError, default_checkpoint_dir
 from spirl.rl.evaluate import EVAL_COLUMNS
 from spirl.rl.train import train
 from spirl.rl.trainer import RunError, Trainer
