@@ -25,7 +25,8 @@ def test_checkpoint_dirs_and_settings_differences():
     assert default_checkpoint_dir("results/runs/spirl/MsPacman/3") == Path("results/.ckpt/runs/spirl/MsPacman/3")
     assert default_checkpoint_dir("/x/results/runs/m/G/0") == Path("/x/results/.ckpt/runs/m/G/0")
     assert default_checkpoint_dir("elsewhere/run") == Path("elsewhere/run/.ckpt")
-    assert default_checkpoint_dir("results/mae/paper/G/model.pt", PRETRAINING) == Path("results/mae/paper/G/.ckpt/model")
+    model = "results/mae/paper/G/model.pt"
+    assert default_checkpoint_dir(model, PRETRAINING) == Path("results/mae/paper/G/.ckpt/model")
     saved = {"learner": {"lr": 1e-4, "n_step": 20}, "budget": {"device": "cpu"}}
     now = {"learner": {"lr": 1e-4, "n_step": 10}, "budget": {"device": "cuda"}}
     assert settings_differences(saved, now) == ["learner.n_step: checkpoint 20 vs this run 10"]

@@ -117,7 +117,8 @@ def test_state_of_other_frames_or_settings_is_refused_and_unreadable_not_resumed
     with pytest.raises(CheckpointMismatchError, match=r"\(seed: checkpoint 0 vs this run 1\); .*--force to start over"):
         pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
     digests = sha256_file(data), sha256_file(other)
-    with pytest.raises(CheckpointMismatchError, match=f"frames sha256 {digests[0]} in the checkpoint, {digests[1]} given"):
+    says = f"frames sha256 {digests[0]} in the checkpoint, {digests[1]} given"
+    with pytest.raises(CheckpointMismatchError, match=says):
         pretrain(other, out, TINY, settings, seed=0, device="cpu", ckpt_dir=ckpt)  # issue 20.1: frames bound
     pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1, force=True)
     assert "starting over as --force asks" in capsys.readouterr().err

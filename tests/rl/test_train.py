@@ -165,13 +165,14 @@ def test_k_statistics_of_another_game_edited_or_of_another_mae_are_refused(work,
     hist = k_histogram(np.array([20, 30, 30, 40]))
     mae_digest = sha256_file(work / "mae_mspacman.pt")
     auto = [*SPIRL, "saliency.max_ratio=auto"]
-    cases = {"seaquest.csv": ("Seaquest", mae_digest), "other_mae.csv": (GAME, "0" * 64), "edited.csv": (GAME, mae_digest)}
+    cases = {"seaquest.csv": ("Seaquest", mae_digest), "other_mae.csv": (GAME, "0" * 64),
+             "edited.csv": (GAME, mae_digest)}
     for name, (game, digest) in cases.items():
         write_k_hist(tmp_path / name, hist, game=game, mae_sha256=digest)
     edited = tmp_path / "edited.csv"
     edited.write_text(edited.read_text().replace(",0.3,", ",0.05,"))  # the ideal ratio changed by hand
     for name, error, says in [("seaquest.csv", KHistError, "of game Seaquest, not of this run's MsPacman"),
-                              ("other_mae.csv", KHistError, f"of MAE sha256 {'0' * 64}, not of this run's {mae_digest}"),
+                              ("other_mae.csv", KHistError, f"MAE sha256 {'0' * 64}, not of this run's {mae_digest}"),
                               ("edited.csv", IntegrityError, "does not match its sha256")]:
         with pytest.raises(error, match=says):
             train(work / "preset.yaml", "spirl", GAME, 0, tmp_path / "run", mae=work / "mae_mspacman.pt",
