@@ -230,6 +230,12 @@ def check_rules(settings: MethodSettings) -> None:
     check_pretrain(s.pretrain, (s.mae.img_size // s.mae.patch_size) ** 2)
     if not s.agent.v_min < s.agent.v_max:
         raise ConfigError(f"agent.v_min ({s.agent.v_min}) must be below agent.v_max ({s.agent.v_max})")
+    patches = (s.mae.img_size // s.mae.patch_size) ** 2
+    for key in ("max_ratio", "fixed_ratio"):  # a ratio below one patch would silently keep one (Kmax >= 1)
+        ratio = getattr(s.saliency, key)
+        if isinstance(ratio, (int, float)) and int(patches * ratio) < 1:
+            raise ConfigError(f"saliency.{key} ({ratio}) keeps no patch of {patches} (floor({patches} x {ratio}) "
+                              f"= 0); use at least 1/{patches} = {1 / patches:.4f}")
     if s.agent.proj_dim % s.agent.attention_heads:
         raise ConfigError(f"agent.proj_dim ({s.agent.proj_dim}) must be a multiple of agent.attention_heads "
                           f"({s.agent.attention_heads})")
@@ -313,17 +319,33 @@ def parse_seeds(where: str, value: Any) -> list[int]:
     """Seeds given as a count (``3`` -> 0, 1, 2) or a list of non-negative integers."""
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a count or a list of seeds, got {value!r}")
+    top = int(RANGES["run.seed"].high)
     if isinstance(value, int):
         if value < 1:
             raise ConfigError(f"{where}: need at least one seed, got {value}")
+        _refuse_seed_list(where, value)
+        if value - 1 > top:
+            raise ConfigError(f"{where}: {value:,} seeds go up to seed {value - 1:,}, beyond the largest seed {top}")
         return list(range(value))
     if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                                                   for s in value):
+        if max(value) > top:
+            raise ConfigError(f"{where}: seed {max(value)} is beyond the largest seed {top}")
         twice = sorted({s for s in value if value.count(s) > 1})
         if twice:
             raise ConfigError(f"{where}: seed {twice[0]} is given twice")
         return list(value)
     raise ConfigError(f"{where}: expected a count or a list of non-negative integer seeds, got {value!r}")
+
+
+def _refuse_seed_list(where: str, count: int) -> None:
+    """Refuse a seed count whose list alone (about 40 bytes a seed) would not fit in this machine's memory."""
+    from spirl.guards import TooLargeError, refuse_beyond_memory
+
+    try:
+        refuse_beyond_memory({"seeds": 40 * count}, f"{where}: a plan of {count:,} seeds", "give fewer seeds")
+    except TooLargeError as err:
+        raise ConfigError(str(err)) from None
 
 
 def parse_games(where: str, value: Any) -> list[str]:

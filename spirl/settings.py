@@ -214,12 +214,18 @@ class Range:
     def describe(self) -> str:
         """``>= 1``, ``> 0``, ``in [0, 1]``, ``in (0, 1]``, ``in [0, 1)``, or ``any number``."""
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return (f"in {'(' if self.low_open else '['}{_number(self.low)}, {_number(self.high)}"
+                    f"{')' if self.high_open else ']'}")
         if self.low is not None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
         if self.high is not None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
+            return f"{'<' if self.high_open else '<='} {_number(self.high)}"
         return "any number"
+
+
+def _number(x: float) -> str:
+    """A bound as written: whole numbers in full (2147483647, not 2.14748e+09), others as ``:g``."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e18 else f"{x:g}"
 
 
 POSITIVE, AT_LEAST_1, AT_LEAST_0 = Range(0, low_open=True), Range(1), Range(0)
@@ -287,15 +293,16 @@ RANGES: dict[str, Range] = {
     "budget.eval_epsilon": UNIT,
     "budget.checkpoint_every": AT_LEAST_1,
     "stats.reps": Range(10),
-    "stats.seed": AT_LEAST_0,
+    "stats.seed": Range(0, 2**32 - 1),  # numpy's RandomState seed (rliable's bootstrap)
     "preset.threads": AT_LEAST_1,
     "preset.pretrain_frames": AT_LEAST_1,
     "preset.runs_per_gpu": AT_LEAST_1,
-    "run.seed": AT_LEAST_0,
+    "run.seed": Range(0, 2**31 - 1),  # the emulator's seed is a C int; --seed 2**64 names the option
     "run.batch": AT_LEAST_1,  # frames per batch (saliency-stats --batch)
     "run.limit": AT_LEAST_0,  # use only the first N frames (saliency-stats --limit)
     "run.index": AT_LEAST_0,  # a dataset row (visualize --index)
     "run.steps": AT_LEAST_1,  # steps of an episode to play (attention --max-steps)
     "run.every": AT_LEAST_1,  # keep every n-th step (attention --gif-every)
     "run.n_frames": AT_LEAST_1,  # frames in a strip (attention --n-frames)
+    "run.stalled_after": POSITIVE,  # minutes without a change before a run is called stalled (status)
 }

@@ -288,6 +288,9 @@ def configure_status(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=DEFAULT_PRESET,
                         help=f"the preset the campaign runs (default: {DEFAULT_PRESET}, the workflow's default)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--stalled-after", type=float, default=STALLED_AFTER_S / 60.0, metavar="MINUTES",
+    from spirl.cliargs import number
+
+    parser.add_argument("--stalled-after", type=number("run.stalled_after", float), default=STALLED_AFTER_S / 60.0,
+                        metavar="MINUTES",
                         help="call a run stalled after this long without a change in its log or checkpoints (10)")
     parser.set_defaults(func=_status_cmd)

@@ -87,11 +87,46 @@ def run_identity(eval_path: Path) -> tuple[str, str, int]:
         if len(parts) < 4:
             raise StatsError(f"{eval_path}: no run.json and the path is not .../method/game/seed/eval.csv")
         method, game, seed = parts[-4], parts[-3], parts[-2]
+    if isinstance(seed, bool) or not (isinstance(seed, int) or str(seed).isdigit()):
+        raise StatsError(f"{eval_path}: seed {seed!r} is not a non-negative integer")
+    return str(method), game_table.canonical(str(game)), int(seed)
+
+
+def _known(name: str) -> bool:
     try:
-        seed = int(seed)
-    except (TypeError, ValueError):
-        raise StatsError(f"{eval_path}: seed {seed!r} is not an integer") from None
-    return str(method), game_table.canonical(str(game)), seed
+        game_table.canonical(name)
+    except game_table.UnknownGameError:
+        return False
+    return True
+
+
+def check_against_run(eval_path: Path, ev: pd.DataFrame) -> None:
+    """Refuse an ``eval.csv`` that contradicts its own ``run.json`` (another run's, or edited).
+
+    ``run.json`` records the sha256 of the ``eval.csv`` it finished with (``eval_csv_sha256``) and the
+    plan's evaluation steps and episodes; a run folder whose path names another game than its run.json
+    is refused too. A folder without ``run.json`` is read from its path alone.
+
+    Raises:
+        StatsError: one line naming the file and what contradicts its record.
+    """
+    import hashlib
+
+    run_json = eval_path.parent / "run.json"
+    if not run_json.is_file():
+        return
+    meta = json.loads(run_json.read_text())
+    parts = eval_path.parts
+    if len(parts) >= 4 and _known(parts[-3]) and game_table.canonical(parts[-3]) != meta.get("game"):
+        raise StatsError(f"{eval_path}: the folder names {parts[-3]} but its run.json is a run of {meta.get('game')}")
+    want = meta.get("eval_csv_sha256")
+    if want is not None and hashlib.sha256(eval_path.read_bytes()).hexdigest() != want:
+        raise StatsError(f"{eval_path} is not the eval.csv its run.json finished with (sha256 differs: another "
+                         f"run's, or changed since); run the run again or restore its eval.csv")
+    plan = meta.get("plan") or {}
+    if plan.get("eval_steps") and [int(s) for s in ev["step"]] != [int(s) for s in plan["eval_steps"]]:
+        raise StatsError(f"{eval_path}: evaluation steps {ev['step'].tolist()} are not its run.json's "
+                         f"{plan['eval_steps']}")
 
 
 def read_eval_csv(path: str | Path) -> pd.DataFrame:
@@ -109,6 +144,11 @@ def read_eval_csv(path: str | Path) -> pd.DataFrame:
         raise StatsError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(EVAL_COLUMNS)}")
     if df.empty:
         raise StatsError(f"{path}: no evaluation rows")
+    for column in ("step", "episodes"):
+        numbers = pd.to_numeric(df[column], errors="coerce")
+        bad = ~(np.isfinite(numbers) & (numbers % 1 == 0) & (numbers >= 0))
+        if bad.any():
+            raise StatsError(f"{path}: {column} {df[column][bad].iloc[0]!r} is not a whole non-negative number")
     values = []
     for row in df.itertuples(index=False):
         try:
@@ -147,6 +187,7 @@ def aggregate_runs(inputs: Iterable[str | Path]) -> pd.DataFrame:
         seen[ident] = path
         method, game, seed = ident
         ev = read_eval_csv(path)
+        check_against_run(path, ev)
         rows = [
             (method, game, seed, int(step), episode, score)
             for step, scores in zip(ev["step"], ev["values"])
@@ -183,9 +224,12 @@ def check_scores(df: pd.DataFrame, where: str = "scores") -> pd.DataFrame:
                          f"game {first.game}, seed {first.seed}, step {first.step}")
     df["method"] = df["method"].astype(str)
     df["game"] = df["game"].map({g: game_table.canonical(str(g)) for g in df["game"].unique()})
-    df["seed"] = df["seed"].astype(int)
-    df["step"] = df["step"].astype(int)
-    df["episode"] = df["episode"].astype(int)
+    for column in ("seed", "step", "episode"):  # whole non-negative numbers: 400.7 is not read as 400
+        numbers = pd.to_numeric(df[column], errors="coerce")
+        bad = ~(np.isfinite(numbers.to_numpy(dtype=float)) & (numbers % 1 == 0) & (numbers >= 0))
+        if bad.any():
+            raise StatsError(f"{where}: {column} {df[column][bad].iloc[0]!r} is not a whole non-negative number")
+        df[column] = numbers.astype(np.int64)
     dup = df.duplicated(list(SCORE_COLUMNS[:5]))
     if dup.any():
         first = df[dup].iloc[0]
@@ -365,8 +409,11 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 
 def _aggregate_cmd(args: argparse.Namespace) -> int:
     from spirl.cliargs import refuse_existing
+    from spirl.guards import refuse_output_in_inputs, refuse_unwritable
 
+    refuse_output_in_inputs({"--out": args.out}, {"--runs": args.runs})
     refuse_existing([args.out], force=args.force)
+    refuse_unwritable(args.out)
     df = aggregate_runs(args.runs)
     write_scores(df, args.out)
     runs = df.groupby(["method", "game", "seed"]).ngroups

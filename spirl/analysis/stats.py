@@ -286,10 +286,18 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
 
 def _stats_cmd(args: argparse.Namespace) -> int:
     from spirl.cliargs import outputs_in, refuse_existing
+    from spirl.guards import refuse_beyond_memory, refuse_output_in_inputs, refuse_unwritable
 
     names = [f"{name}.csv" for name in ("aggregates", "profiles", "poi", "curves")]
+    published = [p.split("=", 1)[-1] for p in args.published or []]
+    refuse_output_in_inputs({"--out": args.out}, {"--scores": args.scores, "--published": published})
     refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
+    refuse_unwritable(args.out)
     df = scores_with_published(args.scores, args.published or [])
+    runs = df.groupby(["method", "game", "seed"]).ngroups
+    # the bootstrap holds reps resamples of every run's score (float64), and their indices (int64)
+    refuse_beyond_memory({"bootstrap": 16 * args.reps * max(runs, 1)}, f"{args.reps:,} bootstrap resamples of "
+                         f"{runs} runs", "lower --reps (stats.reps)")
     tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs, interval=args.interval)
     iqm = tables["aggregates"].query("metric == 'IQM'")
     for game_set, rows in iqm.groupby("game_set", sort=False):

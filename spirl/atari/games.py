@@ -132,11 +132,14 @@ def k_max(max_ratio: float, num_patches: int = NUM_PATCHES) -> int:
     """The most patches a frame may keep: floor(P * max_ratio), as the released code rounds.
 
     Raises:
-        ValueError: if ``max_ratio`` is not in (0, 1].
+        ValueError: if ``max_ratio`` is not in (0, 1], or keeps no patch (below 1 / P).
     """
     if not (0.0 < max_ratio <= 1.0) or math.isnan(max_ratio):
         raise ValueError(f"max_ratio must be in (0, 1], got {max_ratio}")
-    return max(1, int(num_patches * max_ratio))
+    if int(num_patches * max_ratio) < 1:  # never silently one patch
+        raise ValueError(f"max_ratio {max_ratio} keeps no patch of {num_patches}; use at least "
+                         f"1/{num_patches} = {1 / num_patches:.4f}")
+    return int(num_patches * max_ratio)
 
 
 def order_games(names: Iterable[str]) -> list[str]:
