@@ -80,6 +80,11 @@ BAD_PRESETS: dict[str, tuple[object, str]] = {
     "no MAE variant": (_with(mae_variants={}), "mae_variants: name at least one MAE variant"),
     "a seed twice": (_with(seeds=[0, 0]), "seeds: seed 0 is given twice"),
     "no paper ratio": ({**GOOD, "games": ["Alien"], "comparison": {"spirl": {}}}, "no paper maximal ratio"),
+    # issue 20: sizes and ranges that were accepted, or gave a traceback or "out of memory"
+    "10**12 seeds": (_with(seeds=10**12), "seeds: a plan of 1,000,000,000,000 seeds needs at least 36.4 TiB"),
+    "a seed beyond the range": (_with(seeds=[0, 2**64]), "seeds: seed 18446744073709551616 is beyond the largest"),
+    "max_ratio keeps no patch": (_method("saliency", "max_ratio", 0.001),
+                                 "saliency.max_ratio (0.001) keeps no patch of 144 (floor(144 x 0.001) = 0)"),
 }
 
 SET = ["--set", "learner.warmup_steps=10"]
@@ -98,7 +103,7 @@ BAD_COMMANDS: dict[str, tuple[list[str], str]] = {
     "collect over a file": (["collect", "--game", "Pong", "--out", "{inp}/existing.csv"], "pass --force"),
     "collect onto a directory": (["collect", "--game", "Pong", "--out", "{inp}/adir", "--force"], "is a directory"),
     "collect negative seed": (["collect", "--game", "Pong", "--seed", "-1", "--out", "{out}/f.npz"],
-                              "argument --seed: must be >= 0, got -1"),
+                              "argument --seed: must be in [0, 2147483647], got -1"),
     "collect without --game": (["collect", "--out", "{out}/f.npz"], "the following arguments are required: --game"),
     "pretrain malformed list": ([*PRETRAIN, "--set", "pretrain.betas=[0.9,"], "--set pretrain.betas: '[0.9,' is not"),
     "pretrain betas not numbers": ([*PRETRAIN, "--set", "pretrain.betas=[a,b]"],
@@ -139,13 +144,36 @@ BAD_COMMANDS: dict[str, tuple[list[str], str]] = {
                             "--n-frames", "0"], "argument --n-frames: must be >= 1"),
     "stats too few reps": (["stats", "--scores", "{inp}/existing.csv", "--out", "{out}/s", "--reps", "5"],
                            "argument --reps: must be >= 10, got 5"),
-    "aggregate over a file": (["aggregate", "--runs", "{inp}", "--out", "{inp}/existing.csv"], "pass --force"),
+    "aggregate over a file": (["aggregate", "--runs", "{inp}/adir", "--out", "{inp}/existing.csv"], "pass --force"),
     "report over a file": (["report", "--out", "{inp}/existing.csv"], "pass --force"),
     "resolve-method over a file": (["resolve-method", "--config", "{inp}/good.yaml", "--method", "spirl",
                                     "--out", "{inp}/existing.csv"], "pass --force"),
     "fetch-published bad list": (["fetch-published", "--published-config", "{inp}/badpub.yaml", "--out", "{out}/p"],
                                  "sha256 'abc' is not 64 hex digits"),
     "check-config missing": (["check-config", "--config", "{inp}/none.yaml"], "no preset at"),
+    # issue 20: an output that is, or is inside, an input is refused with --force too
+    "pretrain out is its frames": (["pretrain", "--frames", "{inp}/frames.npz", "--out", "{inp}/frames.npz",
+                                    "--force"], "--out {inp}/frames.npz is the input --frames {inp}/frames.npz"),
+    "saliency-stats out is its MAE": (["saliency-stats", "--mae", "{inp}/model.pt", "--frames", "{inp}/frames.npz",
+                                       "--out", "{inp}/model.pt", "--force"], "is the input --mae"),
+    "aggregate out inside its runs": (["aggregate", "--runs", "{inp}", "--out", "{inp}/existing.csv", "--force"],
+                                      "--out {inp}/existing.csv is inside the input --runs {inp}"),
+    "stats out is its scores": (["stats", "--scores", "{inp}/scores.csv", "--out", "{inp}/scores.csv", "--force"],
+                                "is the input --scores"),
+    "train out inside its MAE folder": ([*TRAIN[:4], "spirl", *TRAIN[5:-1], "{inp}/model.pt", "--mae",
+                                         "{inp}/model.pt", "--force"], "is the input --mae"),
+    # issue 20: memory estimated before anything is allocated, refused with the estimate
+    "train batch 1e9": ([*TRAIN, "--set", "learner.batch_size=1000000000"],
+                        "de_rainbow on Seaquest needs at least 205.4 TiB of memory (batch 205.4 TiB)"),
+    "train eval_episodes 1e6": ([*TRAIN, "--set", "budget.eval_episodes=1000000"], "(evaluation 2.0 TiB)"),
+    "train env_steps 1e12": ([*TRAIN, "--set", "budget.env_steps=1000000000000"], "(replay 6.3 PiB)"),
+    "stats reps 1e12": (["stats", "--scores", "{inp}/scores.csv", "--out", "{out}/s", "--reps", "1000000000000"],
+                        "1,000,000,000,000 bootstrap resamples of 4 runs needs at least 58.2 TiB"),
+    # issue 20: ranges that named no option or were accepted
+    "train seed 2**64": ([*TRAIN[:8], str(2**64), *TRAIN[9:]], "argument --seed: must be in [0, 2147483647]"),
+    "status stalled-after -5": (["status", "{inp}", "--stalled-after", "-5"], "argument --stalled-after: must be > 0"),
+    "train unwritable out": ([*TRAIN[:-1], "/proc/sys/spirl-run"],
+                             "cannot write /proc/sys/spirl-run: /proc/sys is read-only or not writable"),
     "check-config a directory": (["check-config", "--config", "{inp}/adir"], "(it is a directory)"),
 }
 
@@ -176,6 +204,8 @@ def inputs(tmp_path_factory) -> Path:
     (root / "notes.pt").write_text("my notes, renamed .pt\n")
     (root / "notes.npz").write_text("my notes, renamed .npz\n")
     (root / "existing.csv").write_text("an earlier output\n")
+    (root / "scores.csv").write_text("method,game,seed,step,episode,score\n" + "".join(
+        f"m,Pong,{seed},100,0,{seed}.0\n" for seed in range(4)))
     (root / "adir").mkdir()
     (root / "badpub.yaml").write_text(yaml.safe_dump(
         {"published": [{"name": "X", "url": "https://e.org/x.json", "sha256": "abc"}]}))
@@ -215,7 +245,7 @@ def test_a_bad_preset_is_refused_by_check_config(case, inputs, tmp_path, monkeyp
 def test_a_bad_command_line_is_refused_before_any_work(case, inputs, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     argv, fragment = BAD_COMMANDS[case]
-    _refused(_fill(argv, inputs, tmp_path), fragment, inputs, tmp_path, capsys)
+    _refused(_fill(argv, inputs, tmp_path), _fill([fragment], inputs, tmp_path)[0], inputs, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("case", ["collect 1e11 frames", "pretrain malformed list", "train corrupt MAE"])

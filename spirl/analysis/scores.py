@@ -148,7 +148,7 @@ def read_eval_csv(path: str | Path) -> pd.DataFrame:
         numbers = pd.to_numeric(df[column], errors="coerce")
         bad = ~(np.isfinite(numbers) & (numbers % 1 == 0) & (numbers >= 0))
         if bad.any():
-            raise StatsError(f"{path}: {column} {df[column][bad].iloc[0]!r} is not a whole non-negative number")
+            raise StatsError(f"{path}: {column} {str(df[column][bad].iloc[0])!r} is not a whole non-negative number")
     values = []
     for row in df.itertuples(index=False):
         try:
@@ -228,7 +228,7 @@ def check_scores(df: pd.DataFrame, where: str = "scores") -> pd.DataFrame:
         numbers = pd.to_numeric(df[column], errors="coerce")
         bad = ~(np.isfinite(numbers.to_numpy(dtype=float)) & (numbers % 1 == 0) & (numbers >= 0))
         if bad.any():
-            raise StatsError(f"{where}: {column} {df[column][bad].iloc[0]!r} is not a whole non-negative number")
+            raise StatsError(f"{where}: {column} {df[column][bad].iloc[0]} is not a whole non-negative number")
         df[column] = numbers.astype(np.int64)
     dup = df.duplicated(list(SCORE_COLUMNS[:5]))
     if dup.any():

@@ -262,6 +262,16 @@ def write_records(records: list[StepRecord], path: str | Path) -> None:
 # ============================================================================== CLI
 
 
+def _check_mae_of_run(mae_path: str | Path, meta: dict[str, Any], run_json: Path) -> None:
+    """Refuse an MAE other than the one the run used (run.json's ``inputs``: its sha256)."""
+    from spirl.integrity import sha256_file
+
+    used = (meta.get("inputs") or {}).get("MAE")
+    if used is not None and Path(mae_path).is_file() and sha256_file(mae_path) != used:
+        raise AttentionError(f"MAE {mae_path} (sha256 {sha256_file(mae_path)}) is not the MAE the run used (sha256 "
+                             f"{used} in {run_json}); pass that one")
+
+
 def make_attention(run_dir: str | Path, mae_path: str | Path, out_dir: str | Path, *, network: str | Path | None = None,
                    frames: int = 8, max_steps: int = 400, gif_every: int = 2, device: str = "cpu") -> dict[str, Any]:
     """Attention strip (PNG), GIF and CSV of one trained SPIRL run; returns a summary."""
@@ -274,6 +284,7 @@ def make_attention(run_dir: str | Path, mae_path: str | Path, out_dir: str | Pat
     if not run_json.is_file():
         raise FileNotFoundError(f"no run.json in {run_dir}")
     meta = json.loads(run_json.read_text())
+    _check_mae_of_run(mae_path, meta, run_json)
     net, settings, payload = load_trained(network or trained_network_path(run_dir, meta), device)
     game, seed = payload["game"], int(payload["seed"])
     mae, _ = load_checked_mae(mae_path, game=game, device=device)

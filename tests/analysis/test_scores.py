@@ -1,6 +1,8 @@
 """spirl.analysis.scores: eval.csv -> the tidy scores table -> per-run matrices, and their refusals."""
 
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -99,12 +101,37 @@ def test_aggregate_refuses_inconsistent_eval_files(tmp_path, capsys):
     assert cli.main(["aggregate", "--runs", str(tmp_path / "nothing"), "--out", str(tmp_path / "s.csv")]) == 2
 
 
+def test_an_eval_csv_that_contradicts_its_run_json_is_refused(tmp_path, capsys):
+    """Issue 20.4: another run's eval.csv, another game's folder, a negative seed, a fractional step."""
+    runs = tmp_path / "runs"
+    a = write_run(runs, "spirl", "MsPacman", 0, [(100, [1, 2])], digest=True)
+    b = write_run(tmp_path / "other", "spirl", "Seaquest", 0, [(100, [700, 900])], digest=True)
+    shutil.copy(b / "eval.csv", a / "eval.csv")  # Seaquest's scores in a MsPacman run
+    cases = {"is not the eval.csv its run.json finished with": runs}
+    c = write_run(tmp_path / "moved", "spirl", "MsPacman", 1, [(100, [1, 2])], digest=True)
+    (c / "run.json").write_text((b / "run.json").read_text())  # a Seaquest record in a MsPacman folder
+    cases["the folder names MsPacman but its run.json is a run of Seaquest"] = tmp_path / "moved"
+    write_run(tmp_path / "negative", "spirl", "MsPacman", -1, [(100, [1, 2])], meta=False)
+    cases["seed '-1' is not a non-negative integer"] = tmp_path / "negative"
+    d = write_run(tmp_path / "fraction", "spirl", "MsPacman", 0, [(100, [1, 2])], meta=False)
+    (d / "eval.csv").write_text((d / "eval.csv").read_text().replace("\n100,", "\n400.7,"))
+    cases["step '400.7' is not a whole non-negative number"] = tmp_path / "fraction"
+    for says, root in cases.items():
+        assert cli.main(["aggregate", "--runs", str(root), "--out", str(tmp_path / "s.csv")]) == 2
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
+    with pytest.raises(sc.StatsError, match="seed -3 is not a whole non-negative number"):
+        sc.check_scores(tidy([("a", "Pong", -3, 1, 0, 1.0)]))
+    with pytest.raises(sc.StatsError, match="step 400.7 is not a whole non-negative number"):
+        sc.check_scores(tidy([("a", "Pong", 0, 400.7, 0, 1.0)]))
+
+
 def test_duplicated_episodes_are_refused():
     with pytest.raises(sc.StatsError, match="duplicated episode"):
         sc.check_scores(tidy([("a", "Pong", 0, 1, 0, 1.0), ("a", "pong", 0, 1, 0, 2.0)]))
 
 
-def write_run(root, method, game, seed, evals, meta=True):
+def write_run(root, method, game, seed, evals, meta=True, digest=False):
     d = root / method / game / str(seed)
     d.mkdir(parents=True)
     lines = ["step,episodes,mean,median,std,min,max,scores"]
@@ -114,5 +141,8 @@ def write_run(root, method, game, seed, evals, meta=True):
                      + ";".join(repr(float(s)) for s in a))
     (d / "eval.csv").write_text("\n".join(lines) + "\n")
     if meta:
-        (d / "run.json").write_text(json.dumps({"method": method, "game": game, "seed": seed, "settings": {}}))
+        record = {"method": method, "game": game, "seed": seed, "settings": {}}
+        if digest:  # as spirl train writes it
+            record["eval_csv_sha256"] = hashlib.sha256((d / "eval.csv").read_bytes()).hexdigest()
+        (d / "run.json").write_text(json.dumps(record))
     return d

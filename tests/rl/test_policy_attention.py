@@ -99,6 +99,10 @@ def test_attention_cli_on_a_trained_spirl_run(tmp_path, monkeypatch):
     # Same run, same episode: the numbers repeat.
     assert cli.main(["attention", "--run", str(run), "--mae", "mae.pt", "--out", "att2", "--max-steps", "9"]) == 0
     assert Path("att2/attention.csv").read_text() == Path("att/attention.csv").read_text()
+    # Issue 20.4: an MAE of the same game and architecture that the run never used is refused, by its digest
+    save_mae("other.pt", MAE(MAEArch(**TINY)), game="Seaquest")
+    assert cli.main(["attention", "--run", str(run), "--mae", "other.pt", "--out", "att3"]) == 2
+    assert not Path("att3").exists()
 
 
 def test_attention_refuses_runs_that_are_not_spirl(tmp_path):
