@@ -122,7 +122,7 @@ def test_an_eval_csv_that_contradicts_its_run_json_is_refused(tmp_path, capsys):
     assert not (tmp_path / "s.csv").exists()
     with pytest.raises(sc.StatsError, match="seed -3 is not a whole non-negative number"):
         sc.check_scores(tidy([("a", "Pong", -3, 1, 0, 1.0)]))
-    with pytest.raises(sc.StatsError, match="step 400.7 is not a whole non-negative number"):
+    with pytest.raises(sc.StatsError, match=r"step 400\.7 is not a whole non-negative number"):
         sc.check_scores(tidy([("a", "Pong", 0, 400.7, 0, 1.0)]))
 
 
