@@ -162,6 +162,8 @@ BAD_CONFIGS = {
     "no paper ratio for the game": ({"games": ["Alien"], "seeds": 2, "comparison": {"spirl": {}}}, "maximal ratio"),
     "a single seed": ({"games": ["Seaquest"], "seeds": [3], "comparison": {"de_rainbow": {}}},
                       "'de_rainbow' has 1 seed on Seaquest; the statistics need at least 2"),
+    "10**12 seeds": ({"games": ["Seaquest"], "seeds": 10**12, "comparison": {"de_rainbow": {}}},
+                     "seeds: a plan of 1,000,000,000,000 seeds needs at least"),  # issue 20.9: was a traceback
 }
 
 
@@ -181,6 +183,25 @@ def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path, capsy
     assert cli.main(["check-config", "--config", str(preset)]) == 2
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_second_snakemake_on_a_live_directory_says_another_run_is_active(tmp_path):
+    """Issue 20.6: not IncompleteFilesException; the live run (here: a process holding its flock) is named."""
+    (tmp_path / ".snakemake").mkdir()
+    hold = ("import fcntl, sys, time\nf = open(sys.argv[1], 'a+')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+            "f.write('PID 4242 on host elsewhere\\n'); f.flush(); print('held', flush=True); time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path / ".snakemake" / "spirl-main.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(E2E), timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode != 0 and "IncompleteFilesException" not in proc.stderr
+    assert (f"spirl: another Snakemake run of this workflow is active in {tmp_path.resolve()} (PID 4242 on host "
+            "elsewhere)") in proc.stderr, proc.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_paper1game_takes_its_game_from_the_command_line(tmp_path):

@@ -7,7 +7,9 @@
 # kernel releases it when the process ends, however it ends. A run that gets that flock knows no
 # other run of this workflow is alive in this directory, so lock files it finds are stale: it
 # removes them, with one line, before Snakemake locks the directory itself (after parsing this
-# file). A run that does not get the flock leaves them, and Snakemake refuses as it should. As a
+# file). A run that does not get the flock stops at once with one line naming the live run (its
+# PID and host, which the holder writes into the lock file), before Snakemake could mistake the
+# live run's jobs for incomplete files. As a
 # second guard for a Snakemake started from an older checkout (which holds no flock), nothing is
 # removed while another Snakemake process on this machine runs in the same directory.
 # Cluster jobs (which parse this file too), --nolock runs and the database persistence backend
@@ -15,6 +17,7 @@
 
 import fcntl
 import os
+import socket
 import sys
 
 _MAIN_FLOCK = None  # the open lock file: this process holds its flock until it exits
@@ -50,12 +53,20 @@ def recover_stale_lock() -> None:
     here = os.path.realpath(os.getcwd())
     meta = os.path.join(here, ".snakemake")
     os.makedirs(meta, exist_ok=True)
-    handle = open(os.path.join(meta, "spirl-main.lock"), "a")
+    handle = open(os.path.join(meta, "spirl-main.lock"), "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError:  # another run of this workflow is alive here: say so, and touch nothing
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
         handle.close()
-        return  # another run of this workflow is alive here: its lock is not stale
+        print(f"spirl: another Snakemake run of this workflow is active in {here} ({holder}); wait for it to "
+              "end, or stop it", file=sys.stderr)
+        raise SystemExit(1)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"PID {os.getpid()} on host {socket.gethostname()}\n")
+    handle.flush()
     _MAIN_FLOCK = handle
     locks = os.path.join(meta, "locks")
     stale = sorted(os.listdir(locks)) if os.path.isdir(locks) else []
