@@ -208,7 +208,7 @@ class CheckpointStore:
             raise UnusableCheckpointError(str(err)) from None
         file = path / "state.pt"
         state = load_torch(file, what=self.kind.what, verify=False, error=UnusableCheckpointError,
-                           map_location=map_location, remedy=f"delete {self.root} to start afresh")
+                           map_location=map_location, remedy="damaged, or written by another version")
         if not isinstance(state, dict) or state.get("format") != self.kind.format:
             found = state.get("format") if isinstance(state, dict) else type(state).__name__
             raise UnusableCheckpointError(f"{file} is a checkpoint of format {found!r}, not {self.kind.format!r}")

@@ -115,6 +115,11 @@ def _fail(command: str, err: BaseException, code: int) -> int:
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if isinstance(err, MemoryError):
         text = f"out of memory ({text})"
+    elif isinstance(err, (OSError, RuntimeError)) and not text.startswith("the disk is full"):
+        from spirl.integrity import is_disk_full
+
+        if is_disk_full(err):  # torch's "unexpected pos", or ENOSPC: say what it means
+            text = f"the disk is full ({text})"
     print(f"spirl {command}: error: {text}", file=sys.stderr)
     return code
 

@@ -341,7 +341,9 @@ def pretrain(
         with output_lock(out_path, "spirl pretrain"):  # a kill after model.pt, before the states were removed
             removed = CheckpointStore(state_root, PRETRAINING).remove_all()
         log(f"removed {len(removed)} state(s) of the finished pretraining in {state_root}")
-    refuse_existing([out_path, out_path.parent / "pretrain.csv"], force=force, dirs=[state_root])
+    finished = out_path.is_file()  # model.pt is written last: pretrain.csv alone is an unfinished run's
+    refuse_existing([out_path, out_path.parent / "pretrain.csv"] if finished else [out_path], force=force,
+                    dirs=[state_root])
     refuse_unwritable(out_path, state_root)
     validate_arch(arch)
     validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)

@@ -94,7 +94,8 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, capsys):
     assert pretrain(data, out_b, TINY, settings, seed=3, device="cpu", stop_after_epochs=1) is None
     state = out_b.parent / ".ckpt" / "model" / "epoch-0001"
     assert not out_b.exists() and (state / "state.pt").is_file() and (state / "MANIFEST").is_file()
-    pretrain(data, out_b, TINY, settings, seed=3, device="cpu")
+    (out_b.parent / "pretrain.csv").write_text("epoch,lo")  # issue 20.7: killed between pretrain.csv and model.pt
+    pretrain(data, out_b, TINY, settings, seed=3, device="cpu")  # the same command finishes it, no --force
     assert "resuming MsPacman from epoch 1/2" in capsys.readouterr().err
 
     a, _ = load_mae(tmp_path / "a" / "model.pt")
@@ -103,6 +104,13 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, capsys):
         assert torch.equal(wa, wb), name
     losses = [[r["loss"] for r in read_csv(tmp_path / d / "pretrain.csv")] for d in "ab"]
     assert losses[0] == losses[1]
+    # issue 20.9: states a kill left after model.pt was written are removed by the next command
+    from spirl.checkpoints import PRETRAINING, CheckpointStore
+
+    CheckpointStore(state.parent, PRETRAINING).save(2, {"epoch": 2})
+    with pytest.raises(FileExistsError, match="pass --force"):
+        pretrain(data, out_b, TINY, settings, seed=3, device="cpu")
+    assert not list(state.parent.glob("epoch-*")) and "removed 1 state(s) of the finished" in capsys.readouterr().err
 
 
 def test_state_of_other_frames_or_settings_is_refused_and_unreadable_not_resumed(tmp_path, capsys):
