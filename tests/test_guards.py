@@ -59,6 +59,25 @@ def test_a_second_writer_is_refused_naming_the_first_and_a_kill_9_frees_the_outp
         assert path == lock_file(out) == out.parent / ".0.spirl-lock"
 
 
+def test_a_second_pretraining_of_the_same_model_is_refused(tmp_path, capsys):
+    import numpy as np
+
+    from spirl.atari.frames import save_frames
+
+    save_frames(tmp_path / "f.npz", np.zeros((4, 96, 96, 3), np.uint8), {"game": "Seaquest", "frames": 4, "seed": 0})
+    out = tmp_path / "mae" / "model.pt"
+    holder = _holder(out)
+    try:
+        code = cli.main(["pretrain", "--frames", str(tmp_path / "f.npz"), "--out", str(out), "--device", "cpu",
+                         "--set", "pretrain.batch_size=2", "--set", "pretrain.epochs=1"])
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and f"{out} is being written by spirl train (PID {holder.pid} on host" in err[-1], err
+    assert not out.exists() and not (out.parent / ".ckpt").exists()
+
+
 def test_an_output_that_is_or_is_inside_an_input_is_refused(tmp_path):
     frames = tmp_path / "frames.npz"
     with pytest.raises(OutputIsInputError, match=f"--out {frames} is the input --frames {frames}"):
