@@ -127,6 +127,22 @@ def input_differences(saved: dict[str, str | None], current: dict[str, str | Non
             if saved.get(k) != current.get(k)]
 
 
+def refuse_other_job(path: Path, kind: Kind, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """The one mismatch rule: refuse a checkpoint whose bound ``inputs`` (digests) or ``settings`` differ.
+
+    ``saved`` and ``current`` are ``{"inputs": {name: sha256}, "settings": {...}}`` (settings nested, device
+    ignored).
+
+    Raises:
+        CheckpointMismatchError: one line naming every difference, both digests or values (``--force`` starts over).
+    """
+    diffs = input_differences(saved.get("inputs") or {}, current["inputs"])
+    diffs += settings_differences(saved.get("settings") or {}, current["settings"])
+    if diffs:
+        raise CheckpointMismatchError(f"{kind.what} {path} was made with other inputs or settings "
+                                      f"({'; '.join(diffs)}); give those, or pass --force to start over")
+
+
 def input_digests(paths: dict[str, str | Path | None]) -> dict[str, str]:
     """``{name: sha256}`` of the given input files (``None`` skipped): what a checkpoint and ``run.json`` bind."""
     return {name: sha256_file(path) for name, path in paths.items() if path is not None and Path(path).is_file()}
@@ -295,6 +311,7 @@ __all__ = [
     "input_differences",
     "input_digests",
     "pack",
+    "refuse_other_job",
     "settings_differences",
     "unpack",
 ]

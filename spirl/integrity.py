@@ -8,7 +8,7 @@ manifest's folder, so ``sha256sum -c`` checks it too), in two shapes:
   temporary name (``.tmp-<name>``), its files synced, the manifest written last, renamed into
   place, then verified *on disk*; only then are older checkpoints pruned, and the newest
   ``keep`` (2) stay, so a checkpoint found corrupt later has a complete one to fall back to
-  (:func:`write_checkpoint_dir`; the fall-back rule is ``spirl.checkpoints``'). A full disk is named
+  (:func:`write_checkpoint_dir`; the fall-back rule is in ``spirl.checkpoints``). A full disk is named
   as such (:class:`DiskFullError`), with the checkpoint that is kept.
 - a **single file** (an MAE ``model.pt``, a frame dataset ``.npz``) has a sidecar
   ``<name>.sha256`` (:func:`write_with_digest`, :func:`verify_file`). A file without a sidecar

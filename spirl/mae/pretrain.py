@@ -31,15 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spirl.checkpoints import (
-    PRETRAINING,
-    CheckpointMismatchError,
-    CheckpointStore,
-    default_checkpoint_dir,
-    input_differences,
-    input_digests,
-    settings_differences,
-)
+from spirl.checkpoints import PRETRAINING, CheckpointStore, default_checkpoint_dir, input_digests, refuse_other_job
 from spirl.devices import check_precision
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
@@ -206,11 +198,7 @@ def _resume(run: _Run, state: dict[str, Any], bound: dict[str, Any], path: Path)
     Raises:
         CheckpointMismatchError: the state was made from other frames or settings (``--force`` starts over).
     """
-    diffs = input_differences(state["inputs"], bound["inputs"])
-    diffs += settings_differences(state["settings"], bound["settings"], ignore=())
-    if diffs:
-        raise CheckpointMismatchError(f"pretraining state {path} was made with other inputs or settings "
-                                      f"({'; '.join(diffs)}); give those, or pass --force to start over")
+    refuse_other_job(path, PRETRAINING, state, bound)
     run.model.load_state_dict(state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.sampler_rng.set_state(state["sampler_rng"].cpu())

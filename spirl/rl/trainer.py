@@ -35,13 +35,7 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
-from spirl.checkpoints import (
-    TRAINING,
-    CheckpointMismatchError,
-    CheckpointStore,
-    input_differences,
-    settings_differences,
-)
+from spirl.checkpoints import TRAINING, CheckpointStore, refuse_other_job
 from spirl.devices import PinnedStaging
 from spirl.fields import settings_to_dict
 from spirl.integrity import write_with_digest
@@ -347,6 +341,12 @@ class Trainer:
             self.extractor.reset_cache()
         return path
 
+    def _bound(self) -> dict[str, Any]:
+        """What binds a checkpoint to this run (``spirl.checkpoints.refuse_other_job``): its inputs' digests,
+        its identity and its settings."""
+        run = {"method": self.settings.name, "game": self.plan.game, "seed": self.seed}
+        return {"inputs": dict(self.inputs), "settings": {"run": run, **settings_to_dict(self.settings)}}
+
     def restore(self, path: Path, state: dict[str, Any]) -> None:
         """Continue from checkpoint ``path`` whose verified ``state`` the store read (``CheckpointStore.resume``).
 
@@ -354,21 +354,9 @@ class Trainer:
             spirl.checkpoints.CheckpointMismatchError: a checkpoint of another run, other settings or other
                 inputs (never resumed; ``--force`` starts over).
         """
-        ident = (self.settings.name, self.plan.game, self.seed)
-        if (state["method"], state["game"], state["seed"]) != ident:
-            raise CheckpointMismatchError(
-                f"checkpoint {path} belongs to {state['method']}/{state['game']}/seed {state['seed']}, not "
-                f"{ident[0]}/{ident[1]}/seed {ident[2]}; use another --ckpt-dir, or pass --force to start over")
-        diffs = settings_differences(state["settings"], settings_to_dict(self.settings))
-        if diffs:
-            raise CheckpointMismatchError(
-                f"checkpoint {path} was written with other settings ({'; '.join(diffs)}); run with the "
-                "checkpoint's settings, or pass --force to start this run over")
-        diffs = input_differences(state.get("inputs", {}), self.inputs)
-        if diffs:
-            raise CheckpointMismatchError(
-                f"checkpoint {path} was made with other inputs ({'; '.join(diffs)}); give the inputs it was "
-                "made with, or pass --force to start this run over")
+        saved = {"inputs": state.get("inputs"), "settings": {
+            "run": {k: state[k] for k in ("method", "game", "seed")}, **state["settings"]}}
+        refuse_other_job(path, TRAINING, saved, self._bound())
         self.replay.load(path / "replay.npz")
         self.learner.load_state_dict(state["learner"])
         torch.set_rng_state(state["torch_rng"])
