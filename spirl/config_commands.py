@@ -14,8 +14,10 @@ from spirl.utils import read_yaml
 
 def _resolve_cmd(args: argparse.Namespace) -> int:
     from spirl.cliargs import refuse_existing
+    from spirl.guards import refuse_output_in_inputs
     from spirl.utils import atomic_write_text
 
+    refuse_output_in_inputs({"--out": args.out}, {"--config": args.config})
     refuse_existing([args.out], force=args.force)
     settings = resolve_method(load_preset(args.config), args.method)
     atomic_write_text(args.out, yaml.safe_dump(method_file_doc(args.method, settings), sort_keys=False))

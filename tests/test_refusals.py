@@ -158,6 +158,8 @@ BAD_COMMANDS: dict[str, tuple[list[str], str]] = {
                                        "--out", "{inp}/model.pt", "--force"], "is the input --mae"),
     "aggregate out inside its runs": (["aggregate", "--runs", "{inp}", "--out", "{inp}/existing.csv", "--force"],
                                       "--out {inp}/existing.csv is inside the input --runs {inp}"),
+    "resolve-method out is its preset": (["resolve-method", "--config", "{inp}/good.yaml", "--method", "spirl",
+                                          "--out", "{inp}/good.yaml", "--force"], "is the input --config"),
     "stats out is its scores": (["stats", "--scores", "{inp}/scores.csv", "--out", "{inp}/scores.csv", "--force"],
                                 "is the input --scores"),
     "train out inside its MAE folder": ([*TRAIN[:4], "spirl", *TRAIN[5:-1], "{inp}/model.pt", "--mae",

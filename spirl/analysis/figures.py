@@ -197,10 +197,13 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
 
 def _plots_cmd(args: argparse.Namespace) -> int:
     from spirl.cliargs import outputs_in, refuse_existing
+    from spirl.guards import refuse_output_in_inputs
     from spirl.studies import read_studies
 
     if not (args.scores or args.stats or args.k_hist):
         raise ValueError("nothing to plot: give --scores, --stats and/or --k-hist")
+    refuse_output_in_inputs({"--out": args.out}, {"--scores": args.scores, "--stats": args.stats,
+                                                  "--k-hist": args.k_hist or [], "--study": args.study or []})
     refuse_existing(outputs_in(args.out, ["captions.json"]), force=args.force, dirs=[args.out])  # a finished set
     scores = sc.load_scores(args.scores) if args.scores else None
     studies = [s for path in args.study or [] for s in read_studies(path)]

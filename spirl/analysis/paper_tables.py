@@ -358,7 +358,10 @@ def _parse_map(items: Sequence[str] | None) -> dict[str, str]:
 
 def _tables_cmd(args: argparse.Namespace) -> int:
     from spirl.cliargs import outputs_in, refuse_existing
+    from spirl.guards import refuse_output_in_inputs
 
+    refuse_output_in_inputs({"--out": args.out}, {"--scores": args.scores, "--k-hist": args.k_hist or [],
+                                                  "--study": args.study or []})
     refuse_existing(outputs_in(args.out, ["index.json"]), force=args.force, dirs=[args.out])  # a finished set
     df = sc.load_scores(args.scores)
     studies = [s for path in args.study or [] for s in read_studies(path)]

@@ -324,7 +324,11 @@ def _with_contents(text: str) -> str:
 
 def _report_cmd(args: argparse.Namespace) -> int:
     from spirl.cliargs import refuse_existing
+    from spirl.guards import refuse_output_in_inputs
 
+    refuse_output_in_inputs({"--out": args.out}, {"--tables": args.tables, "--figures": args.figures or [],
+                                                  "--methods": args.methods,
+                                                  "--published-config": args.published_config})
     refuse_existing([args.out], force=args.force)
     text = build_report(tables_dir=args.tables, figure_dirs=args.figures or [], runs_dir=args.runs,
                         methods_dir=args.methods, published_config=args.published_config, title=args.title)

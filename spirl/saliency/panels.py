@@ -194,7 +194,9 @@ def visualize(mae: nn.Module, frames: np.ndarray, indices: list[int], out_dir: s
 def _run_visualize(args: argparse.Namespace) -> int:
     from spirl.atari.frames import load_frames
     from spirl.cliargs import outputs_in, refuse_existing
+    from spirl.guards import refuse_output_in_inputs
 
+    refuse_output_in_inputs({"--out": args.out}, {"--mae": args.mae, "--frames": args.frames})
     names = [f"frame{i:05d}_{kind}.png" for i in args.index for kind in ("panel", "fixed")]
     refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
     set_threads(args.threads)
