@@ -162,6 +162,15 @@ def run_memory_parts(plan: Any) -> dict[str, int]:
             "evaluation": episodes * (ENV_BYTES + stack * frame * FLOAT_BYTES)}
 
 
+def pretrain_memory_parts(arch: Any, batch_size: int) -> dict[str, int]:
+    """A lower bound of what one pretraining batch holds: its float32 images ``(B, C, S, S)`` and the token
+    activations ``(B, P + 1, D)`` of each encoder and decoder block (one tensor each)."""
+    images = int(batch_size) * arch.in_chans * arch.img_size ** 2 * FLOAT_BYTES
+    tokens = (arch.img_size // arch.patch_size) ** 2 + 1
+    blocks = tokens * (arch.embed_dim * arch.depth + arch.decoder_embed_dim * arch.decoder_depth) * FLOAT_BYTES
+    return {"images": images, "activations": int(batch_size) * blocks}
+
+
 def refuse_beyond_memory(parts: Mapping[str, int], what: str, remedy: str) -> None:
     """Refuse, before allocating, a request whose estimate (the sum of ``parts``) exceeds the machine's memory.
 
@@ -185,6 +194,7 @@ __all__ = [
     "lock_file",
     "memory_bytes",
     "output_lock",
+    "pretrain_memory_parts",
     "refuse_beyond_memory",
     "refuse_output_in_inputs",
     "refuse_unwritable",

@@ -169,6 +169,10 @@ BAD_COMMANDS: dict[str, tuple[list[str], str]] = {
                         "de_rainbow on Seaquest needs at least 205.4 TiB of memory (batch 205.4 TiB)"),
     "train eval_episodes 1e6": ([*TRAIN, "--set", "budget.eval_episodes=1000000"], "(evaluation 2.0 TiB)"),
     "train env_steps 1e12": ([*TRAIN, "--set", "budget.env_steps=1000000000000"], "(replay 6.3 PiB)"),
+    "pretrain batch 1e9": ([*PRETRAIN, "--set", "pretrain.batch_size=1000000000"],
+                           "a pretraining batch of 1,000,000,000 needs at least"),
+    "saliency-stats batch 1e9": (["saliency-stats", "--mae", "{inp}/model.pt", "--frames", "{inp}/frames.npz",
+                                  "--out", "{out}/k.csv", "--batch", "1000000000"], "an error-map batch of"),
     "stats reps 1e12": (["stats", "--scores", "{inp}/scores.csv", "--out", "{out}/s", "--reps", "1000000000000"],
                         "1,000,000,000,000 bootstrap resamples of 4 runs needs at least 58.2 TiB"),
     # issue 20: ranges that named no option or were accepted

@@ -316,7 +316,13 @@ def pretrain(
         RuntimeError: the loss became NaN or infinite.
     """
     from spirl.cliargs import refuse_existing
-    from spirl.guards import output_lock, refuse_output_in_inputs, refuse_unwritable
+    from spirl.guards import (
+        output_lock,
+        pretrain_memory_parts,
+        refuse_beyond_memory,
+        refuse_output_in_inputs,
+        refuse_unwritable,
+    )
     from spirl.utils import choose_device, set_threads
 
     arch = arch if arch is not None else MAEArch()
@@ -335,6 +341,8 @@ def pretrain(
     refuse_unwritable(out_path, state_root)
     validate_arch(arch)
     validate_settings(settings, (arch.img_size // arch.patch_size) ** 2)
+    refuse_beyond_memory(pretrain_memory_parts(arch, settings.batch_size), f"a pretraining batch of "
+                         f"{settings.batch_size:,}", "lower pretrain.batch_size")
     data = _load_data(frames_path, arch, settings, game)
     device = choose_device(device)
     dtype = check_precision(settings.precision, device, what="pretrain.precision")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from spirl.atari import games
 from spirl.integrity import verify_file, write_with_digest
-from spirl.settings import Precision, allowed
+from spirl.settings import MAEArch, Precision, allowed
 
 NUM_PATCHES = games.NUM_PATCHES
 
@@ -168,7 +168,7 @@ def load_k_hists(paths: Sequence[str | Path]) -> dict[str, dict[str, pd.DataFram
 def _run_saliency_stats(args: argparse.Namespace) -> int:
     from spirl.atari.frames import load_frames
     from spirl.cliargs import refuse_existing
-    from spirl.guards import refuse_output_in_inputs, refuse_unwritable
+    from spirl.guards import pretrain_memory_parts, refuse_beyond_memory, refuse_output_in_inputs, refuse_unwritable
     from spirl.integrity import sha256_file
     from spirl.saliency.patches import load_checked_mae
     from spirl.saliency.select import k_statistics
@@ -179,6 +179,8 @@ def _run_saliency_stats(args: argparse.Namespace) -> int:
     refuse_unwritable(args.out)
     set_threads(args.threads)
     device = choose_device(args.device)
+    refuse_beyond_memory(pretrain_memory_parts(MAEArch(), args.batch), f"an error-map batch of {args.batch:,} frames",
+                         "lower --batch")
     frames, meta = load_frames(args.frames)
     if args.limit is not None:
         frames = frames[:args.limit]
