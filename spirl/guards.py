@@ -157,9 +157,14 @@ def run_memory_parts(plan: Any) -> dict[str, int]:
     stack = s.protocol.frame_stack
     per_transition = frame * item + 8 + 4 + 1 + 8 * 2  # frame, action, reward, terminal, sum-tree nodes
     episodes = max(int(plan.eval_episodes), int(plan.final_eval_episodes))
-    return {"replay": int(plan.replay_capacity) * per_transition,
+    return {"replay": int(plan.replay_capacity) * per_transition,  # capacity: at most budget.env_steps
             "batch": int(s.learner.batch_size) * 2 * stack * frame * FLOAT_BYTES,
             "evaluation": episodes * (ENV_BYTES + stack * frame * FLOAT_BYTES)}
+
+
+RUN_REMEDY = {"replay": "lower learner.replay_capacity (or budget.env_steps, which bounds it)",
+              "batch": "lower learner.batch_size",
+              "evaluation": "lower budget.eval_episodes and budget.final_eval_episodes"}
 
 
 def pretrain_memory_parts(arch: Any, batch_size: int) -> dict[str, int]:
@@ -171,22 +176,26 @@ def pretrain_memory_parts(arch: Any, batch_size: int) -> dict[str, int]:
     return {"images": images, "activations": int(batch_size) * blocks}
 
 
-def refuse_beyond_memory(parts: Mapping[str, int], what: str, remedy: str) -> None:
+def refuse_beyond_memory(parts: Mapping[str, int], what: str, remedy: str | Mapping[str, str]) -> None:
     """Refuse, before allocating, a request whose estimate (the sum of ``parts``) exceeds the machine's memory.
 
+    ``remedy``: one line, or one per part (the largest part's is given).
+
     Raises:
-        TooLargeError: one line with the estimate, its largest part, the memory there is and ``remedy``.
+        TooLargeError: one line with the estimate, its largest part, the memory there is and the remedy.
     """
     have = memory_bytes()
     need = sum(parts.values())
     if have and need > have:
         big = max(parts, key=lambda k: parts[k])
         detail = f" ({big} {human_size(parts[big])})" if len(parts) > 1 else ""
+        advice = remedy if isinstance(remedy, str) else remedy[big]
         raise TooLargeError(f"{what} needs at least {human_size(need)} of memory{detail}, more than this machine's "
-                            f"{human_size(have)}; {remedy}")
+                            f"{human_size(have)}; {advice}")
 
 
 __all__ = [
+    "RUN_REMEDY",
     "OutputBusyError",
     "OutputIsInputError",
     "TooLargeError",

@@ -73,7 +73,7 @@ def _plan(settings: Any, game: str, mae: str | Path | None, k_hist: str | Path |
 
     Refuses, before any work, K statistics of another game or MAE and a run too large for this machine.
     """
-    from spirl.guards import refuse_beyond_memory, run_memory_parts
+    from spirl.guards import RUN_REMEDY, refuse_beyond_memory, run_memory_parts
 
     game = games.canonical(game)
     uses_mae = settings.agent.encoder == "spirl"
@@ -84,8 +84,7 @@ def _plan(settings: Any, game: str, mae: str | Path | None, k_hist: str | Path |
 
         ideal = read_k_hist(k_hist, game=game, mae_sha256=inputs.get("MAE"))[1]
     plan = for_game(settings, game, pretrain_frames=pretrain_frames, ideal_ratio=ideal)
-    refuse_beyond_memory(run_memory_parts(plan), f"{settings.name} on {game}",
-                         "lower learner.batch_size, learner.replay_capacity or budget.eval_episodes")
+    refuse_beyond_memory(run_memory_parts(plan), f"{settings.name} on {game}", RUN_REMEDY)
     return plan, inputs
 
 
