@@ -45,7 +45,7 @@ def lock_file(output: str | os.PathLike[str]) -> Path:
 
     Beside, not inside, so that a job refused before any work leaves its output folder as it was.
     """
-    out = Path(output)
+    out = Path(output).resolve()  # "." and "run/" have a name once resolved
     return out.with_name(f".{out.name}{LOCK_SUFFIX}")
 
 
