@@ -195,6 +195,7 @@ def test_a_second_snakemake_on_a_live_directory_says_another_run_is_active(tmp_p
     try:
         assert holder.stdout.readline().strip() == "held"
         proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(E2E), timeout=120)
+        looking = snakemake(tmp_path, "-n", "--configfile", str(E2E), timeout=120)  # a dry run may look on
     finally:
         holder.kill()
         holder.wait()
@@ -202,6 +203,7 @@ def test_a_second_snakemake_on_a_live_directory_says_another_run_is_active(tmp_p
     assert (f"spirl: another Snakemake run of this workflow is active in {tmp_path.resolve()} (PID 4242 on host "
             "elsewhere)") in proc.stderr, proc.stderr
     assert not (tmp_path / "results").exists()
+    assert looking.returncode == 0, looking.stderr[-2000:]
 
 
 def test_paper1game_takes_its_game_from_the_command_line(tmp_path):

@@ -41,6 +41,12 @@ def _other_snakemake_here(here: str) -> bool:
     return False
 
 
+def _dry_run(argv: list[str]) -> bool:
+    """True for ``snakemake -n`` (it takes no lock and may look at a live run; workflow.dryrun is unset here)."""
+    return any(a in ("--dry-run", "--dryrun", "--just-print") or (a.startswith("-") and not a.startswith("--")
+                                                                  and "n" in a[1:]) for a in argv)
+
+
 def recover_stale_lock() -> None:
     """Take this workflow's flock in the working directory; holding it, remove Snakemake lock files left by a
     killed run (they are stale: no run of this workflow holds the flock). See the comment above."""
@@ -48,7 +54,7 @@ def recover_stale_lock() -> None:
     settings = getattr(workflow, "execution_settings", None)
     backend = getattr(getattr(workflow, "workflow_settings", None), "persistence_backend", None)
     if not workflow.is_main_process or (settings is not None and not settings.lock) or \
-            (backend is not None and backend.name != "FILE"):
+            (backend is not None and backend.name != "FILE") or _dry_run(sys.argv[1:]):
         return
     here = os.path.realpath(os.getcwd())
     meta = os.path.join(here, ".snakemake")
