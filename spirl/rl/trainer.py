@@ -365,6 +365,7 @@ class Trainer:
         if self.extractor is not None:
             self.extractor.set_rng_state(state["extractor_rng"])
         self.env.set_state(state["env"])
+        self.eval_envs = None  # every field is set anew: a failed newer checkpoint may have set some (fall-back)
         if state["eval_envs"] is not None:
             self.eval_envs = [make_env(self.plan.game, "eval", sd, self.settings.protocol)
                               for sd in eval_seeds(self.seed, len(state["eval_envs"]))]
