@@ -140,7 +140,8 @@ def refuse_other_job(path: Path, kind: Kind, saved: dict[str, Any], current: dic
     diffs += settings_differences(saved.get("settings") or {}, current["settings"])
     if diffs:
         raise CheckpointMismatchError(f"{kind.what} {path} was made with other inputs or settings "
-                                      f"({'; '.join(diffs)}); give those, or pass --force to start over")
+                                      f"({'; '.join(diffs)}); give those, or start over with --force (under "
+                                      f"Snakemake: delete {Path(path).parent})")
 
 
 def input_digests(paths: dict[str, str | Path | None]) -> dict[str, str]:
