@@ -122,7 +122,8 @@ def test_state_of_other_frames_or_settings_is_refused_and_unreadable_not_resumed
     out, ckpt = tmp_path / "model.pt", tmp_path / "ckpt"
     settings = tiny_settings(epochs=2, warmup_epochs=0)
     pretrain(data, out, TINY, settings, seed=0, device="cpu", ckpt_dir=ckpt, stop_after_epochs=1)
-    with pytest.raises(CheckpointMismatchError, match=r"\(seed: checkpoint 0 vs this run 1\); give those, or start over with --force"):
+    says = r"\(seed: checkpoint 0 vs this run 1\); give those, or start over with --force \(under Snakemake: delete "
+    with pytest.raises(CheckpointMismatchError, match=says):
         pretrain(data, out, TINY, settings, seed=1, device="cpu", ckpt_dir=ckpt)
     digests = sha256_file(data), sha256_file(other)
     says = f"frames sha256 {digests[0]} in the checkpoint, {digests[1]} given"
