@@ -1,8 +1,8 @@
 """Command-line conventions every ``spirl`` command shares: checked numbers, ``--force``, old spellings.
 
 - Numbers that mean a setting (``--threads``, ``--seed``, ``--n-frames``, ``--xscale``, ...) are
-  parsed by :func:`number`, which checks them against the same ``spirl.settings.RANGES`` entry a
-  preset's value obeys (``spirl.fields.check_number``), so a bad one stops argparse with one line.
+  parsed by :func:`number`, which checks them against the range of the same dataclass field a
+  preset's value obeys (``spirl.config.check_number``), so a bad one stops argparse with one line.
 - A command that writes outputs takes ``--force`` (:func:`add_force`) and calls
   :func:`refuse_existing` before any work: without ``--force`` it refuses to overwrite an output
   it would write, and a directory where a file goes (or a file where a directory goes) is refused
@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from spirl.fields import DEVICE, ConfigError, check_number
+from spirl.config import DEVICE, ConfigError, check_number
 
 
 def number(key: str, kind: type = int) -> Callable[[str], Any]:
-    """An argparse ``type``: parse an ``int`` (or ``float``) and check it against ``RANGES[key]``."""
+    """An argparse ``type``: parse an ``int`` (or ``float``) and check it against field ``key``'s range."""
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -42,9 +43,9 @@ def number(key: str, kind: type = int) -> Callable[[str], Any]:
 
 
 def device(text: str) -> str:
-    """An argparse ``type`` for ``--device``: auto, cpu, cuda or cuda:N (``spirl.fields.DEVICE``)."""
-    if not DEVICE.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda or cuda:N")
+    """An argparse ``type`` for ``--device``: auto, cpu, cuda or cuda:N (``spirl.config.DEVICE``)."""
+    if not re.match(DEVICE.regex, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {DEVICE.what}; {DEVICE.hint}")
     return text
 
 

@@ -5,10 +5,10 @@ import yaml
 
 from spirl import cli
 from spirl.config import ConfigError, load_method, parse_preset, resolve_method
-from spirl.fields import apply_overrides, settings_to_dict
-from spirl.plan import for_game, resolve_max_ratio
-from spirl.settings import MethodSettings
-from spirl.studies import paper_table_tag, read_studies
+from spirl.config import apply_overrides, settings_to_dict
+from spirl.config import for_game, resolve_max_ratio
+from spirl.config import MethodSettings
+from spirl.config import paper_table_tag, read_studies
 
 SMALL = {
     "games": ["mspacman", "Seaquest"],

@@ -3,8 +3,8 @@
 import pytest
 
 from spirl.config import parse_preset, resolve_method
-from spirl.fields import ConfigError
-from spirl.plan import for_game
+from spirl.config import ConfigError
+from spirl.config import for_game
 
 
 def _plan(**budget):

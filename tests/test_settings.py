@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from spirl.fields import HINTS, SECTIONS
-from spirl.settings import RANGES, Range
+from spirl.config import HINTS, SECTIONS
+from spirl.config import RANGES, Range
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")

@@ -29,8 +29,8 @@ import yaml
 from spirl import cli
 from spirl import config as spirl_config
 from spirl.config import load_preset
-from spirl.fields import CHOICES, SECTIONS
-from spirl.studies import STUDY_KEYS
+from spirl.config import CHOICES, SECTIONS
+from spirl.config import STUDY_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "workflow" / "config"

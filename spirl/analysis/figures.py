@@ -197,7 +197,7 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
 
 def _plots_cmd(args: argparse.Namespace) -> int:
     from spirl.cliargs import outputs_in, refuse_existing
-    from spirl.studies import read_studies
+    from spirl.config import read_studies
 
     if not (args.scores or args.stats or args.k_hist):
         raise ValueError("nothing to plot: give --scores, --stats and/or --k-hist")

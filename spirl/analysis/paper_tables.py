@@ -43,7 +43,7 @@ from spirl.analysis.verdicts import verdict_cell, verdict_notes
 from spirl.atari import games as game_table
 from spirl.atari.games import paper_order
 from spirl.saliency.kstats import load_k_hists
-from spirl.studies import Study, read_studies
+from spirl.config import Study, read_studies
 
 PAPER_BUDGET = {"100K": 100_000, "400K": 400_000}
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, StatsError, check_scores, load_scores
 from spirl.atari import games as game_table
-from spirl.fields import ConfigError, check_published
+from spirl.config import ConfigError, check_published
 from spirl.utils import atomic_path, read_yaml
 
 
@@ -65,7 +65,7 @@ def sha256_of(path: str | Path) -> str:
 def read_config(path: str | Path) -> list[PublishedEntry]:
     """The ``published:`` entries of a YAML or JSON config (an empty list gives no entries).
 
-    The entries are checked by ``spirl.fields.check_published`` (the same rule a preset's list obeys).
+    The entries are checked by ``spirl.config.check_published`` (the same rule a preset's list obeys).
 
     Raises:
         PublishedDataError: a missing key, a malformed URL or sha256, or a repeated name.

@@ -57,7 +57,7 @@ from spirl.analysis.scores import (
     write_csv,
 )
 from spirl.atari import games as game_table
-from spirl.settings import StatsSettings
+from spirl.config import StatsSettings
 from spirl.utils import progress
 
 DEFAULT_REPS = StatsSettings.reps  # bootstrap replicates everywhere (rliable's recommendation)

@@ -12,7 +12,7 @@ from spirl.analysis.intervals import DEFAULT_INTERVAL, MIN_RUNS, few_runs_note
 from spirl.analysis.tables import Cell, Table, bold_best, ours_cell, summarise
 from spirl.analysis.verdicts import judge
 from spirl.atari.games import paper_order
-from spirl.studies import Study
+from spirl.config import Study
 
 
 def study_table(df: pd.DataFrame, study: Study, *, reps: int = st.DEFAULT_REPS, seed: int = 0,

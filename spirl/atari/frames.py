@@ -36,7 +36,7 @@ import numpy as np
 from spirl.atari import games
 from spirl.atari.envs import make_env
 from spirl.integrity import note_unverified, verify_file, write_with_digest
-from spirl.settings import ProtocolSettings
+from spirl.config import ProtocolSettings
 from spirl.utils import progress, versions
 
 FRAME_SHAPE = (96, 96, 3)  # the MAE's input: 96x96 RGB

@@ -7,7 +7,7 @@ Measures, on this machine and with the method's own code paths: env steps (warm-
 the evaluation batch (``SalientPatchExtractor``: the paper MAE, randomly initialised unless ``--mae``: the
 cost does not depend on the weights), greedy actions at both batch sizes, evaluation env steps, a
 checkpoint and the disk's write rate, and the game's evaluation-episode lengths under a uniform-random
-policy. It then prints the projected wall time of one run at the method's protocol (``spirl.plan.for_game``
+policy. It then prints the projected wall time of one run at the method's protocol (``spirl.config.for_game``
 of the built-in method, or of ``--config``'s), broken down (``spirl.bench.projection``), for two episode
 lengths: the random policy's, and a trained agent's, **assumed** to be ``--trained-factor`` (2) times longer.
 
@@ -36,8 +36,8 @@ from spirl.atari.envs import eval_seeds, make_env
 from spirl.bench import emit, sync
 from spirl.bench.projection import Rates, Workload, as_dict, project
 from spirl.config import load_method, parse_preset, resolve_method
-from spirl.plan import RunPlan, for_game
-from spirl.settings import MethodSettings, Precision, allowed
+from spirl.config import RunPlan, for_game
+from spirl.config import MethodSettings, Precision, allowed
 from spirl.utils import choose_device, set_threads
 
 

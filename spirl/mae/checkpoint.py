@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from spirl.mae.model import DECODER_MODULES, MAE, count_parameters
-from spirl.settings import MAEArch
+from spirl.config import MAEArch
 
 CHECKPOINT_FORMAT = "spirl-mae/1"
 

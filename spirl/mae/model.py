@@ -14,7 +14,7 @@ Mask semantics everywhere: **1 = hidden (masked), 0 = visible**. Masks are drawn
 ``torch.Generator`` passed in, never from the global RNG, so a run is repeatable and the
 saliency code can run the same modules on hand-picked subsets of patches.
 
-Defaults are the paper's (``spirl.settings.MAEArch``): encoder 64 wide, 3 blocks, 4 heads;
+Defaults are the paper's (``spirl.config.MAEArch``): encoder 64 wide, 3 blocks, 4 heads;
 decoder 128 wide, 3 blocks, 8 heads; 162,432 encoder + 628,160 decoder parameters, 790,784
 in total with the cls and mask tokens (the frozen position embeddings are buffers).
 """
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spirl.settings import MAEArch
+from spirl.config import MAEArch
 
 LN_EPS = 1e-6  # LayerNorm eps of the released MAE (timm default is 1e-5)
 NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
@@ -37,13 +37,13 @@ NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
 def validate_arch(arch: MAEArch) -> None:
     """Refuse an architecture the model cannot be built with (one sentence naming the field).
 
-    The ranges and rules live in ``spirl.fields`` (the one validation of every setting).
+    The ranges and rules live in ``spirl.config.validate`` (the one validation of every setting).
 
     Raises:
         ValueError: a field out of its range, a non-divisible image/patch size or width/heads, or a
             width the 2-D sin-cos embedding cannot split into four equal parts.
     """
-    from spirl.fields import check_arch, validate_sections
+    from spirl.config import check_arch, validate_sections
 
     validate_sections("", {"mae": asdict(arch)})
     check_arch(arch)

@@ -43,7 +43,7 @@ from spirl.mae.pretrain_state import (
     remove_states,
     save_state,
 )
-from spirl.settings import MAEArch, PretrainSettings
+from spirl.config import MAEArch, PretrainSettings
 
 SET_SECTIONS = ("mae", "pretrain")
 
@@ -55,7 +55,7 @@ SET_SECTIONS = ("mae", "pretrain")
 def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tuple[MAEArch, PretrainSettings]:
     """Apply ``--set section.key=value`` overrides to the two sections pretraining reads.
 
-    Values are parsed and type-checked by ``spirl.fields.apply_overrides`` (YAML scalars coerced to
+    Values are parsed and type-checked by ``spirl.config.apply_overrides`` (YAML scalars coerced to
     the dataclass field's type), so ``pretrain.epochs=2``, ``mae.decoder_depth=1`` or
     ``pretrain.betas=[0.9,0.999]`` work and a wrong key names the allowed ones.
 
@@ -63,8 +63,8 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
         ValueError: a malformed pair, a section other than ``mae``/``pretrain``, an unknown key, a bad value.
     """
     from spirl.config import ConfigError
-    from spirl.fields import apply_overrides
-    from spirl.settings import MethodSettings
+    from spirl.config import apply_overrides
+    from spirl.config import MethodSettings
 
     for pair in pairs:
         section = pair.split("=", 1)[0].split(".", 1)[0]
@@ -79,13 +79,13 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
 def validate_settings(settings: PretrainSettings, num_patches: int = 144) -> None:
     """Refuse pretraining settings that cannot run, with one sentence naming the setting.
 
-    The ranges and rules live in ``spirl.fields`` (the one validation of every setting).
+    The ranges and rules live in ``spirl.config.validate`` (the one validation of every setting).
 
     Raises:
         ValueError: a field out of its range (epochs, batch size, lr, warm-up, decay, betas, mask
             ratio), a ``min_lr`` above the peak lr, or a mask ratio that hides every patch.
     """
-    from spirl.fields import check_pretrain, validate_sections
+    from spirl.config import check_pretrain, validate_sections
 
     validate_sections("", {"pretrain": asdict(settings)})
     check_pretrain(settings, num_patches)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from spirl.integrity import IntegrityError, latest_verified, load_torch, remove_stale, write_checkpoint_dir
-from spirl.settings import MAEArch, PretrainSettings
+from spirl.config import MAEArch, PretrainSettings
 
 STATE_FORMAT = "spirl-pretrain-state/1"
 PREFIX = "epoch-"

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spirl.settings import AgentSettings
+from spirl.config import AgentSettings
 
 # rlpyt scales the encoder's gradient by 1/sqrt(2) in the dueling head: two streams share one encoder.
 DUELING_GRAD_SCALE = 2**-0.5

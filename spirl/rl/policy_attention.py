@@ -111,7 +111,7 @@ def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
 
 def load_trained(path: str | Path, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a trained network from ``final.pt``: (RainbowNetwork in eval mode, MethodSettings, payload)."""
-    from spirl.fields import settings_from_dict
+    from spirl.config import settings_from_dict
     from spirl.integrity import load_torch
     from spirl.rl.networks import SpirlAttentionEncoder, build_network
 

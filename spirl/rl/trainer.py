@@ -34,9 +34,9 @@ import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.devices import PinnedStaging
-from spirl.fields import settings_to_dict
+from spirl.config import settings_to_dict
 from spirl.integrity import write_with_digest
-from spirl.plan import RunPlan
+from spirl.config import RunPlan
 from spirl.rl.checkpoint import (
     STATE_FORMAT,
     read_state,
@@ -72,7 +72,7 @@ class Trainer:
     """Everything one run owns, built deterministically from its plan and seed.
 
     Args:
-        plan: ``spirl.plan.for_game`` of the method's settings on the game.
+        plan: ``spirl.config.for_game`` of the method's settings on the game.
         seed: the run's seed (networks, noise, replay sampling, envs, actions).
         out: where ``eval.csv``, ``run.json`` (declared outputs) and ``train_log.csv`` go.
         ckpt_dir: checkpoint directory (outside the declared outputs).

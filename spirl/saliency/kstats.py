@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from spirl.atari import games
-from spirl.settings import Precision, allowed
+from spirl.config import Precision, allowed
 from spirl.utils import atomic_path
 
 NUM_PATCHES = games.NUM_PATCHES

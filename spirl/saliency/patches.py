@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from spirl.atari import games
 from spirl.mae.model import FrameShapeError, frames_to_images
-from spirl.settings import MAEArch
+from spirl.config import MAEArch
 
 NUM_PATCHES = games.NUM_PATCHES  # P = 144
 GRID = 12  # patches per side

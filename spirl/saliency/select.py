@@ -24,7 +24,7 @@ from spirl.saliency.error_cache import ErrorCache
 from spirl.saliency.error_map import compute_dtype, error_map, lowered
 from spirl.saliency.kstats import EmptyDatasetError
 from spirl.saliency.patches import NUM_PATCHES, check_images, check_mae, encode_tokens, frames_to_images
-from spirl.settings import SaliencySettings, Selection, allowed
+from spirl.config import SaliencySettings, Selection, allowed
 from spirl.utils import progress
 
 SELECTIONS = allowed(Selection)

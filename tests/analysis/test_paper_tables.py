@@ -12,7 +12,7 @@ from spirl.analysis import scores as sc
 from spirl.analysis import tables as tb
 from spirl.analysis import verdicts as vd
 from spirl.saliency.kstats import load_k_hists
-from spirl.studies import Study
+from spirl.config import Study
 
 
 def test_table11_places_ours_beside_both_published_columns(synthetic_scores):

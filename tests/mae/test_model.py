@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spirl.mae.model import MAE, Attention, count_parameters, sincos_pos_embed_2d
-from spirl.settings import MAEArch
+from spirl.config import MAEArch
 
 SMALL = MAEArch(embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
 

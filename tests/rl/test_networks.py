@@ -15,7 +15,7 @@ from spirl.rl.networks import (
     build_network,
     count_parameters,
 )
-from spirl.settings import AgentSettings
+from spirl.config import AgentSettings
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -31,7 +31,7 @@ def trained_mae():
     from spirl.mae.model import MAE
     from spirl.mae.optim import build_optimizer
     from spirl.mae.pretrain import pretrain_step
-    from spirl.settings import MAEArch, PretrainSettings
+    from spirl.config import MAEArch, PretrainSettings
 
     frames = benchmark_frames(72, "MsPacman", seed=4)
     train, held_out = frames[:64], frames[64:]

@@ -5,7 +5,7 @@ import torch
 
 from spirl.mae.model import MAE
 from spirl.saliency import agreement, error_map, patches, select
-from spirl.settings import MAEArch
+from spirl.config import MAEArch
 
 P = patches.NUM_PATCHES
 

@@ -7,7 +7,7 @@ import torch
 from spirl import cli
 from spirl.mae.checkpoint import save_mae
 from spirl.saliency import error_map, patches, select
-from spirl.settings import SaliencySettings
+from spirl.config import SaliencySettings
 
 P = patches.NUM_PATCHES
 

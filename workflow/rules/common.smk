@@ -14,7 +14,7 @@ from snakemake.exceptions import WorkflowError
 from spirl.atari import games as spirl_games
 from spirl.config import ConfigError, check_preset, mae_settings, method_file_doc, resolve_method
 from spirl.devices import gpu_resources
-from spirl.plan import for_game
+from spirl.config import for_game
 from spirl.utils import read_yaml
 
 # Rules run `python -m spirl ...`. The interpreter running Snakemake has spirl installed, so its
@@ -192,7 +192,7 @@ def train_args(wildcards, input) -> str:
 
 
 def run_plan(method: str, game: str):
-    """The run's concrete numbers (spirl.plan.for_game). A ratio measured from the K statistics
+    """The run's concrete numbers (spirl.config.for_game). A ratio measured from the K statistics
     ('auto') is not known while planning, so resources are sized for a large one."""
     return for_game(METHODS[method], game, pretrain_frames=PRESET.pretrain_frames(game), ideal_ratio=0.95)
 

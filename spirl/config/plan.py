@@ -10,11 +10,12 @@ and the expected number of updates.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 from spirl.atari import games
-from spirl.fields import MAX_RATIO_WORDS, ConfigError
-from spirl.settings import MethodSettings
+from spirl.config.settings import MAX_RATIO_WORDS, MethodSettings
+from spirl.config.validate import ConfigError
 
 
 @dataclass
@@ -57,7 +58,7 @@ def resolve_max_ratio(spec: float | str | None, game: str, ideal_ratio: float | 
     if isinstance(spec, (int, float)):
         value = float(spec)
     else:
-        m = MAX_RATIO_WORDS.match(spec)
+        m = re.match(MAX_RATIO_WORDS.regex, spec)
         if not m:
             raise ConfigError(f"saliency.max_ratio: {spec!r} is not a ratio")
         word, offset = m.group(1), float(m.group(2) or 0.0)
