@@ -27,7 +27,7 @@ include: "workflow/rules/recover.smk"
 
 # A wrong config stops here, before any job, with one line naming the key: first spirl's checks
 # (spirl.config.check_preset, exactly what `spirl check-config` runs), then the JSON Schema, which
-# tests/test_settings.py keeps equal to them (so it never refuses what spirl accepts).
+# python -m spirl.config.schema writes from the same dataclass fields (so it never refuses what spirl accepts).
 try:
     set_preset(load_workflow_preset(config))
     validate(config, "workflow/schemas/config.schema.yaml", set_default=False)

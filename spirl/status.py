@@ -37,9 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spirl.config import Preset, load_preset, resolve_method
-from spirl.config import ConfigError
-from spirl.config import for_game
+from spirl.config import ConfigError, Preset, for_game, load_preset, resolve_method
 from spirl.progress import clock_text, parse_record
 from spirl.rl.checkpoint import default_checkpoint_dir, newest_written
 

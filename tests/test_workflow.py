@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import fields
 from functools import cache
 from pathlib import Path
 from urllib.parse import unquote
@@ -27,10 +26,7 @@ import pytest
 import yaml
 
 from spirl import cli
-from spirl import config as spirl_config
 from spirl.config import load_preset
-from spirl.config import CHOICES, SECTIONS
-from spirl.config import STUDY_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "workflow" / "config"
@@ -78,21 +74,6 @@ def preset_dry_run(name: str) -> tuple[Counter, frozenset[str], float]:
 
 
 # ------------------------------------------------------------------------------------- configuration
-
-
-def test_schema_mirrors_the_settings_dataclasses():
-    """The JSON Schema and spirl.config describe the same keys, so neither accepts what the other refuses."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    defs = schema["$defs"]
-    for section, cls in SECTIONS.items():
-        assert set(defs[section]["properties"]) == {f.name for f in fields(cls)}, section
-    assert set(schema["properties"]) == set(spirl_config.PRESET_KEYS)
-    assert set(defs["study"]["properties"]) == STUDY_KEYS
-    assert set(defs["method"]["properties"]) == {*SECTIONS, "base", "description", "mae_variant"}
-    assert len(CHOICES) >= 5
-    for key, words in CHOICES.items():  # every Literal-typed setting has the same words in the schema
-        section, name = key.split(".")
-        assert defs[section]["properties"][name]["enum"] == list(words), key
 
 
 @pytest.mark.parametrize("preset", [*sorted(PRESETS.glob("*.yaml")), E2E], ids=lambda p: p.name)

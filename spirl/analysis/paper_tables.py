@@ -42,8 +42,8 @@ from spirl.analysis.tables import (
 from spirl.analysis.verdicts import verdict_cell, verdict_notes
 from spirl.atari import games as game_table
 from spirl.atari.games import paper_order
-from spirl.saliency.kstats import load_k_hists
 from spirl.config import Study, read_studies
+from spirl.saliency.kstats import load_k_hists
 
 PAPER_BUDGET = {"100K": 100_000, "400K": 400_000}
 

@@ -35,8 +35,8 @@ import numpy as np
 
 from spirl.atari import games
 from spirl.atari.envs import make_env
-from spirl.integrity import note_unverified, verify_file, write_with_digest
 from spirl.config import ProtocolSettings
+from spirl.integrity import note_unverified, verify_file, write_with_digest
 from spirl.utils import progress, versions
 
 FRAME_SHAPE = (96, 96, 3)  # the MAE's input: 96x96 RGB

@@ -26,11 +26,11 @@ from typing import Any
 import torch
 
 from spirl.bench import emit, sync
+from spirl.config import MAEArch, Precision, PretrainSettings, allowed
 from spirl.devices import check_precision
 from spirl.mae.model import MAE, Attention, frames_to_images
 from spirl.mae.optim import build_optimizer
 from spirl.mae.pretrain import grad_scaler, iterations_per_epoch, pretrain_step
-from spirl.config import MAEArch, Precision, PretrainSettings, allowed
 
 PAPER_FRAMES = {"50K-frame game": 50_000, "Frostbite (5K frames)": 5_000}
 

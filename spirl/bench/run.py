@@ -35,9 +35,16 @@ import torch
 from spirl.atari.envs import eval_seeds, make_env
 from spirl.bench import emit, sync
 from spirl.bench.projection import Rates, Workload, as_dict, project
-from spirl.config import load_method, parse_preset, resolve_method
-from spirl.config import RunPlan, for_game
-from spirl.config import MethodSettings, Precision, allowed
+from spirl.config import (
+    MethodSettings,
+    Precision,
+    RunPlan,
+    allowed,
+    for_game,
+    load_method,
+    parse_preset,
+    resolve_method,
+)
 from spirl.utils import choose_device, set_threads
 
 

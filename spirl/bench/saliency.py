@@ -27,11 +27,11 @@ import torch
 
 from spirl.atari import games
 from spirl.bench import emit, sync
+from spirl.config import Precision, allowed
 from spirl.devices import check_precision
 from spirl.saliency.error_map import error_map, error_map_reference, lowered
 from spirl.saliency.patches import NUM_PATCHES, frames_to_images
 from spirl.saliency.select import dynamic_k, salient_index
-from spirl.config import Precision, allowed
 from spirl.utils import choose_device, set_threads
 
 TOLERANCE = 1e-4  # largest allowed |shipped - straightforward| of a float32 error-map entry

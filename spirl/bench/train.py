@@ -27,8 +27,7 @@ import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.bench import emit
-from spirl.config import parse_preset, resolve_method
-from spirl.config import RunPlan, for_game
+from spirl.config import RunPlan, for_game, parse_preset, resolve_method
 from spirl.rl.evaluate import evaluate
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network

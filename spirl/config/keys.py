@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from spirl.config.methods import SECTIONS
 from spirl.config.settings import (
     BudgetSettings,
     Count,
@@ -25,7 +26,6 @@ from spirl.config.settings import (
     PretrainSettings,
     StatsSettings,
 )
-from spirl.config.methods import SECTIONS
 from spirl.config.validate import NAME, ConfigError, hints, range_of
 
 Name = Annotated[str, Pattern(NAME.pattern, "a name", "use letters, digits, _ and -, starting with a letter")]

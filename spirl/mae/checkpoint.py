@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from spirl.mae.model import DECODER_MODULES, MAE, count_parameters
 from spirl.config import MAEArch
+from spirl.mae.model import DECODER_MODULES, MAE, count_parameters
 
 CHECKPOINT_FORMAT = "spirl-mae/1"
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.config import MAEArch, PretrainSettings
 from spirl.devices import check_precision
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
@@ -43,7 +44,6 @@ from spirl.mae.pretrain_state import (
     remove_states,
     save_state,
 )
-from spirl.config import MAEArch, PretrainSettings
 
 SET_SECTIONS = ("mae", "pretrain")
 
@@ -62,9 +62,7 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
     Raises:
         ValueError: a malformed pair, a section other than ``mae``/``pretrain``, an unknown key, a bad value.
     """
-    from spirl.config import ConfigError
-    from spirl.config import apply_overrides
-    from spirl.config import MethodSettings
+    from spirl.config import ConfigError, MethodSettings, apply_overrides
 
     for pair in pairs:
         section = pair.split("=", 1)[0].split(".", 1)[0]

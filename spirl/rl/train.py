@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spirl.atari import games
-from spirl.config import load_method
-from spirl.config import apply_overrides
-from spirl.config import for_game
+from spirl.config import apply_overrides, for_game, load_method
 from spirl.rl.checkpoint import default_checkpoint_dir, latest_checkpoint, remove_unfinished
 from spirl.rl.trainer import RunError, Trainer
 from spirl.utils import choose_device, set_threads

@@ -33,10 +33,9 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
+from spirl.config import RunPlan, settings_to_dict
 from spirl.devices import PinnedStaging
-from spirl.config import settings_to_dict
 from spirl.integrity import write_with_digest
-from spirl.config import RunPlan
 from spirl.rl.checkpoint import (
     STATE_FORMAT,
     read_state,

@@ -15,8 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from spirl.atari import games
-from spirl.mae.model import FrameShapeError, frames_to_images
 from spirl.config import MAEArch
+from spirl.mae.model import FrameShapeError, frames_to_images
 
 NUM_PATCHES = games.NUM_PATCHES  # P = 144
 GRID = 12  # patches per side

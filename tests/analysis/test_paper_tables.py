@@ -11,8 +11,8 @@ from spirl.analysis import paper_tables as pt
 from spirl.analysis import scores as sc
 from spirl.analysis import tables as tb
 from spirl.analysis import verdicts as vd
-from spirl.saliency.kstats import load_k_hists
 from spirl.config import Study
+from spirl.saliency.kstats import load_k_hists
 
 
 def test_table11_places_ours_beside_both_published_columns(synthetic_scores):

@@ -12,9 +12,8 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from spirl.atari import games as spirl_games
-from spirl.config import ConfigError, check_preset, mae_settings, method_file_doc, resolve_method
+from spirl.config import ConfigError, check_preset, for_game, mae_settings, method_file_doc, resolve_method
 from spirl.devices import gpu_resources
-from spirl.config import for_game
 from spirl.utils import read_yaml
 
 # Rules run `python -m spirl ...`. The interpreter running Snakemake has spirl installed, so its

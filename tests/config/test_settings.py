@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from spirl.config import HINTS, SECTIONS
-from spirl.config import RANGES, Range
+from spirl.config import HINTS, RANGES, SECTIONS, Range
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
