@@ -42,7 +42,7 @@ from spirl.analysis.tables import (
 from spirl.analysis.verdicts import verdict_cell, verdict_notes
 from spirl.atari import games as game_table
 from spirl.atari.games import paper_order
-from spirl.config import Study, read_studies
+from spirl.config import Padding, Pooling, Study, allowed, read_studies
 from spirl.saliency.kstats import load_k_hists
 
 PAPER_BUDGET = {"100K": 100_000, "400K": 400_000}
@@ -310,7 +310,7 @@ def _paper_variants(studies: list[Study]) -> tuple[dict[str, str], dict[tuple[st
     for s in studies:
         if s.paper_table is None:
             continue
-        expected = ("zero", "token", "mask") if s.paper_table == "table14" else ("avg", "cls")
+        expected = allowed(Padding) if s.paper_table == "table14" else allowed(Pooling)  # the tables' columns
         for label, method in s.variants.items():
             key = _LABEL_ALIASES.get(label.lower())
             if key not in expected:

@@ -93,7 +93,8 @@ def allowed(kind: object) -> tuple[str, ...]:
 class ProtocolSettings:
     """The Atari protocol (docs/method.md#step-protocol, paper Table 9)."""
 
-    frame_size: Annotated[int, Range(8)] = 96  # 96x96 RGB for SPIRL; the DE-Rainbow baseline uses 84 grey (docs/method.md#choice-5)
+    # 96x96 RGB for SPIRL; the DE-Rainbow baseline uses 84 grey (docs/method.md#choice-5)
+    frame_size: Annotated[int, Range(8)] = 96
     grayscale: bool = False
     frame_skip: Count = 4  # action repeat; the last two emulator frames are max-pooled
     frame_stack: Count = 4
@@ -148,7 +149,8 @@ class SaliencySettings:
 
     # dynamic (Lorenz rule) | fixed (top-K by error) | random (dynamic K, random patches)
     selection: Selection = "dynamic"
-    max_ratio: Ratio | RatioWord | None = None  # None: the game's adopted ratio (Table 13); "auto": ideal ratio (Fig. 8)
+    # None or "paper": the game's adopted ratio (Table 13); "ideal": Fig. 8's; "auto": measured (saliency-stats)
+    max_ratio: Ratio | RatioWord | None = None
     # 1 as released (two-step chord vs 1/P); 2 = the exact 45-degree tangent (docs/method.md#choice-8)
     xscale: Positive = 1.0
     fixed_ratio: Ratio | None = None  # fixed selection: K = floor(144 * fixed_ratio); None means K = Kmax
@@ -194,7 +196,8 @@ class LearnerSettings:
     updates_per_step: Positive = 1.0  # paper's 400K table: 0.25 (docs/method.md#choice-3)
     target_update_period: Count = 2000  # gradient updates between hard target copies
     double_dqn: bool = True
-    warmup_steps: Index | Literal["pretrain_frames"] = 1600  # uniform-random steps before learning; "pretrain_frames" for DE-Rainbow-P
+    # uniform-random steps before learning; "pretrain_frames" for DE-Rainbow-P
+    warmup_steps: Index | Literal["pretrain_frames"] = 1600
     warmup_random_actions: bool = True  # the released 400K command acts greedily from step 0 (docs/method.md#choice-7)
     # DE-Rainbow-P: the warm-up of the method it is matched to; its env steps grow by warmup_steps minus this,
     # so both make the same number of learning steps (Table 12). None: no extension.

@@ -1,72 +1,41 @@
-"""spirl.settings: every numeric setting has a range, and the JSON Schema's bounds are exactly those ranges."""
+"""spirl.config.settings: every numeric field carries its range in its type, and ranges say what they allow."""
 
 from __future__ import annotations
 
-import types
+import dataclasses
 import typing
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from spirl.config import HINTS, RANGES, SECTIONS, Range
-
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+from spirl.config import SECTIONS, MethodSettings, Range, StatsSettings
+from spirl.config.keys import CommandNumbers, PresetKeys
+from spirl.config.validate import hints, options, range_of, unpack
 
 
-def _is_numeric(hint: Any) -> bool:
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    return any(o in (int, float) or typing.get_origin(o) is tuple for o in options)
+def _numeric(hint: Any) -> bool:
+    """A field that holds a number (an int, a float or a tuple of them), bool excluded."""
+    for opt in options(hint):
+        base, _ = unpack(opt)
+        if base in (int, float) or typing.get_origin(base) is tuple:
+            return True
+    return False
 
 
-def _range_bounds(rng: Range) -> dict[str, float]:
-    out: dict[str, float] = {}
-    if rng.low is not None:
-        out["exclusiveMinimum" if rng.low_open else "minimum"] = rng.low
-    if rng.high is not None:
-        out["exclusiveMaximum" if rng.high_open else "maximum"] = rng.high
-    return out
+def _numeric_fields() -> dict[str, Any]:
+    classes = {**SECTIONS, "stats": StatsSettings, "preset": PresetKeys, "run": CommandNumbers}
+    return {f"{section}.{name}": hint for section, cls in classes.items() for name, hint in hints(cls).items()
+            if _numeric(hint)}
 
 
-def _schema_bounds(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, float]:
-    """The bounds a schema property puts on a number: its own, its $ref's, its items', its first numeric branch's."""
-    out = {k: prop[k] for k in BOUNDS if k in prop}
-    if "$ref" in prop:
-        out = {**_schema_bounds(defs[prop["$ref"].rsplit("/", 1)[1]], defs), **out}
-    if "items" in prop:
-        out = {**_schema_bounds(prop["items"], defs), **out}
-    for branch in prop.get("anyOf", []):
-        found = _schema_bounds(branch, defs)
-        if found:
-            return {**found, **out}
-    return out
+# numbers any value of which is meaningful (the distribution's support is checked by a rule across fields)
+UNBOUNDED = {"agent.v_min", "agent.v_max"}
 
 
-def test_every_numeric_setting_has_a_range_and_every_range_a_setting():
-    numeric = {f"{section}.{name}" for section, hints in HINTS.items() for name, hint in hints.items()
-               if _is_numeric(hint)}
-    missing = sorted(numeric - set(RANGES))
-    assert not missing, f"add these to spirl.settings.RANGES: {missing}"
-    stray = sorted(k for k in RANGES if k.split(".")[0] in SECTIONS and k not in numeric)
-    assert not stray, f"RANGES names settings that do not exist: {stray}"
-
-
-def test_the_schema_bounds_are_the_ranges():
-    schema = yaml.safe_load(SCHEMA.read_text())
-    defs = schema["$defs"]
-    for key, rng in RANGES.items():
-        section, name = key.split(".")
-        if section in SECTIONS:
-            prop = defs[section]["properties"][name]
-        elif section == "stats":
-            prop = schema["properties"]["stats"]["properties"][name]
-        elif section == "preset":
-            prop = schema["properties"][name]
-        else:
-            continue  # run.*: numbers of the command line only
-        assert _schema_bounds(prop, defs) == _range_bounds(rng), key
+def test_every_numeric_field_has_a_range_in_its_type():
+    missing = sorted(key for key, hint in _numeric_fields().items() if range_of(hint) is None and key not in UNBOUNDED)
+    assert not missing, f"give these fields a range (Annotated[int, Range(...)], Count, Positive, ...): {missing}"
+    assert len(_numeric_fields()) > 60
 
 
 def test_ranges_contain_and_describe():
@@ -77,9 +46,14 @@ def test_ranges_contain_and_describe():
     assert Range(0, 1, low_open=True).describe() == "in (0, 1]" and Range().describe() == "any number"
 
 
-@pytest.mark.parametrize("key", ["learner.lr", "learner.gamma", "budget.eval_epsilon", "budget.checkpoint_every",
-                                 "budget.env_steps", "preset.threads"])
-def test_the_values_the_issue_named_are_out_of_range(key):
-    bad = {"learner.lr": -1, "learner.gamma": 2, "budget.eval_epsilon": 5, "budget.checkpoint_every": 0,
-           "budget.env_steps": 0, "preset.threads": 0}[key]
-    assert not RANGES[key].contains(bad)
+@pytest.mark.parametrize(("key", "bad"), [("learner.lr", -1), ("learner.gamma", 2), ("budget.eval_epsilon", 5),
+                                          ("budget.checkpoint_every", 0), ("budget.env_steps", 0),
+                                          ("preset.threads", 0), ("stats.reps", 5), ("run.seed", -1)])
+def test_the_values_the_issue_named_are_out_of_range(key, bad):
+    rng = range_of(_numeric_fields()[key])
+    assert rng is not None and not rng.contains(bad)
+
+
+def test_method_settings_are_the_sections_and_two_words():
+    names = [f.name for f in dataclasses.fields(MethodSettings)]
+    assert names == ["name", "description", "mae_variant", *SECTIONS]
