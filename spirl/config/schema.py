@@ -9,6 +9,7 @@ config-schema``); ``--check`` exits 1 when the committed file is stale, as tests
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import typing
 from pathlib import Path
@@ -33,7 +34,9 @@ _DEF_NAMES = {cls: name for name, cls in SECTIONS.items()}
 
 
 def _def_name(cls: type) -> str:
-    return _DEF_NAMES.get(cls) or ("method" if cls is MethodSettings else cls.__name__.removesuffix("Spec").lower())
+    if cls is MethodSettings:
+        return "method"
+    return _DEF_NAMES.get(cls) or re.sub(r"(Settings|Spec|Entry)$", "", cls.__name__).lower()
 
 
 def _bounds(rng: Range) -> dict[str, float]:

@@ -164,13 +164,8 @@ def check_value(where: str, value: Any, hint: Any) -> Any:
     for opt in options(hint):
         base, extras = unpack(opt)
         got = _shape(where, value, base)
-        if got is _NO:
+        if got is _NO or (typing.get_origin(base) is typing.Literal and got not in typing.get_args(base)):
             continue
-        if typing.get_origin(base) is typing.Literal and got not in typing.get_args(base):
-            if any(typing.get_origin(unpack(o)[0]) is not typing.Literal and _shape(where, value, unpack(o)[0])
-                   is not _NO for o in options(hint)):
-                continue  # a later alternative (a free string) takes it
-            raise ConfigError(f"{where}: {value!r} is not allowed; allowed: {', '.join(words(hint))}")
         for extra in extras:
             if isinstance(extra, Range) and not extra.contains(got):
                 raise ConfigError(f"{where}: must be {extra.describe()}, got {value!r}")

@@ -24,7 +24,7 @@ def _prop(section: str, name: str) -> dict[str, Any]:
     s = schema()
     if section == "preset":
         return s["properties"][name]
-    return s["$defs"]["statssettings" if section == "stats" else section]["properties"][name]
+    return s["$defs"][section]["properties"][name]
 
 
 def _find(node: Any, key: str) -> list[Any]:
