@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spirl.config import MAEArch
+from spirl.config import MAEArch, check_arch, validate_sections
 
 LN_EPS = 1e-6  # LayerNorm eps of the released MAE (timm default is 1e-5)
 NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
@@ -37,14 +37,12 @@ NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
 def validate_arch(arch: MAEArch) -> None:
     """Refuse an architecture the model cannot be built with (one sentence naming the field).
 
-    The ranges and rules live in ``spirl.config.validate`` (the one validation of every setting).
+    The ranges live on ``MAEArch``'s fields and the rules in ``spirl.config.check_arch`` (the one validation).
 
     Raises:
         ValueError: a field out of its range, a non-divisible image/patch size or width/heads, or a
             width the 2-D sin-cos embedding cannot split into four equal parts.
     """
-    from spirl.config import check_arch, validate_sections
-
     validate_sections("", {"mae": asdict(arch)})
     check_arch(arch)
 

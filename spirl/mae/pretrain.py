@@ -30,7 +30,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from spirl.config import MAEArch, PretrainSettings
+from spirl.config import (
+    ConfigError,
+    MAEArch,
+    MethodSettings,
+    PretrainSettings,
+    apply_overrides,
+    check_pretrain,
+    validate_sections,
+)
 from spirl.devices import check_precision
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
@@ -62,8 +70,6 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
     Raises:
         ValueError: a malformed pair, a section other than ``mae``/``pretrain``, an unknown key, a bad value.
     """
-    from spirl.config import ConfigError, MethodSettings, apply_overrides
-
     for pair in pairs:
         section = pair.split("=", 1)[0].split(".", 1)[0]
         if "=" in pair and "." in pair.split("=", 1)[0] and section not in SET_SECTIONS:
@@ -77,14 +83,12 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
 def validate_settings(settings: PretrainSettings, num_patches: int = 144) -> None:
     """Refuse pretraining settings that cannot run, with one sentence naming the setting.
 
-    The ranges and rules live in ``spirl.config.validate`` (the one validation of every setting).
+    The ranges live on ``PretrainSettings``' fields and the rules in ``spirl.config.check_pretrain``.
 
     Raises:
         ValueError: a field out of its range (epochs, batch size, lr, warm-up, decay, betas, mask
             ratio), a ``min_lr`` above the peak lr, or a mask ratio that hides every patch.
     """
-    from spirl.config import check_pretrain, validate_sections
-
     validate_sections("", {"pretrain": asdict(settings)})
     check_pretrain(settings, num_patches)
 
