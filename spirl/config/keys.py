@@ -39,7 +39,8 @@ class PublishedEntry:
 
     name: Annotated[str, Pattern(r"^[A-Za-z0-9][A-Za-z0-9_.()+-]*$", "a file name",
                                  "must be usable as a file name")]
-    url: Annotated[str, Pattern(r"^(https?|file)://", "a URL", "must start with https://, http:// or file://")]
+    url: Annotated[str, Pattern(r"^(https?|file)://", "a URL",
+                                "must start with https://, http:// or file://")]
     sha256: Annotated[str, Pattern(r"^[0-9a-fA-F]{64}$", "a sha256", "is not 64 hex digits")]
     source: str = ""  # where the file comes from (a paper, a repository)
 
@@ -55,7 +56,8 @@ class ComparisonEntry:
 class StudySpec:
     """One ``studies:`` entry: a question, where it is asked, a reference and its variants."""
 
-    variants: dict[str, str | MethodBody]  # label -> a method name or inline settings (method <study>-<label>)
+    # label -> a method name or inline settings (method <study>-<label>)
+    variants: dict[str, str | MethodBody]
     question: str = ""  # default: the study's name
     games: list[str] | None = None  # default: the preset's games
     seeds: Seeds | None = None  # default: the preset's seeds
@@ -116,7 +118,7 @@ STUDY_KEYS = frozenset(StudySpec.__dataclass_fields__)
 
 
 def check_published(where: str, items: Any) -> list[dict[str, str]]:
-    """A ``published:`` list (``spirl fetch-published``, a preset's): entries with name, url, sha256 (and source).
+    """A ``published:`` list (``spirl fetch-published``, a preset's): name, url, sha256 (and source) each.
 
     Returns the entries with the sha256 in lower case.
 
@@ -153,13 +155,14 @@ def check_published(where: str, items: Any) -> list[dict[str, str]]:
 
 
 def number_hint(key: str) -> Any:
-    """The type of the number ``key`` names: ``run.seed``, ``preset.threads``, ``stats.reps``, ``learner.lr``."""
+    """The type of the number ``key`` names: ``run.seed``, ``preset.threads``, ``stats.reps``, ``learner.lr``.
+    """
     section, name = key.split(".", 1)
     return hints({**NUMBER_SECTIONS, **SECTIONS}[section])[name]
 
 
 def check_number(where: str, key: str, value: Any) -> Any:
-    """A number given on the command line (``--threads``, ``--seed``, ``--n-frames``), checked as ``key``'s field."""
+    """A number given on the command line (``--threads``, ``--seed``, ...), checked as ``key``'s field is."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):

@@ -1,4 +1,4 @@
-"""Methods: the built-in ones, inheritance, ``--set`` overrides, and the rules that tie a method's fields together.
+"""Methods: the built-in ones, inheritance, ``--set`` overrides, the rules that tie fields together.
 
 A **method** is a named set of settings that may inherit (``base: spirl``) and override any field of
 ``spirl.config.settings``; ``spirl``, ``de_rainbow``, ``de_rainbow_rgb96`` and ``de_rainbow_p`` are
@@ -36,7 +36,8 @@ BUILTIN_METHODS: dict[str, dict[str, Any]] = {
     "de_rainbow_rgb96": {
         "base": "de_rainbow",
         "description": "DE-Rainbow on SPIRL's observation (96x96 RGB): isolates the encoder from the input",
-        "protocol": {"frame_size": 96, "grayscale": False},  # the appendix's reading (docs/method.md#choice-5)
+        # the appendix's reading (docs/method.md#choice-5)
+        "protocol": {"frame_size": 96, "grayscale": False},
     },
     "de_rainbow_p": {
         "base": "de_rainbow",
@@ -44,7 +45,8 @@ BUILTIN_METHODS: dict[str, dict[str, Any]] = {
         "learner": {
             "warmup_steps": "pretrain_frames",
             "matched_warmup_steps": 1600,  # same number of learning steps as DE-Rainbow
-            "replay_capacity": 100_000,  # Table 12 (the released code would keep everything, docs/method.md#choice-4)
+            # Table 12 (the released code would keep everything, docs/method.md#choice-4)
+            "replay_capacity": 100_000,
         },
     },
 }
@@ -65,17 +67,19 @@ def validate_sections(where: str, spec: dict[str, Any]) -> dict[str, Any]:
         if key in METHOD_WORDS:
             out[key] = check_fields(where, MethodSettings, {key: value}, label="settings")[key]
         elif key not in SECTIONS:
-            raise ConfigError(f"{where or 'settings'}: unknown key {key!r}" + suggest(str(key),
-                                                                                     [*SECTIONS, *METHOD_WORDS]))
+            allowed = [*SECTIONS, *METHOD_WORDS]
+            raise ConfigError(f"{where or 'settings'}: unknown key {key!r}" + suggest(str(key), allowed))
         else:
-            out[key] = check_fields(_join(where, key), SECTIONS[key], {} if value is None else value, noun="setting")
+            body = {} if value is None else value
+            out[key] = check_fields(_join(where, key), SECTIONS[key], body, noun="setting")
     return out
 
 
 def check_method_body(where: str, name: str, body: Any) -> dict[str, Any]:
-    """One preset method (``methods.NAME`` or a study's inline variant): name, shape, values; ``base`` kept."""
+    """One preset method (``methods.NAME`` or a study's inline variant) checked; its ``base`` kept."""
     if not NAME.match(str(name)):
-        raise ConfigError(f"{where}: bad method name {name!r} (letters, digits, _ and -, starting with a letter)")
+        raise ConfigError(f"{where}: bad method name {name!r} (letters, digits, _ and -, starting with a "
+                          "letter)")
     if not isinstance(body, dict):
         raise ConfigError(f"{where}: expected a mapping of settings, got {body!r}")
     base = body.get("base")
@@ -99,11 +103,11 @@ def check_arch(arch: MAEArch, where: str = "mae") -> None:
     for width, heads, name in ((arch.embed_dim, arch.num_heads, ""),
                                (arch.decoder_embed_dim, arch.decoder_num_heads, "decoder_")):
         if width % heads:
-            raise ConfigError(f"{where}.{name}embed_dim ({width}) must be a multiple of {where}.{name}num_heads "
-                              f"({heads})")
+            raise ConfigError(f"{where}.{name}embed_dim ({width}) must be a multiple of "
+                              f"{where}.{name}num_heads ({heads})")
         if width % 4:
-            raise ConfigError(f"{where}.{name}embed_dim ({width}) must be a multiple of 4 for the 2-D sin-cos "
-                              "position embedding")
+            raise ConfigError(f"{where}.{name}embed_dim ({width}) must be a multiple of 4 for the 2-D "
+                              "sin-cos position embedding")
 
 
 def check_pretrain(settings: PretrainSettings, num_patches: int = 144, where: str = "pretrain") -> None:
@@ -111,7 +115,8 @@ def check_pretrain(settings: PretrainSettings, num_patches: int = 144, where: st
     s = settings
     peak = s.blr * s.batch_size / 256
     if s.min_lr > peak:
-        raise ConfigError(f"{where}.min_lr ({s.min_lr}) must be at most the peak lr blr * batch_size / 256 ({peak:g})")
+        raise ConfigError(f"{where}.min_lr ({s.min_lr}) must be at most the peak lr blr * batch_size / 256 "
+                          f"({peak:g})")
     if int(num_patches * (1 - s.mask_ratio)) < 1:
         raise ConfigError(f"{where}.mask_ratio ({s.mask_ratio}) hides all {num_patches} patches; lower it")
 
@@ -132,7 +137,7 @@ def check_rules(settings: MethodSettings) -> None:
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` on top of ``base``, section by section (a section of ``over`` updates the same section of ``base``)."""
+    """``over`` on top of ``base``, section by section (a section of ``over`` updates ``base``'s)."""
     out = copy.deepcopy(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -221,5 +226,5 @@ def apply_overrides(settings: MethodSettings, pairs: list[str]) -> MethodSetting
 
 
 def method_file_doc(name: str, settings: MethodSettings) -> dict[str, Any]:
-    """The content of ``results/methods/{name}.yaml``: one method's fully resolved settings (``load_method``)."""
+    """The content of ``results/methods/{name}.yaml``: one method's resolved settings (``load_method``)."""
     return {"resolved_method": name, "settings": settings_to_dict(settings)}

@@ -94,7 +94,7 @@ class Preset:
 
 
 def _pretrain_frames(spec: Any) -> None:
-    """Game names of a ``pretrain_frames`` mapping (``default`` allowed); the counts are checked by their type."""
+    """Game names of a ``pretrain_frames`` mapping (``default`` allowed); its type checks the counts."""
     for game in spec if isinstance(spec, dict) else []:
         if game != "default":
             try:
@@ -105,7 +105,7 @@ def _pretrain_frames(spec: Any) -> None:
 
 def parse_study(name: str, body: dict[str, Any], methods: dict[str, dict[str, Any]], gs: list[str],
                 seeds: list[int]) -> tuple[Study, dict[str, dict[str, Any]]]:
-    """One ``studies:`` entry (checked against ``StudySpec``) -> the study and the methods its inline variants add.
+    """One ``studies:`` entry (checked as ``StudySpec``) -> the study and the methods its inline variants add.
 
     ``methods`` holds the method bodies known so far (a variant may name one); the inline variants
     come back as bodies named ``<study>-<label>``.
@@ -119,7 +119,8 @@ def parse_study(name: str, body: dict[str, Any], methods: dict[str, dict[str, An
     for label, variant in spec.variants.items():
         if isinstance(variant, str):
             if variant not in methods:
-                raise ConfigError(f"{where}.variants.{label}: unknown method {variant!r}" + suggest(variant, methods))
+                raise ConfigError(f"{where}.variants.{label}: unknown method {variant!r}"
+                                  + suggest(variant, methods))
             variants[str(label)] = variant
         else:
             method = f"{name}-{label}"
@@ -273,7 +274,8 @@ def check_preset(raw: Any, path: str = "<preset>") -> Preset:
         seeds.setdefault((method, game), set()).add(seed)
     for (method, game), found in seeds.items():
         if len(found) < 2:  # runs are the unit of every statistic; spirl stats refuses one
-            raise ConfigError(f"method {method!r} has {len(found)} seed on {game}; the statistics need at least 2")
+            raise ConfigError(f"method {method!r} has {len(found)} seed on {game}; the statistics need at "
+                              "least 2")
     for method, game, _ in preset.runs():
         s = preset.methods[method]
         ratio = s.saliency.max_ratio
@@ -295,7 +297,8 @@ def summary(preset: Preset, path: str) -> str:
 def read_studies(path: str | Path) -> list[Study]:
     """Studies from a study file (one study or a list, as ``Study.to_dict`` writes) or from a preset."""
     raw = read_yaml(path, what="study file", error=ConfigError)
-    if isinstance(raw, dict) and "variants" not in raw:  # a preset: its studies, expanded as the workflow does
+    # a preset: its studies, expanded as the workflow does
+    if isinstance(raw, dict) and "variants" not in raw:
         return list(parse_preset(raw, str(path)).studies.values())
     items = raw if isinstance(raw, list) else [raw]
     return [study_from_file(body, f"{path}: study {i}") for i, body in enumerate(items)]

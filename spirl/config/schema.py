@@ -23,7 +23,7 @@ from spirl.config.settings import MethodSettings, Pattern, Range
 from spirl.config.validate import hints, options, type_name, unpack
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-HEADER = ("# GENERATED from the dataclasses of spirl/config/ by `python -m spirl.config.schema`; do not edit.\n"
+HEADER = ("# GENERATED from the fields of spirl/config/ by `python -m spirl.config.schema`; do not edit.\n"
           "# tests/config/test_schema.py fails when this file is stale.\n")
 FLOAT = {  # PyYAML reads 1e-4 (no dot) as a string, so a float may arrive as one; spirl checks its range then
     "description": "a number",
@@ -112,7 +112,8 @@ class _Writer:
         if origin is typing.Literal:
             return {"enum": list(args)}
         if origin is tuple:
-            return {"type": "array", "minItems": len(args), "maxItems": len(args), "items": self.node(args[0])}
+            n = len(args)
+            return {"type": "array", "minItems": n, "maxItems": n, "items": self.node(args[0])}
         if origin is list:
             return {"type": "array", "items": self.node(args[0])}
         if origin is dict:

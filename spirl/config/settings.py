@@ -18,7 +18,7 @@ from typing import Annotated, Literal, get_args
 
 @dataclass(frozen=True)
 class Range:
-    """The numbers a numeric setting allows: ``low``/``high`` bounds, inclusive unless ``low_open``/``high_open``."""
+    """The numbers a numeric setting allows: ``low``/``high``, inclusive unless ``low_open``/``high_open``."""
 
     low: float | None = None
     high: float | None = None
@@ -36,7 +36,8 @@ class Range:
     def describe(self) -> str:
         """``>= 1``, ``> 0``, ``in [0, 1]``, ``in (0, 1]``, ``in [0, 1)``, or ``any number``."""
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"in {left}{self.low:g}, {self.high:g}{right}"
         if self.low is not None:
             return f"{'>' if self.low_open else '>='} {self.low:g}"
         if self.high is not None:
@@ -66,7 +67,8 @@ Precision = Literal["float32", "bfloat16", "float16"]
 
 # The allowed numbers, named once.
 POSITIVE, AT_LEAST_1, AT_LEAST_0 = Range(0, low_open=True), Range(1), Range(0)
-UNIT, RATIO, FRACTION = Range(0, 1), Range(0, 1, low_open=True), Range(0, 1, high_open=True)  # [0,1] (0,1] [0,1)
+# [0, 1], (0, 1] and [0, 1)
+UNIT, RATIO, FRACTION = Range(0, 1), Range(0, 1, low_open=True), Range(0, 1, high_open=True)
 Count = Annotated[int, AT_LEAST_1]  # a whole number >= 1
 Index = Annotated[int, AT_LEAST_0]  # a whole number >= 0
 Positive = Annotated[float, POSITIVE]
@@ -109,7 +111,7 @@ class ProtocolSettings:
 
 @dataclass
 class MAEArch:
-    """The MAE architecture (docs/method.md#step-mae, appendix Table 4); the decoder-size ablation changes it."""
+    """The MAE architecture (docs/method.md#step-mae, appendix Table 4); the decoder ablation changes it."""
 
     img_size: Annotated[int, Range(8)] = 96
     patch_size: Count = 8
@@ -138,8 +140,9 @@ class PretrainSettings:
     mask_ratio: Fraction = 0.75
     # released code: loss over all 144 patches, not only the masked ones (docs/method.md#choice-10)
     loss_all: bool = True
-    # float32: exact, bit-repeatable on CPU. bfloat16 / float16 (CUDA only): autocast of the forward pass, float16
-    # with a GradScaler as the released code's CUDA AMP (docs/method.md#choice-19; spirl.devices.check_precision).
+    # float32: exact, bit-repeatable on CPU. bfloat16 / float16 (CUDA only): autocast of the forward pass,
+    # float16 with a GradScaler as the released code's CUDA AMP (docs/method.md#choice-19;
+    # spirl.devices.check_precision).
     precision: Precision = "float32"
 
 
@@ -149,16 +152,19 @@ class SaliencySettings:
 
     # dynamic (Lorenz rule) | fixed (top-K by error) | random (dynamic K, random patches)
     selection: Selection = "dynamic"
-    # None or "paper": the game's adopted ratio (Table 13); "ideal": Fig. 8's; "auto": measured (saliency-stats)
+    # None or "paper": the game's adopted ratio (Table 13); "ideal": Fig. 8's; "auto": measured by
+    # spirl saliency-stats
     max_ratio: Ratio | RatioWord | None = None
     # 1 as released (two-step chord vs 1/P); 2 = the exact 45-degree tangent (docs/method.md#choice-8)
     xscale: Positive = 1.0
     fixed_ratio: Ratio | None = None  # fixed selection: K = floor(144 * fixed_ratio); None means K = Kmax
-    # The per-frame path (error map, K, selection, features) in float32 (exact, the reference), bfloat16 (CUDA, or
-    # CPUs with AMX/AVX512-BF16) or float16 (CUDA only); docs/costs.md#reduced-precision gives the agreement.
+    # The per-frame path (error map, K, selection, features) in float32 (exact, the reference), bfloat16
+    # (CUDA, or CPUs with AMX/AVX512-BF16) or float16 (CUDA only); docs/costs.md#reduced-precision gives the
+    # agreement.
     precision: Precision = "float32"
-    # Reuse the error of a patch whose 3x3-patch neighbourhood was seen before in the run: the same computation
-    # on the same pixels, so exact to float rounding; 4-6x fewer error maps on Atari (docs/costs.md#the-error-cache).
+    # Reuse the error of a patch whose 3x3-patch neighbourhood was seen before in the run: the same
+    # computation on the same pixels, so exact to float rounding; 4-6x fewer error maps on Atari
+    # (docs/costs.md#the-error-cache).
     error_cache: bool = True
 
 
@@ -172,15 +178,19 @@ class AgentSettings:
     v_min: float = -10.0
     v_max: float = 10.0
     dueling: bool = True
-    noisy_sigma0: NonNegative = 0.5  # released code 0.5 (docs/method.md#choice-6); the DE-Rainbow paper used 0.1
+    # released code 0.5 (docs/method.md#choice-6); the DE-Rainbow paper used 0.1
+    noisy_sigma0: NonNegative = 0.5
     # SPIRL attention module (Table 13)
     proj_dim: Count = 32
     attention_heads: Count = 8
     attention_mlp: Count = 128
     attention_depth: Count = 1
-    residual: bool = False  # paper: no residual in the block; released code: residual (docs/method.md#choice-2)
-    pooling: Pooling = "cls"  # cls (one shared trainable token per frame) | avg (mean over Kmax tokens, Table 15)
-    padding: Padding = "zero"  # zero (as released) | token (trainable pad) | mask (masked attention), Table 14
+    # paper: no residual in the block; released code: residual (docs/method.md#choice-2)
+    residual: bool = False
+    # cls (one shared trainable token per frame) | avg (mean over Kmax tokens, Table 15)
+    pooling: Pooling = "cls"
+    # zero (as released) | token (trainable pad) | mask (masked attention), Table 14
+    padding: Padding = "zero"
 
 
 @dataclass
@@ -198,17 +208,19 @@ class LearnerSettings:
     double_dqn: bool = True
     # uniform-random steps before learning; "pretrain_frames" for DE-Rainbow-P
     warmup_steps: Index | Literal["pretrain_frames"] = 1600
-    warmup_random_actions: bool = True  # the released 400K command acts greedily from step 0 (docs/method.md#choice-7)
+    # the released 400K command acts greedily from step 0 (docs/method.md#choice-7)
+    warmup_random_actions: bool = True
     # DE-Rainbow-P: the warm-up of the method it is matched to; its env steps grow by warmup_steps minus this,
     # so both make the same number of learning steps (Table 12). None: no extension.
     matched_warmup_steps: Index | None = None
-    replay_capacity: Count | None = None  # None keeps every transition (as released); Table 12: 100K for DE-Rainbow-P
+    # None keeps every transition (as released); Table 12: 100K for DE-Rainbow-P
+    replay_capacity: Count | None = None
     per_alpha: NonNegative = 0.5
     per_beta0: Unit = 0.4  # annealed linearly to 1 over the run
     # released code: new transitions get priority 1.0 (docs/method.md#choice-13); "max": original Rainbow
     new_priority: NewPriority = "one"
-    # C51 loss: log_softmax of the logits as released (algos.py); "clamped": log(softmax.clamp(1e-6, 1)) as rlpyt,
-    # which gives atoms below 1e-6 no gradient (docs/method.md#choice-29)
+    # C51 loss: log_softmax of the logits as released (algos.py); "clamped": log(softmax.clamp(1e-6, 1)) as
+    # rlpyt, which gives atoms below 1e-6 no gradient (docs/method.md#choice-29)
     log_probs: LogProbs = "log_softmax"
 
 
@@ -219,7 +231,8 @@ class BudgetSettings:
     env_steps: Count = 100_000
     eval_points: Count = 10  # evaluations evenly spaced, the last at the final step; none at step 0
     eval_episodes: Count = 50  # one episode per environment, run in lockstep
-    # the last evaluation's episodes (Table 2 reads only the last one); None: eval_episodes, the paper's protocol
+    # the last evaluation's episodes (Table 2 reads only the last one); None: eval_episodes, the paper's
+    # protocol
     final_eval_episodes: Count | None = None
     eval_epsilon: Unit = 0.001
     checkpoint_every: Count = 5_000  # env steps between resumable checkpoints
@@ -248,7 +261,8 @@ class StatsSettings:
 
     reps: Annotated[int, Range(10)] = 2000  # stratified-bootstrap replicates (rliable's recommended protocol)
     seed: Index = 0  # random state of the bootstrap
-    pairs: list[Pair] = field(default_factory=list)  # "X:Y" probability-of-improvement pairs; empty: every pair
+    # "X:Y" probability-of-improvement pairs; empty: every pair
+    pairs: list[Pair] = field(default_factory=list)
     # rliable's bootstrap interval method for aggregates and curves; bca covers best at 3-10 runs
     # (docs/statistics.md#coverage)
     interval: IntervalMethod = "bca"

@@ -18,7 +18,7 @@ STUDY_TABLES = ("table14", "table15-100k", "table15-400k")  # paper tables a stu
 
 
 def paper_table_tag(text: Any) -> str | None:
-    """Which paper table a study's free-text ``table:`` names: ``table14``, ``table15-100k``, ``table15-400k``.
+    """Which paper table a study's free-text ``table:`` names: ``table14``, ``table15-100k`` or ``-400k``.
 
     ``Table 14`` -> ``table14``; ``Table 15 (400K columns)`` -> ``table15-400k``; ``Table 15`` or
     ``Table 15 (100K columns)`` -> ``table15-100k``; anything else (another table, a figure) -> None.
@@ -53,7 +53,7 @@ class Study:
         return paper_table_tag(self.table)
 
     def to_dict(self) -> dict[str, Any]:
-        """The study file ``results/studies/{name}.yaml`` (variants as method names); read by ``read_studies``."""
+        """The study file ``results/studies/{name}.yaml`` (variants as method names), for ``read_studies``."""
         return {"name": self.name, "question": self.question, "table": self.table, "games": self.games,
                 "seeds": self.seeds, "reference": self.reference, "variants": self.variants}
 
@@ -67,13 +67,15 @@ def study_from_file(body: Any, where: str) -> Study:
         if key not in {*STUDY_KEYS, "name"}:
             raise ConfigError(f"{where}: unknown key {key!r}" + suggest(key, {*STUDY_KEYS, "name"}))
     variants = body.get("variants")
-    if not isinstance(variants, dict) or len(variants) < 2 or not all(isinstance(v, str) for v in variants.values()):
+    if (not isinstance(variants, dict) or len(variants) < 2
+            or not all(isinstance(v, str) for v in variants.values())):
         raise ConfigError(f"{where}: variants must map at least two labels to method names")
     variants = {str(k): v for k, v in variants.items()}
     reference = str(body.get("reference", next(iter(variants.values()))))
     reference = variants.get(reference, reference)
     if reference not in variants.values():
-        raise ConfigError(f"{where}: reference {reference!r} is not one of the variants ({', '.join(variants)})")
+        raise ConfigError(f"{where}: reference {reference!r} is not one of the variants "
+                          f"({', '.join(variants)})")
     gs = parse_games(f"{where}.games", body["games"]) if body.get("games") else []
     seeds = parse_seeds(f"{where}.seeds", body["seeds"]) if body.get("seeds") is not None else []
     return Study(name, str(body.get("question", name)), gs, seeds, reference, variants, body.get("table"))
