@@ -10,7 +10,6 @@ by ``spirl.config.methods``, a ``published:`` entry by :func:`check_published`).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -26,7 +25,7 @@ from spirl.config.settings import (
     PretrainSettings,
     StatsSettings,
 )
-from spirl.config.validate import NAME, ConfigError, hints, range_of
+from spirl.config.validate import NAME, ConfigError, check_value, hints
 
 Name = Annotated[str, Pattern(NAME.pattern, "a name", "use letters, digits, _ and -, starting with a letter")]
 Seeds = Count | list[Index]  # a count (3: seeds 0, 1, 2) or a list of seeds
@@ -165,9 +164,4 @@ def check_number(where: str, key: str, value: Any) -> Any:
     """A number given on the command line (``--threads``, ``--seed``, ...), checked as ``key``'s field is."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
-    rng = range_of(number_hint(key))
-    if rng is not None and not rng.contains(value):
-        raise ConfigError(f"{where}: must be {rng.describe()}, got {value!r}")
-    return value
+    return check_value(where, value, number_hint(key))
