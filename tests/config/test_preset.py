@@ -1,10 +1,12 @@
 """spirl.config.preset: a preset's keys, games, seeds, methods and comparison, and its one-line refusals."""
 
+import dataclasses
+
 import pytest
 import yaml
 
 from spirl import cli
-from spirl.config import ConfigError, parse_preset
+from spirl.config import ConfigError, parse_preset, resolve_method
 
 
 @pytest.mark.parametrize(
@@ -58,3 +60,13 @@ def test_one_game_key_stands_for_a_list_of_one():
         parse_preset({"game": "MsPacman", "games": ["Seaquest"]})
     with pytest.raises(ConfigError, match="unknown game 'Pacmann'"):
         parse_preset({"game": "Pacmann"})
+
+
+def test_a_preset_is_frozen_and_holds_every_method_resolved(small):
+    p = parse_preset(small)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.games = ["Pong"]  # type: ignore[misc]
+    assert p.methods["padding-mask"].agent.padding == "mask" and p.methods["spirl"].budget.env_steps == 2000
+    copy = resolve_method(p, "spirl")
+    copy.agent.padding = "token"  # the caller's copy; the preset's own stays
+    assert p.methods["spirl"].agent.padding == "zero" and p.stats.reps == 2000
