@@ -11,6 +11,7 @@ and the game table. Each failure names the page and the broken reference.
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import shutil
 import subprocess
@@ -204,8 +205,10 @@ def _module_problem(dotted: str) -> str | None:
             if rest and rest[0] not in _top_level_names(module):
                 return f"{dotted}: {_rel(module)} defines no {rest[0]!r}"
             return None
-        if i >= 2 and (path / "__init__.py").is_file():  # spirl.pkg.name defined in the package's __init__
-            return None if part in _top_level_names(path / "__init__.py") else f"{dotted}: no module {part!r}"
+        if i >= 2 and (path / "__init__.py").is_file():  # spirl.pkg.name defined or given by the package
+            given = part in _top_level_names(path / "__init__.py") or hasattr(
+                importlib.import_module(".".join(parts[:i])), part)  # spirl.config loads its names lazily
+            return None if given else f"{dotted}: no module {part!r}"
         return f"{dotted}: no module {'.'.join(parts[: i + 1])}"
     return None
 

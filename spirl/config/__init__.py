@@ -10,67 +10,44 @@
 - ``spirl.config.plan``: one run's concrete numbers on one game (``for_game``).
 - ``spirl.config.schema``: the JSON Schema (``workflow/schemas/config.schema.yaml``), written from the fields.
 
-The names other modules use are importable from here.
+The names other modules use are importable from here (``from spirl.config import parse_preset``). Each
+is loaded from its module on first use, so a low-level module that needs only a setting's type
+(``spirl.devices``: ``Precision``) does not load the preset reader, and no import cycle runs
+through this package.
 """
 
-from spirl.config.keys import STUDY_KEYS, PresetKeys, check_number, check_published
-from spirl.config.methods import (
-    BUILTIN_METHODS,
-    SECTIONS,
-    apply_overrides,
-    check_arch,
-    check_pretrain,
-    check_rules,
-    merge,
-    method_file_doc,
-    settings_from_dict,
-    settings_to_dict,
-    validate_sections,
-)
-from spirl.config.plan import RunPlan, for_game, resolve_max_ratio
-from spirl.config.preset import (
-    Preset,
-    check_preset,
-    load_method,
-    load_preset,
-    mae_settings,
-    parse_preset,
-    read_studies,
-    resolve_method,
-)
-from spirl.config.settings import (
-    DEVICE,
-    AgentSettings,
-    BudgetSettings,
-    Encoder,
-    IntervalMethod,
-    LearnerSettings,
-    LogProbs,
-    MAEArch,
-    MethodSettings,
-    NewPriority,
-    Padding,
-    Pooling,
-    Precision,
-    PretrainSettings,
-    ProtocolSettings,
-    Range,
-    SaliencySettings,
-    Selection,
-    StatsSettings,
-    allowed,
-)
-from spirl.config.studies import STUDY_TABLES, Study, paper_table_tag
-from spirl.config.validate import ConfigError, parse_games, parse_seeds, suggest
+from __future__ import annotations
 
-__all__ = [
-    "BUILTIN_METHODS", "DEVICE", "SECTIONS", "STUDY_KEYS", "STUDY_TABLES", "AgentSettings", "BudgetSettings",
-    "ConfigError", "Encoder", "IntervalMethod", "LearnerSettings", "LogProbs", "MAEArch", "MethodSettings",
-    "NewPriority", "Padding", "Pooling", "Precision", "Preset", "PresetKeys", "PretrainSettings",
-    "ProtocolSettings", "Range", "RunPlan", "SaliencySettings", "Selection", "StatsSettings", "Study",
-    "allowed", "apply_overrides", "check_arch", "check_number", "check_preset", "check_pretrain",
-    "check_published", "check_rules", "for_game", "load_method", "load_preset", "mae_settings", "merge",
-    "method_file_doc", "paper_table_tag", "parse_games", "parse_preset", "parse_seeds", "read_studies",
-    "resolve_max_ratio", "resolve_method", "settings_from_dict", "settings_to_dict", "suggest",
-    "validate_sections",
-]
+import importlib
+from typing import Any
+
+# module -> the names it gives this package
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "keys": ("STUDY_KEYS", "PresetKeys", "check_number", "check_published"),
+    "methods": ("BUILTIN_METHODS", "SECTIONS", "apply_overrides", "check_arch", "check_pretrain", "check_rules",
+                "merge", "method_file_doc", "settings_from_dict", "settings_to_dict", "validate_sections"),
+    "plan": ("RunPlan", "for_game", "resolve_max_ratio"),
+    "preset": ("Preset", "check_preset", "load_method", "load_preset", "mae_settings", "parse_preset",
+               "read_studies", "resolve_method"),
+    "settings": ("DEVICE", "AgentSettings", "BudgetSettings", "Encoder", "IntervalMethod", "LearnerSettings",
+                 "LogProbs", "MAEArch", "MethodSettings", "NewPriority", "Padding", "Pooling", "Precision",
+                 "PretrainSettings", "ProtocolSettings", "Range", "SaliencySettings", "Selection",
+                 "StatsSettings", "allowed"),
+    "studies": ("STUDY_TABLES", "Study", "paper_table_tag"),
+    "validate": ("ConfigError", "parse_games", "parse_seeds", "suggest"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    """``spirl.config.NAME``: loaded from its module on first use."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'spirl.config' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"spirl.config.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
