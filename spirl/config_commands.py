@@ -7,8 +7,7 @@ import argparse
 
 import yaml
 
-from spirl.config import ConfigError, check_preset, load_preset, method_file_doc, resolve_method
-from spirl.config.preset import summary
+from spirl.config import ConfigError, check_preset, load_preset, method_file_doc, preset_summary, resolve_method
 from spirl.utils import read_yaml
 
 
@@ -34,7 +33,7 @@ def configure_resolve_method(parser: argparse.ArgumentParser) -> None:
 def _check_cmd(args: argparse.Namespace) -> int:
     # exactly what the Snakefile runs before any job (check_preset)
     preset = check_preset(read_yaml(args.config, what="preset", error=ConfigError), str(args.config))
-    print(summary(preset, str(args.config)))
+    print(preset_summary(preset, str(args.config)))
     if args.list:
         for method, game, seed in preset.runs():
             print(f"  {method:<28} {game:<14} {seed}")

@@ -28,7 +28,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                 "merge", "method_file_doc", "settings_from_dict", "settings_to_dict", "validate_sections"),
     "plan": ("RunPlan", "for_game", "resolve_max_ratio"),
     "preset": ("Preset", "check_preset", "load_method", "load_preset", "mae_settings", "parse_preset",
-               "read_studies", "resolve_method"),
+               "preset_summary", "read_studies", "resolve_method"),
     "settings": ("DEVICE", "AgentSettings", "BudgetSettings", "Encoder", "IntervalMethod", "LearnerSettings",
                  "LogProbs", "MAEArch", "MethodSettings", "NewPriority", "Padding", "Pooling", "Precision",
                  "PretrainSettings", "ProtocolSettings", "Range", "SaliencySettings", "Selection",

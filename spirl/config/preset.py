@@ -287,7 +287,7 @@ def check_preset(raw: Any, path: str = "<preset>") -> Preset:
     return preset
 
 
-def summary(preset: Preset, path: str) -> str:
+def preset_summary(preset: Preset, path: str) -> str:
     """The line ``spirl check-config`` prints for a valid preset."""
     return (f"{path}: valid; {len(preset.games)} games, {len(preset.method_names())} methods, "
             f"{len(preset.maes())} MAE pretrainings, {len(preset.runs())} training runs, "
