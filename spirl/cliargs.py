@@ -45,7 +45,7 @@ def number(key: str, kind: type = int) -> Callable[[str], Any]:
 def device(text: str) -> str:
     """An argparse ``type`` for ``--device``: auto, cpu, cuda or cuda:N (``spirl.config.DEVICE``)."""
     if not re.match(DEVICE.regex, text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not {DEVICE.what}; {DEVICE.hint}")
+        raise argparse.ArgumentTypeError(DEVICE.refuse(text))
     return text
 
 

@@ -36,11 +36,11 @@ MethodBody = Annotated[dict[str, Any], MethodSettings]  # a method: a base and o
 class PublishedEntry:
     """One ``published:`` entry: a per-run score file to fetch (``spirl fetch-published``)."""
 
-    name: Annotated[str, Pattern(r"^[A-Za-z0-9][A-Za-z0-9_.()+-]*$", "a file name",
-                                 "must be usable as a file name")]
-    url: Annotated[str, Pattern(r"^(https?|file)://", "a URL",
-                                "must start with https://, http:// or file://")]
-    sha256: Annotated[str, Pattern(r"^[0-9a-fA-F]{64}$", "a sha256", "is not 64 hex digits")]
+    name: Annotated[str, Pattern(r"^[A-Za-z0-9][A-Za-z0-9_.()+-]*$", "usable as a file name",
+                                 "use letters, digits and _.()+-")]
+    url: Annotated[str, Pattern(r"^(https?|file)://", "a URL to fetch",
+                                "it must start with https://, http:// or file://")]
+    sha256: Annotated[str, Pattern(r"^[0-9a-fA-F]{64}$", "64 hex digits")]
     source: str = ""  # where the file comes from (a paper, a repository)
 
 
@@ -145,7 +145,7 @@ def check_published(where: str, items: Any) -> list[dict[str, str]]:
         entry = {k: str(item[k]) for k in PUBLISHED_KEYS if k in item}
         for key, pattern in patterns.items():
             if not re.match(pattern.regex, entry[key]):
-                raise ConfigError(f"{at}: {key} {entry[key]!r} {pattern.hint}")
+                raise ConfigError(f"{at}: {key} {pattern.refuse(entry[key])}")
         entry["sha256"] = entry["sha256"].lower()
         if any(e["name"] == entry["name"] for e in out):
             raise ConfigError(f"{at}: name {entry['name']!r} appears twice")

@@ -96,7 +96,7 @@ class _Writer:
             if isinstance(extra, Range):
                 out.update(_bounds(extra))
             elif isinstance(extra, Pattern):
-                out.update({"type": "string", "pattern": extra.regex, "description": extra.hint})
+                out.update({"type": "string", "pattern": extra.regex, "description": extra.what})
         return out
 
     def plain(self, base: Any) -> dict[str, Any]:

@@ -51,7 +51,11 @@ class Pattern:
 
     regex: str
     what: str  # "a device": the message says "'x' is not a device; <hint>"
-    hint: str
+    hint: str = ""  # how to write one
+
+    def refuse(self, value: object) -> str:
+        """The refusal of ``value``: ``'tpu' is not a device; use auto, cpu, cuda or cuda:N``."""
+        return f"{value!r} is not {self.what}" + (f"; {self.hint}" if self.hint else "")
 
 
 # The allowed words of every word-valued setting (the code that branches on them reads these).

@@ -170,7 +170,7 @@ def check_value(where: str, value: Any, hint: Any) -> Any:
             if isinstance(extra, Range) and not extra.contains(got):
                 raise ConfigError(f"{where}: must be {extra.describe()}, got {value!r}")
             if isinstance(extra, Pattern) and not re.match(extra.regex, got):
-                raise ConfigError(f"{where}: {value!r} is not {extra.what}; {extra.hint}")
+                raise ConfigError(f"{where}: {extra.refuse(value)}")
         return got
     if words(hint) and isinstance(value, str):
         raise ConfigError(f"{where}: {value!r} is not allowed; allowed: {', '.join(words(hint))}")

@@ -43,7 +43,7 @@ def test_published_entries():
     entry = {"name": "X.json", "url": "https://e.org/x.json", "sha256": SHA.upper()}
     assert check_published("p", [entry]) == [{**entry, "sha256": SHA}]
     for bad, needle in [({**entry, "sha256": "abc"}, "p[0]: sha256 'abc' is not 64 hex digits"),
-                        ({**entry, "url": "ftp://x"}, "p[0]: url 'ftp://x' must start with https://"),
+                        ({**entry, "url": "ftp://x"}, "p[0]: url 'ftp://x' is not a URL to fetch; it must start with https://"),
                         ({"name": "X", "sha256": SHA}, "p[0]: missing url"),
                         ({**entry, "size": 1}, "p[0]: unknown key(s) size")]:
         with pytest.raises(ConfigError) as err:
