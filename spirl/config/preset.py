@@ -28,7 +28,7 @@ from spirl.config.methods import (
     settings_to_dict,
 )
 from spirl.config.plan import resolve_max_ratio
-from spirl.config.settings import MethodSettings, StatsSettings
+from spirl.config.settings import BudgetSettings, MethodSettings, StatsSettings
 from spirl.config.studies import Study, study_from_file
 from spirl.config.validate import ConfigError, check_fields, parse_games, parse_seeds, suggest
 from spirl.utils import read_yaml
@@ -195,7 +195,7 @@ def parse_preset(raw: dict[str, Any], path: str = "<preset>") -> Preset:
         path=path, games=gs, seeds=seeds, methods=methods, mae_variants=mae_variants, comparison=comparison,
         studies=studies, stats=stats, published=published, report_title=title or default_title, demo=demo,
         threads=keys.threads, runs_per_gpu=keys.runs_per_gpu,
-        device=settings_from_dict({"budget": under["budget"]}).budget.device,
+        device=BudgetSettings(**under["budget"]).device,
         pretrain_frames_spec=keys.pretrain_frames,
     )
 
