@@ -1,7 +1,6 @@
 """The masked autoencoder (MAE) that SPIRL pretrains per game (docs/method.md#step-mae, appendix Table 4).
 
 A small ViT written as named steps, each with its shapes:
-
     imgs (B, 3, 96, 96) in [0, 1]
       -> patchify                 (B, P, p*p*3)      P = 144 patches of 8 x 8, values ordered (p_row, p_col, channel)
       -> embed_patches            (B, P, D)          conv patch embedding + fixed 2-D sin-cos position
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spirl.fields import check_arch, validate_sections
 from spirl.settings import MAEArch
 
 LN_EPS = 1e-6  # LayerNorm eps of the released MAE (timm default is 1e-5)
@@ -43,7 +43,6 @@ def validate_arch(arch: MAEArch) -> None:
         ValueError: a field out of its range, a non-divisible image/patch size or width/heads, or a
             width the 2-D sin-cos embedding cannot split into four equal parts.
     """
-    from spirl.fields import check_arch, validate_sections
 
     validate_sections("", {"mae": asdict(arch)})
     check_arch(arch)
