@@ -27,7 +27,8 @@ EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("spirl.commands.collect", "collect random-policy frames of one game into a .npz dataset"),
     "pretrain": ("spirl.commands.pretrain", "pretrain the MAE on a frame dataset (resumable)"),
-    "saliency-stats": ("spirl.commands.saliency_stats", "uncapped dynamic-K histogram and ideal maximal ratio (Fig. 8)"),
+    "saliency-stats": ("spirl.commands.saliency_stats",
+                       "uncapped dynamic-K histogram and ideal maximal ratio (Fig. 8)"),
     "visualize": ("spirl.commands.visualize", "error maps, Lorenz curves and selections as PNG (Figs. 2-3)"),
     "resolve-method": ("spirl.commands.config", "write one method's fully resolved settings as YAML"),
     "check-config": ("spirl.commands.config", "validate a preset and list the runs it expands to"),
@@ -40,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attention": ("spirl.commands.attention", "policy-attention strip (PNG + GIF) of a trained SPIRL run"),
     "report": ("spirl.commands.report", "assemble reports/report.html"),
     "fetch-published": ("spirl.commands.fetch_published", "download published per-run scores, checking sha256"),
+    "unlock": ("spirl.commands.unlock", "remove the lock a killed Snakemake left, when no Snakemake works there"),
     "bench": ("spirl.commands.bench", "benchmarks of the hot paths against their straightforward versions"),
 }
 

@@ -22,7 +22,7 @@ import pytest
 from spirl import cli
 from spirl.analysis import paper_numbers
 from spirl.atari import games
-from spirl.bench import BENCHMARKS
+from spirl.commands.bench import BENCHMARKS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -239,7 +239,8 @@ def test_named_commands_exist(page):
             if command not in cli.COMMANDS:
                 problems.append(f"{_rel(page)}: 'spirl {command}' is not a command (spirl.cli.COMMANDS)")
             elif command == "bench" and sub and sub not in BENCHMARKS:
-                problems.append(f"{_rel(page)}: 'spirl bench {sub}' is not a benchmark (spirl.bench.BENCHMARKS)")
+                problems.append(f"{_rel(page)}: 'spirl bench {sub}' is not a benchmark "
+                                f"(spirl.commands.bench.BENCHMARKS)")
     assert not problems, "\n".join(sorted(set(problems)))
 
 

@@ -37,7 +37,7 @@ def test_source_files_are_transitive_with_package_inits(tree):
     assert source_files("spirl.c", tree) == ["spirl/__init__.py", "spirl/a/__init__.py", "spirl/a/x.py",
                                              "spirl/a/y.py", "spirl/b.py", "spirl/c.py"]
     assert source_files("spirl.b", tree) == ["spirl/__init__.py", "spirl/b.py"]
-    with pytest.raises(ValueError, match="spirl.nothing is not a module"):
+    with pytest.raises(ValueError, match=r"spirl\.nothing is not a module"):
         source_files("spirl.nothing", tree)
 
 

@@ -10,7 +10,7 @@ from spirl.imports import cycles, import_graph
 
 SPIRL = Path(__file__).resolve().parents[1] / "spirl"
 GROUND = {"settings", "fields", "config", "studies", "plan", "utils", "integrity", "outputs", "imports",
-          "progress", "devices"}
+          "progress", "devices", "workflow_plan", "workflow_lock"}
 # Bottom to top: what each room may import (besides itself and the ground). The game table is a leaf
 # data module that the ground's validation reads for game names; the analysis reads files only, through
 # their owners' readers (the K histogram's is spirl.saliency.kstats).

@@ -53,7 +53,6 @@ def add_force(parser: argparse.ArgumentParser, what: str = "its outputs") -> Non
 
 class _OldSpelling(argparse.Action):
     """Store into the new option's ``dest`` and say, once, what the option is now called."""
-
     def __init__(self, *args: Any, new: str, **kwargs: Any) -> None:
         self.new = new
         super().__init__(*args, **kwargs)

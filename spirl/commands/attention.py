@@ -23,7 +23,6 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_attention(parser: argparse.ArgumentParser) -> None:
     """``spirl attention --run results/runs/spirl/GAME/SEED --mae results/mae/paper/GAME/model.pt --out DIR``."""
-
     parser.add_argument("--run", required=True, help="a finished SPIRL run directory (with run.json)")
     parser.add_argument("--mae", required=True, help="the MAE checkpoint the run used")
     parser.add_argument("--out", required=True, help="directory for attention.png, attention.gif, attention.csv")

@@ -15,7 +15,6 @@ from spirl.outputs import refuse_existing, refuse_oversized
 
 def configure_collect(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl collect``."""
-
     parser.add_argument("--game", required=True, help="game, any spelling (MsPacman, ms_pacman, ALE/MsPacman-v5)")
     parser.add_argument("--n-frames", type=number("preset.pretrain_frames"), default=None,
                         help="frames to collect (default: the paper's 5,000 for Frostbite, 50,000 otherwise)")

@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_fetch_published(parser: argparse.ArgumentParser) -> None:
     """``spirl fetch-published --published-config CONFIG --out DIR [--only NAME ...]``."""
-
     parser.add_argument("--published-config", default=None,
                         help="(required) YAML/JSON with a 'published:' list (name, url, sha256), e.g. a preset")
     old_spelling(parser, "--config", "--published-config", "published_config")

@@ -24,7 +24,6 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_plots(parser: argparse.ArgumentParser) -> None:
     """``spirl plots --scores results/scores.csv --stats reports/stats --k-hist ... --out reports/figures/``."""
-
     parser.add_argument("--scores", help="tidy scores CSV (learning curves, study bars)")
     parser.add_argument("--stats", help="directory written by 'spirl stats' (aggregates, profiles, poi, curves)")
     parser.add_argument("--k-hist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files")

@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_saliency_stats(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl saliency-stats``."""
-
     parser.add_argument("--mae", required=True, help="MAE checkpoint (model.pt) saved with its decoder")
     parser.add_argument("--frames", required=True, help="frame dataset (.npz from 'spirl collect')")
     parser.add_argument("--out", required=True, help="output CSV (k_hist.csv)")

@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_stats(parser: argparse.ArgumentParser) -> None:
     """``spirl stats --scores results/scores.csv --out reports/stats/ [--reps N] [--pairs a:b ...]``."""
-
     parser.add_argument("--scores", help="tidy scores CSV from 'spirl aggregate'")
     parser.add_argument("--published", nargs="*", metavar="[NAME=]PATH",
                         help="published per-run JSON files ({game: [score per run]}), added as published:NAME")

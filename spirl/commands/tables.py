@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_tables(parser: argparse.ArgumentParser) -> None:
     """``spirl tables --scores results/scores.csv --out reports/tables/ [--k-hist ...] [--study FILE ...]``."""
-
     parser.add_argument("--scores", required=True, help="tidy scores CSV from 'spirl aggregate'")
     parser.add_argument("--out", required=True, help="directory for the tables (md, tex, csv, html, index.json)")
     parser.add_argument("--k-hist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files (Fig. 8)")

@@ -27,7 +27,6 @@ def _last_mean(out: str | Path) -> str:
 
 def configure_train(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl train``."""
-
     parser.add_argument("--config", required=True, help="preset YAML or a resolved method file (spirl resolve-method)")
     parser.add_argument("--method", required=True, help="spirl, de_rainbow, de_rainbow_p or a preset's method")
     parser.add_argument("--game", required=True, help="game, any spelling (MsPacman, ms_pacman, ...)")

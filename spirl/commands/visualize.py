@@ -27,7 +27,6 @@ def run(args: argparse.Namespace) -> int:
 
 def configure_visualize(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``spirl visualize``."""
-
     parser.add_argument("--mae", required=True, help="MAE checkpoint (model.pt) saved with its decoder")
     parser.add_argument("--frames", required=True, help="frame dataset (.npz from 'spirl collect')")
     parser.add_argument("--index", type=number("run.index"), nargs="+", default=[0],
