@@ -212,7 +212,7 @@ def _module_problem(dotted: str) -> str | None:
 
 @pytest.mark.parametrize("page", PAGES, ids=_rel)
 def test_named_paths_and_modules_exist(page):
-    """Every repository path (``spirl/analysis/stats.py``, ``workflow/config/``) and ``spirl.module`` named exists."""
+    """Every repository path (``spirl/analysis/scores.py``, ``workflow/config/``) and ``spirl.module`` named exists."""
     text = _page(page)
     problems = []
     for m in re.finditer(rf"(?<![\w./-])({REPO_TOP})", text):

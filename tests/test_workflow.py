@@ -327,7 +327,7 @@ def test_snakemake_report_builds(project, preset, finished, tmp_path):
 
 @pytest.mark.slow
 def test_editing_plotting_code_reruns_no_training(project, preset, finished):
-    plots = project / "spirl" / "analysis" / "plots.py"
+    plots = project / "spirl" / "analysis" / "plot_axes.py"
     original = plots.read_text()
     try:
         # An edit changes the content (Snakemake 9 compares checksums, so a bare touch reruns nothing).

@@ -1,4 +1,4 @@
-"""The figure set of a report: each figure composed from the plot functions of ``spirl.analysis.plots``
+"""The figure set of a report: each figure composed from the plot functions of ``spirl.analysis.plot_axes``
 and the tables ``spirl stats`` wrote, captions beside them; ``make_figures`` and the ``spirl plots`` command.
 
 Aggregates are drawn over the games every method shares; a method's aggregate over its own, different
@@ -20,10 +20,10 @@ matplotlib.use("Agg")  # files only; never a window (Snakemake jobs, CI)
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.intervals import MIN_RUNS
-from spirl.analysis.plots import (
+from spirl.analysis.plot_axes import (
     plot_aggregate_intervals,
     plot_k_histogram,
     plot_learning_curves,

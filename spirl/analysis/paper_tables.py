@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from spirl.analysis import paper_numbers as paper
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.intervals import DEFAULT_INTERVAL
 from spirl.analysis.study_tables import study_table
-from spirl.analysis.tables import (
+from spirl.analysis.table_model import (
     ABOVE_MARK,
     ABOVE_NOTE,
     Cell,

@@ -61,7 +61,7 @@ def run(args: Options) -> int:
     same = {p: poi.probability_of_improvement_interval(scores[p[0]], scores[p[1]], reps=rl_reps,
                                                       random_state=args.seed) for p in pairs}
     worst = max(abs(a - b) for p in pairs for a, b in zip(same[p], theirs[p]))
-    print(f"vectorised (spirl.analysis.stats): {t_ours:8.2f} s for {len(pairs)} pairs x {reps} replicates")
+    print(f"vectorised (spirl.analysis.rliable_stats): {t_ours:8.2f} s for {len(pairs)} pairs x {reps} replicates")
     scaled = "" if rl_reps == reps else f" (measured at {rl_reps} replicates, scaled to {reps})"
     print(f"rliable (scipy per game):  {t_theirs:8.2f} s{scaled}")
     print(f"largest difference in estimate/CI at {rl_reps} replicates: {worst:.2e}")

@@ -1,4 +1,4 @@
-"""``spirl stats``: rliable aggregates with stratified-bootstrap intervals (spirl.analysis.stats)."""
+"""``spirl stats``: rliable aggregates with stratified-bootstrap intervals (spirl.analysis.rliable_stats)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
 from spirl.analysis.published import scores_with_published
-from spirl.analysis.stats import DEFAULT_REPS, run_stats
+from spirl.analysis.rliable_stats import DEFAULT_REPS, run_stats
 from spirl.commands.args import number
 from spirl.outputs import outputs_in, refuse_existing
 

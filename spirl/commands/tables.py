@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
 from spirl.analysis.paper_tables import DEFAULT_METHODS, build_tables
-from spirl.analysis.tables import TableError, write_tables
+from spirl.analysis.table_model import TableError, write_tables
 from spirl.commands.args import number, old_spelling
 from spirl.outputs import outputs_in, refuse_existing
 from spirl.studies import read_studies

@@ -36,7 +36,7 @@ from spirl.saliency.select import SalientPatchExtractor
 from spirl.utils import atomic_path, atomic_write_text, progress
 
 TRAINED_FORMAT = "spirl-trained-network-1"
-SHADE = np.array([230, 159, 0], dtype=np.float32)  # Okabe-Ito orange, as in spirl.analysis.plots
+SHADE = np.array([230, 159, 0], dtype=np.float32)  # Okabe-Ito orange, as in spirl.analysis.plot_axes
 
 
 class AttentionError(ValueError):

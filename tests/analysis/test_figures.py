@@ -8,8 +8,8 @@ import pytest
 
 from spirl import cli
 from spirl.analysis import figures as fg
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.published import published_frame
 
 

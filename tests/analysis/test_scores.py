@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from spirl import cli
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.published import load_published
 from spirl.atari import games as game_table
 
