@@ -9,6 +9,7 @@ from spirl.outputs import refuse_existing
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl aggregate`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     refuse_existing([args.out], force=args.force)
     df = aggregate_runs(args.runs)
     write_scores(df, args.out)

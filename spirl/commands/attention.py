@@ -11,6 +11,7 @@ from spirl.utils import choose_device, set_threads
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl attention`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     refuse_existing(outputs_in(args.out, ["attention.png", "attention.gif", "attention.csv"]), force=args.force,
                     dirs=[args.out])
     set_threads(args.threads)

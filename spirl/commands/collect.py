@@ -27,6 +27,7 @@ def configure_collect(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl collect`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     out = Path(args.out)
     refuse_existing([out], force=args.force)  # fail before collecting, not after
     game = games.canonical(args.game)

@@ -11,6 +11,7 @@ from spirl.outputs import refuse_existing
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl fetch-published`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     if args.published_config is None:
         raise ValueError("the argument --published-config is required (see 'spirl fetch-published --help')")
     entries = read_config(args.published_config)

@@ -12,6 +12,7 @@ from spirl.studies import read_studies
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl plots`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     if not (args.scores or args.stats or args.k_hist):
         raise ValueError("nothing to plot: give --scores, --stats and/or --k-hist")
     refuse_existing(outputs_in(args.out, ["captions.json"]), force=args.force, dirs=[args.out])  # a finished set

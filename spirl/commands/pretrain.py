@@ -11,6 +11,7 @@ from spirl.settings import MAEArch, PretrainSettings
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl pretrain`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     if args.config is None:
         arch, settings = MAEArch(), PretrainSettings()
     else:

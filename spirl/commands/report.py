@@ -10,6 +10,7 @@ from spirl.utils import atomic_write_text
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl report`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     refuse_existing([args.out], force=args.force)
     text = build_report(tables_dir=args.tables, figure_dirs=args.figures or [], runs_dir=args.runs,
                         methods_dir=args.methods, published_config=args.published_config, title=args.title)

@@ -18,6 +18,7 @@ from spirl.utils import choose_device, set_threads
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl saliency-stats`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     refuse_existing([args.out], force=args.force)
     set_threads(args.threads)
     device = choose_device(args.device)

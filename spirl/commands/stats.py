@@ -15,6 +15,7 @@ from spirl.outputs import outputs_in, refuse_existing
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl stats`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     names = [f"{name}.csv" for name in ("aggregates", "profiles", "poi", "curves")]
     refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
     df = scores_with_published(args.scores, args.published or [])

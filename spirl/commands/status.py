@@ -10,6 +10,7 @@ from spirl.status import DEFAULT_PRESET, STALLED_AFTER_S, campaign_status, forma
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl status`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     preset = load_preset(args.config)
     c = campaign_status(args.results, preset, stalled_after_s=60.0 * args.stalled_after)
     print(json.dumps(to_json(c), indent=2) if args.json else format_table(c))

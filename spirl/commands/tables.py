@@ -26,6 +26,7 @@ def _parse_map(items: Sequence[str] | None) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl tables`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     refuse_existing(outputs_in(args.out, ["index.json"]), force=args.force, dirs=[args.out])  # a finished set
     df = sc.load_scores(args.scores)
     studies = [s for path in args.study or [] for s in read_studies(path)]

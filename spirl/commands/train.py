@@ -10,6 +10,7 @@ from spirl.rl.train import train
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl train`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
                  pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads, device=args.device,
                  ckpt_dir=args.ckpt_dir, force=args.force)

@@ -11,6 +11,7 @@ from spirl.workflow_lock import lock_files, snakemake_processes
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl unlock`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     if not lock_files(args.directory):
         print(f"spirl unlock: no Snakemake lock in {args.directory}")
         return 0

@@ -13,6 +13,7 @@ from spirl.utils import choose_device, set_threads
 
 
 def run(args: argparse.Namespace) -> int:
+    """``spirl visualize`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     names = [f"frame{i:05d}_{kind}.png" for i in args.index for kind in ("panel", "fixed")]
     refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
     set_threads(args.threads)
