@@ -151,21 +151,6 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _yaml_scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple)):
-        return f"[{', '.join(str(v) for v in value)}]"
-    return str(value)
-
-
-def set_flags(values: Mapping[str, Any], section: str) -> str:
-    """``--set section.key=value`` for every field (values as YAML scalars, lists in flow style)."""
-    return _join(*(_flag("set", f"{section}.{k}={_yaml_scalar(v)}") for k, v in values.items()))
-
-
 def train_flags(inputs: Mapping[str, str]) -> str:
     """``--mae`` and ``--k-hist`` of a run, from its inputs (:func:`train_inputs`)."""
     return _join(_flag("mae", inputs["mae"]) if "mae" in inputs else "",

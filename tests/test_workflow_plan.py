@@ -61,12 +61,6 @@ def test_stats_and_tables_share_the_bootstrap_flags():
     assert wp.plots_flags([], ["s1.yaml", "s2.yaml"]) == "--study s1.yaml s2.yaml"
 
 
-def test_set_flags_write_yaml_scalars():
-    assert wp.set_flags({"epochs": 2, "norm_pix_loss": False, "betas": [0.9, 0.95], "x": None}, "pretrain") == (
-        "--set pretrain.epochs=2 --set pretrain.norm_pix_loss=false --set 'pretrain.betas=[0.9, 0.95]' "
-        "--set pretrain.x=null")
-
-
 def test_alternatives_match_whole_names_longest_first():
     assert wp.alternatives(["spirl", "spirl-x"]) == r"spirl\-x|spirl"
     assert wp.alternatives([]) == "(?!)"

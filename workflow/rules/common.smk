@@ -2,7 +2,7 @@
 # files, which flags) is a tested pure function of spirl.workflow_plan; the cost model is in
 # resources.smk. Nothing under spirl/ knows about Snakemake.
 
-import math
+import math  # resources.smk and the runtimes of the stage files
 import os
 import sys
 from pathlib import Path
@@ -16,7 +16,7 @@ from spirl.config import ConfigError, check_preset, mae_settings, method_file_do
 from spirl.devices import gpu_resources
 from spirl.imports import source_files
 from spirl.mae.variant_file import mae_file_doc
-from spirl.plan import for_game
+from spirl.plan import for_game  # resources.smk
 from spirl.utils import atomic_write_text, read_yaml
 
 # Rules run `python -m spirl ...`. The interpreter running Snakemake has spirl installed, so its
