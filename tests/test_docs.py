@@ -23,7 +23,7 @@ import pytest
 from spirl import cli
 from spirl.analysis import paper_numbers
 from spirl.atari import games
-from spirl.bench import BENCHMARKS
+from spirl.commands.bench import BENCHMARKS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -215,7 +215,7 @@ def _module_problem(dotted: str) -> str | None:
 
 @pytest.mark.parametrize("page", PAGES, ids=_rel)
 def test_named_paths_and_modules_exist(page):
-    """Every repository path (``spirl/analysis/stats.py``, ``workflow/config/``) and ``spirl.module`` named exists."""
+    """Every repository path (``spirl/analysis/scores.py``, ``workflow/config/``) and ``spirl.module`` named exists."""
     text = _page(page)
     problems = []
     for m in re.finditer(rf"(?<![\w./-])({REPO_TOP})", text):
@@ -242,7 +242,8 @@ def test_named_commands_exist(page):
             if command not in cli.COMMANDS:
                 problems.append(f"{_rel(page)}: 'spirl {command}' is not a command (spirl.cli.COMMANDS)")
             elif command == "bench" and sub and sub not in BENCHMARKS:
-                problems.append(f"{_rel(page)}: 'spirl bench {sub}' is not a benchmark (spirl.bench.BENCHMARKS)")
+                problems.append(f"{_rel(page)}: 'spirl bench {sub}' is not a benchmark "
+                                f"(spirl.commands.bench.BENCHMARKS)")
     assert not problems, "\n".join(sorted(set(problems)))
 
 

@@ -99,7 +99,7 @@ class PresetKeys:
 
 @dataclass
 class CommandNumbers:
-    """Numbers given only on the command line (``spirl.cliargs.number("run.NAME")``)."""
+    """Numbers given only on the command line (``spirl.commands.args.number("run.NAME")``)."""
 
     seed: Index = 0  # a run's seed
     batch: Count = 64  # frames per batch (saliency-stats --batch)

@@ -1,7 +1,6 @@
 """The masked autoencoder (MAE) that SPIRL pretrains per game (docs/method.md#step-mae, appendix Table 4).
 
 A small ViT written as named steps, each with its shapes:
-
     imgs (B, 3, 96, 96) in [0, 1]
       -> patchify                 (B, P, p*p*3)      P = 144 patches of 8 x 8, values ordered (p_row, p_col, channel)
       -> embed_patches            (B, P, D)          conv patch embedding + fixed 2-D sin-cos position

@@ -47,6 +47,8 @@ from spirl.rl.evaluate import EvalResult, evaluate, format_rows
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
 from spirl.rl.replay import PrioritizedReplay
+from spirl.saliency.patches import load_checked_mae
+from spirl.saliency.select import SalientPatchExtractor
 from spirl.utils import (
     atomic_write_text,
     git_commit,
@@ -133,9 +135,6 @@ class Trainer:
         self.writer = None
 
     def _load_extractor(self, mae_path: str | Path | None) -> tuple[Any, dict[str, Any]]:
-        from spirl.saliency.patches import load_checked_mae
-        from spirl.saliency.select import SalientPatchExtractor
-
         game = self.plan.game
         if mae_path is None:
             raise RunError(f"method {self.settings.name!r} uses the SPIRL encoder, which needs the MAE pretrained "

@@ -8,13 +8,11 @@ import argparse
 import yaml
 
 from spirl.config import ConfigError, check_preset, load_preset, method_file_doc, preset_summary, resolve_method
-from spirl.utils import read_yaml
+from spirl.outputs import refuse_existing
+from spirl.utils import atomic_write_text, read_yaml
 
 
 def _resolve_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing
-    from spirl.utils import atomic_write_text
-
     refuse_existing([args.out], force=args.force)
     settings = resolve_method(load_preset(args.config), args.method)
     atomic_write_text(args.out, yaml.safe_dump(method_file_doc(args.method, settings), sort_keys=False))
