@@ -16,7 +16,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from spirl.settings import MAEArch, PretrainSettings
+from spirl.config import MAEArch, PretrainSettings
 
 CSV_COLUMNS = ("epoch", "loss", "lr", "wall_time_s", "samples_per_s")
 

@@ -1,10 +1,10 @@
 """Command-line conventions every ``spirl`` command shares: checked numbers, ``--force``, old spellings.
 
 - Numbers that mean a setting (``--threads``, ``--seed``, ``--n-frames``, ``--xscale``, ...) are
-  parsed by :func:`number`, which checks them against the same ``spirl.settings.RANGES`` entry a
-  preset's value obeys (``spirl.fields.check_number``), so a bad one stops argparse with one line.
+  parsed by :func:`number`, which checks them against the range of the same dataclass field a
+  preset's value obeys (``spirl.config.check_number``), so a bad one stops argparse with one line.
 - A command that writes outputs takes ``--force`` (:func:`add_force`) and calls
-  :func:`refuse_existing` before any work: without ``--force`` it refuses to overwrite an output
+  ``spirl.outputs.refuse_existing`` before any work: without ``--force`` it refuses to overwrite an output
   it would write, and a directory where a file goes (or a file where a directory goes) is refused
   even with it. Snakemake deletes a job's declared outputs before it reruns the job, so the rules
   need no ``--force``.
@@ -15,17 +15,16 @@
 from __future__ import annotations
 
 import argparse
-import os
+import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from spirl.fields import DEVICE, ConfigError, check_number
+from spirl.config import DEVICE, ConfigError, check_number
 
 
 def number(key: str, kind: type = int) -> Callable[[str], Any]:
-    """An argparse ``type``: parse an ``int`` (or ``float``) and check it against ``RANGES[key]``."""
+    """An argparse ``type``: parse an ``int`` (or ``float``) and check it against field ``key``'s range."""
     def parse(text: str) -> Any:
         try:
             value = kind(text)
@@ -42,9 +41,9 @@ def number(key: str, kind: type = int) -> Callable[[str], Any]:
 
 
 def device(text: str) -> str:
-    """An argparse ``type`` for ``--device``: auto, cpu, cuda or cuda:N (``spirl.fields.DEVICE``)."""
-    if not DEVICE.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda or cuda:N")
+    """An argparse ``type`` for ``--device``: auto, cpu, cuda or cuda:N (``spirl.config.DEVICE``)."""
+    if not re.match(DEVICE.regex, text):
+        raise argparse.ArgumentTypeError(DEVICE.refuse(text))
     return text
 
 
@@ -53,38 +52,8 @@ def add_force(parser: argparse.ArgumentParser, what: str = "its outputs") -> Non
     parser.add_argument("--force", action="store_true", help=f"overwrite {what} if they exist")
 
 
-def _refuse_file_parent(path: Path, verb: str) -> None:
-    """Refuse ``path`` when its nearest existing ancestor is a file (it could not be ``verb``)."""
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise FileExistsError(f"{parent} is a file, so {path} cannot be {verb}; give another path")
-            return
-
-
-def refuse_existing(files: Iterable[str | os.PathLike[str]] = (), *, force: bool = False,
-                    dirs: Iterable[str | os.PathLike[str]] = ()) -> None:
-    """Refuse, before any work, to overwrite an output: ``files`` that exist (unless ``force``), a directory
-    where one of ``files`` goes, or a file where one of ``dirs`` (output folders) goes.
-
-    Raises:
-        FileExistsError: one line naming the path and the remedy.
-    """
-    for d in map(Path, dirs):
-        if d.exists() and not d.is_dir():
-            raise FileExistsError(f"{d} is a file, not a folder for the outputs; give another path")
-        _refuse_file_parent(d, "created")
-    for f in map(Path, files):
-        if f.is_dir():
-            raise FileExistsError(f"{f} is a directory; give the path of the file to write")
-        _refuse_file_parent(f, "written")
-        if f.exists() and not force:
-            raise FileExistsError(f"{f} already exists; pass --force to overwrite it")
-
-
 class _OldSpelling(argparse.Action):
     """Store into the new option's ``dest`` and say, once, what the option is now called."""
-
     def __init__(self, *args: Any, new: str, **kwargs: Any) -> None:
         self.new = new
         super().__init__(*args, **kwargs)
@@ -103,9 +72,4 @@ def old_spelling(parser: argparse.ArgumentParser, old: str, new: str, dest: str,
                         default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def outputs_in(folder: str | os.PathLike[str], names: Sequence[str]) -> list[Path]:
-    """``folder/name`` for each of ``names``: the files a command writes into an output folder."""
-    return [Path(folder) / n for n in names]
-
-
-__all__ = ["add_force", "device", "number", "old_spelling", "outputs_in", "refuse_existing"]
+__all__ = ["add_force", "device", "number", "old_spelling"]
