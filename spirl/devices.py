@@ -8,8 +8,7 @@
   matrix units) or not at all (float16 off CUDA). float32 is always allowed: it is the exact reference.
 - :func:`gpu_resources`: the Snakemake resources of a job on ``device`` when ``runs_per_gpu`` jobs share one
   GPU (docs/costs.md#sharing-a-gpu). Plain arithmetic: the workflow calls it, nothing here imports Snakemake.
-- :class:`PinnedStaging`: host -> GPU copies through a reused page-locked buffer, so a copy does not
-  stall the host.
+- :func:`to_device`: host -> GPU copies through page-locked memory, so a copy does not stall the host.
 """
 
 from __future__ import annotations
@@ -204,40 +203,25 @@ def gpu_resources(device: str, runs_per_gpu: int = 1) -> dict[str, int | str]:
 # ------------------------------------------------------------------------------------ host -> device
 
 
-class PinnedStaging:
-    """Copies host arrays to a GPU through one reused page-locked buffer (on a CPU: a plain tensor view).
+def to_device(x: Any, device: Any) -> Any:
+    """A host array or tensor (any shape and dtype) -> a tensor on ``device``, without the host waiting for a GPU.
 
-    ``to_device(array)`` returns a tensor on ``device`` with ``array``'s shape and dtype. On CUDA the copy
-    is asynchronous: the host does not wait for it, and the buffer is reused only once the previous
-    copy is done (an event, normally long finished by then).
+    On CUDA a host source is copied into page-locked memory from torch's caching host allocator and
+    sent asynchronously: the allocator keeps that block until the copy, on the destination device's
+    current stream, has ended, so the caller may reuse its array at once (``cuda:N`` included). A
+    source already on a GPU is moved with ``non_blocking`` too. On a CPU the result shares the
+    array's memory (no copy), as ``.to("cpu")`` does.
     """
+    import torch
 
-    def __init__(self, device: str) -> None:
-        import torch
-
-        self.device = torch.device(device)
-        self._buffer: Any = None
-        self._done: Any = None
-
-    def to_device(self, array: np.ndarray) -> Any:
-        """``array`` (any shape, a numpy dtype torch knows) -> the same values on ``device``."""
-        import torch
-
-        src = torch.from_numpy(np.ascontiguousarray(array))
-        if self.device.type != "cuda":
-            return src.to(self.device)
-        nbytes = src.numel() * src.element_size()
-        if self._buffer is None or self._buffer.numel() < nbytes:
-            self._buffer = torch.empty(max(nbytes, 1), dtype=torch.uint8).pin_memory()
-        elif self._done is not None:
-            self._done.synchronize()
-        staged = self._buffer[:nbytes].view(src.dtype).view(src.shape)
-        staged.copy_(src)
-        out = staged.to(self.device, non_blocking=True)
-        self._done = torch.cuda.Event()
-        self._done.record()
-        return out
+    t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    dev = torch.device(device)
+    if dev.type == "cpu" and t.device.type == "cpu":
+        return t
+    if dev.type == "cuda" and t.device.type == "cpu" and not t.is_pinned():
+        t = t.pin_memory()
+    return t.to(dev, non_blocking=True)
 
 
-__all__ = ["CPU_BF16_FLAGS", "PRECISIONS", "DeviceError", "Hardware", "PinnedStaging", "PrecisionError",
-           "check_precision", "cpuinfo_flags", "gpu_resources", "probe", "select_device"]
+__all__ = ["CPU_BF16_FLAGS", "PRECISIONS", "DeviceError", "Hardware", "PrecisionError",
+           "check_precision", "cpuinfo_flags", "gpu_resources", "probe", "select_device", "to_device"]

@@ -7,13 +7,13 @@ import torch
 from spirl.devices import (
     DeviceError,
     Hardware,
-    PinnedStaging,
     PrecisionError,
     check_precision,
     cpuinfo_flags,
     gpu_resources,
     probe,
     select_device,
+    to_device,
 )
 
 AVX2 = Hardware("AVX2", frozenset({"avx2", "fma"}))  # this project's CI machine: no bfloat16 units
@@ -112,15 +112,23 @@ def test_packing_arithmetic_on_one_machine():
             gpu_resources("auto", bad)
 
 
-def test_staging_on_a_cpu_returns_the_same_values():
+def test_to_device_on_a_cpu_shares_the_array():
     a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    t = PinnedStaging("cpu").to_device(a)
+    t = to_device(a, "cpu")
     assert t.dtype == torch.uint8 and t.shape == (2, 3, 4) and np.array_equal(t.numpy(), a)
+    a[0, 0, 0] = 99  # no copy on a CPU, as .to("cpu")
+    assert int(t[0, 0, 0]) == 99
+    assert to_device(t, torch.device("cpu")) is t
+    # a non-contiguous view is made contiguous first
+    assert np.array_equal(to_device(a[:, ::2], "cpu").numpy(), a[:, ::2])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (scripts/gpu_check.sh runs it there)")
-def test_staging_on_a_gpu_reuses_its_buffer():
-    staging = PinnedStaging("cuda")
-    for n in (3, 2, 5):
-        a = np.random.default_rng(n).integers(0, 255, (n, 96, 96, 3), dtype=np.uint8)
-        assert np.array_equal(staging.to_device(a).cpu().numpy(), a)
+def test_to_device_on_a_gpu_copies_each_array_intact():
+    """The caller overwrites its array at once: the copy must hold the values of the time of the call."""
+    a = np.zeros((5, 96, 96, 3), dtype=np.uint8)
+    outs = []
+    for n in range(8):
+        a[:] = n
+        outs.append(to_device(a, "cuda"))
+    assert [int(o.float().mean()) for o in outs] == list(range(8))

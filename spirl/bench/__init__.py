@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "stats": "vectorised probability of improvement vs rliable's",
     "coverage": "coverage of rliable's 95% interval methods at 2-10 runs per game (a simulation)",
     "verdicts": "false-alarm rate and power of the verdict rule vs the Welch / t-interval rules (a simulation)",
+    "waits": "host-device waits of one training and one evaluation step (DE-Rainbow, SPIRL) against their budget",
     "run": "projected wall time of one full paper-protocol run from measured component rates",
 }
 

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spirl.devices import to_device
 from spirl.settings import MAEArch
 
 LN_EPS = 1e-6  # LayerNorm eps of the released MAE (timm default is 1e-5)
@@ -379,4 +380,6 @@ def frames_to_images(frames: np.ndarray | torch.Tensor, device: str | torch.devi
     x = torch.as_tensor(frames)
     if x.dtype != torch.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != (size, size, 3):
         raise FrameShapeError(f"frames must be uint8 of shape (B, {size}, {size}, 3), got {x.dtype} {tuple(x.shape)}")
-    return x.to(device).permute(0, 3, 1, 2).float().div_(255.0)  # [B, 3, S, S]
+    if x.device != torch.device(device):
+        x = to_device(x, device)  # page-locked and asynchronous on a GPU
+    return x.permute(0, 3, 1, 2).float().div_(255.0)  # [B, 3, S, S]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.devices import to_device
 from spirl.rl.networks import RainbowNetwork
 from spirl.settings import LearnerSettings, LogProbs, allowed
 
@@ -97,10 +98,7 @@ class RainbowLearner:
     def _as_tensor(self, x: Any) -> torch.Tensor | None:
         if x is None:
             return None
-        t = torch.as_tensor(x)
-        if self.device.type == "cuda" and t.device.type == "cpu":
-            t = t.pin_memory()  # page-locked (torch caches these blocks), so the copy below is asynchronous
-        return t.to(self.device, non_blocking=True)
+        return to_device(x if isinstance(x, (np.ndarray, torch.Tensor)) else np.asarray(x), self.device)
 
     @torch.inference_mode()
     def act(self, obs: Any, k: Any = None) -> np.ndarray:
@@ -171,7 +169,9 @@ class RainbowLearner:
         synced = self.updates % s.target_update_period == 0
         if synced:
             self.sync_target()
-        return UpdateResult(float(loss.item()), kl.cpu().numpy().astype(np.float64), float(grad_norm), synced)
+        # one copy to the host (one wait on a GPU): the priorities, the loss and the gradient norm together
+        host = torch.cat([kl.float(), loss.detach().float()[None], grad_norm.float()[None]]).cpu().numpy()
+        return UpdateResult(float(host[-2]), host[:-2].astype(np.float64), float(host[-1]), synced)
 
     def sync_target(self) -> None:
         """Hard copy of the online net into the target net, noise sample included."""

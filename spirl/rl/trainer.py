@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
-from spirl.devices import PinnedStaging
+from spirl.devices import to_device
 from spirl.fields import settings_to_dict
 from spirl.integrity import write_with_digest
 from spirl.plan import RunPlan
@@ -118,7 +118,6 @@ class Trainer:
         self.act_rng = np.random.default_rng([self.seed, ACT_STREAM])
         self.eval_rng = np.random.default_rng([self.seed, EVAL_STREAM])
         self.eval_envs: list[Any] | None = None
-        self.staging = PinnedStaging(device)  # host -> GPU copies of pixel frames in evaluation
         # counters
         self.step = 0  # env steps done
         self.skipped_updates = 0  # updates owed while the replay had nothing sampleable (never made up)
@@ -154,12 +153,15 @@ class Trainer:
         if self.extractor is None:
             return frames, None
         feats = self.extractor(frames)
-        return feats.features.cpu().numpy(), feats.k.cpu().numpy().astype(np.int64)
+        # one copy to the host (one wait on a GPU): the slabs with K appended (exact in float32: K <= 144)
+        B, k_max, D = feats.features.shape
+        packed = torch.cat([feats.features.reshape(B, -1), feats.k[:, None].to(torch.float32)], 1).cpu().numpy()
+        return packed[:, :-1].reshape(B, k_max, D), packed[:, -1].astype(np.int64)
 
     def encode_on_device(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """As :meth:`encode`, but left on the run's device (GPU evaluation: stacks stay there, frames go in pinned)."""
         if self.extractor is None:
-            return self.staging.to_device(frames), None
+            return to_device(frames, self.device), None
         feats = self.extractor(frames)
         return feats.features, feats.k
 

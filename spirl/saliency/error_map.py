@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spirl.devices import to_device
 from spirl.saliency.patches import (
     NUM_PATCHES,
     NeighbourGroup,
@@ -46,8 +47,8 @@ def _problems(group: NeighbourGroup, batch: int, device: torch.device) -> tuple[
     """Every (frame, target) problem of one group: frame ``(n,)``, target ``(n,)``, ring ``(n, m)``; n = B * |group|."""
     g = group.targets.numel()
     frame = torch.arange(batch, device=device).repeat_interleave(g)
-    target = group.targets.to(device).repeat(batch)
-    ring = group.rings.to(device).repeat(batch, 1)
+    target = to_device(group.targets, device).repeat(batch)
+    ring = to_device(group.rings, device).repeat(batch, 1)
     return frame, target, ring
 
 
@@ -268,7 +269,7 @@ def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int,
         m, n = ring.shape[1], frame.numel()
         if keep is not None:
             part = keep[(keep >= start) & (keep < start + n)] - start
-            sel = torch.from_numpy(part).to(z.device)
+            sel = to_device(part, z.device)
             frame, ring, slots = frame[sel], ring[sel], slots[sel]
         start += n
         parts = [mae.decoder_embed(encode_tokens(mae, z[frame[s:s + chunk, None], ring[s:s + chunk]]))
@@ -278,7 +279,7 @@ def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int,
         xvs.append(torch.cat([xv, xv[:, :1].expand(-1, V - 1 - m, -1)], 1))  # [n, 9, Dd], padding repeats cls
     out = (lay.slots, lay.valid, lay.frame, lay.target)
     if keep is not None:
-        index = torch.from_numpy(keep).to(z.device)
+        index = to_device(keep, z.device)
         out = tuple(t[index] for t in out)
     return (torch.cat(xvs), *out)
 
