@@ -223,5 +223,27 @@ def to_device(x: Any, device: Any) -> Any:
     return t.to(dev, non_blocking=True)
 
 
+def set_generator_state(generator: Any, state: Any, *, what: str = "a generator") -> None:
+    """Restore ``generator`` from a saved ``get_state()``, wherever the state was written.
+
+    The project's torch generators all live on the host (the learner's noise, the pretraining sampler
+    and masks, the random-patch control), so a state written by a run on one device loads into the same
+    run on another. A state of another kind of generator (a CUDA generator's 16 bytes, from a checkpoint
+    of an older version) is refused in one line.
+
+    Raises:
+        ValueError: ``state`` is not a state of ``generator``'s kind.
+    """
+    import torch
+
+    state = torch.as_tensor(state).cpu()
+    expected = generator.get_state().numel()
+    if state.dtype != torch.uint8 or state.numel() != expected:
+        raise ValueError(f"{what}: the saved state ({state.numel()} bytes) is not a {generator.device.type} "
+                         f"generator's ({expected} bytes); the checkpoint was written by another version: "
+                         "delete it to start afresh")
+    generator.set_state(state)
+
+
 __all__ = ["CPU_BF16_FLAGS", "PRECISIONS", "DeviceError", "Hardware", "PrecisionError",
-           "check_precision", "cpuinfo_flags", "gpu_resources", "probe", "select_device", "to_device"]
+           "check_precision", "cpuinfo_flags", "gpu_resources", "probe", "select_device", "set_generator_state", "to_device"]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spirl.devices import to_device
+from spirl.devices import set_generator_state, to_device
 from spirl.rl.networks import RainbowNetwork
 from spirl.settings import LearnerSettings, LogProbs, allowed
 
@@ -82,7 +82,9 @@ class RainbowLearner:
         self.settings = settings
         self.device = torch.device(device)
         self.online = network.to(self.device)
-        self.noise_generator = torch.Generator(device=self.device)
+        # On the host whatever the device: the same noise on a CPU and a GPU, and a checkpoint written on one
+        # resumes on the other (its state is a CPU generator's); the draws go to the device in one async copy.
+        self.noise_generator = torch.Generator()
         self.noise_generator.manual_seed(int(seed))
         self.online.sample_noise(self.noise_generator)
         self.target = copy.deepcopy(self.online)
@@ -197,7 +199,7 @@ class RainbowLearner:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.noise_generator.set_state(state["noise_generator"].cpu())  # generator states are CPU byte tensors
+        set_generator_state(self.noise_generator, state["noise_generator"], what="the learner's noise generator")
         self.updates = int(state["updates"])
 
 

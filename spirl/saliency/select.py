@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from spirl.atari import games
-from spirl.devices import check_precision, to_device
+from spirl.devices import check_precision, set_generator_state, to_device
 from spirl.saliency.error_cache import ErrorCache
 from spirl.saliency.error_map import compute_dtype, error_map, lowered
 from spirl.saliency.kstats import EmptyDatasetError
@@ -216,7 +216,7 @@ class SalientPatchExtractor:
 
     def set_rng_state(self, state: Tensor) -> None:
         """Restore the random-control generator from :meth:`rng_state`."""
-        self.generator.set_state(state)
+        set_generator_state(self.generator, state, what="the random-control generator")
 
     def reset_cache(self) -> None:
         """Empty the error cache (the trainer does at every checkpoint, so that a resumed run repeats exactly)."""
