@@ -246,4 +246,5 @@ def set_generator_state(generator: Any, state: Any, *, what: str = "a generator"
 
 
 __all__ = ["CPU_BF16_FLAGS", "PRECISIONS", "DeviceError", "Hardware", "PrecisionError",
-           "check_precision", "cpuinfo_flags", "gpu_resources", "probe", "select_device", "set_generator_state", "to_device"]
+           "check_precision", "cpuinfo_flags", "gpu_resources", "probe", "select_device", "set_generator_state",
+           "to_device"]

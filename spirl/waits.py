@@ -106,7 +106,7 @@ class _Functions(TorchFunctionMode):
         self.copied: dict[int, weakref.ref[torch.Tensor]] = {}  # outputs of counted copies, by id
 
     def _was_copied(self, t: torch.Tensor) -> bool:
-        """True once for the output of a counted copy (``x.cpu().numpy()`` is one copy; on a CPU ``.cpu()`` is ``x``)."""
+        """True once for the output of a counted copy (``x.cpu().numpy()`` is one; on a CPU ``.cpu()`` is ``x``)."""
         ref = self.copied.pop(id(t), None)
         return ref is not None and ref() is t
 
@@ -130,9 +130,9 @@ class _Functions(TorchFunctionMode):
                 kind = "to-host" if dev.type == "cpu" and src.device.type != "cpu" else "blocking-copy"
                 self.log.events.append((kind, "to", _caller()))
                 self._mark(out)
-        elif name in ("tensor", "as_tensor") and kwargs.get("device") is not None:
-            if torch.device(kwargs["device"]).type != "cpu" or not torch.cuda.is_available():
-                self.log.events.append(("blocking-copy", name, _caller()))
+        elif name in ("tensor", "as_tensor") and kwargs.get("device") is not None and (
+                torch.device(kwargs["device"]).type != "cpu" or not torch.cuda.is_available()):
+            self.log.events.append(("blocking-copy", name, _caller()))
         return out
 
 

@@ -1,4 +1,4 @@
-"""``spirl bench waits``: the host-device waits of one training step and one evaluation step (docs/costs.md#host-device-waits).
+"""``spirl bench waits``: host-device waits of one training and one evaluation step (docs/costs.md#host-device-waits).
 
 ``spirl.waits.count_waits`` records every operation that makes the host wait for the device while
 the run loop's own code runs (``Trainer._env_step`` + ``Trainer._learn`` after a random warm-up, with
@@ -34,7 +34,9 @@ TINY = ["agent.hidden_size=32", "agent.proj_dim=8", "agent.attention_heads=2", "
         "mae.decoder_num_heads=2"]
 
 
-def _trainer(method: str, game: str, warm: int, device: str, tiny: bool, out: Path, cap: int) -> Trainer:
+def build_trainer(method: str, game: str, warm: int, device: str, tiny: bool, out: Path, cap: int) -> Trainer:
+    """A run of ``method`` on ``game`` with ``warm`` random steps, batch 8, episodes capped at ``cap`` steps, writing
+    under ``out``; SPIRL's extractor is the real one on a seeded random MAE (``tiny``: small networks and MAE)."""
     from spirl.mae.model import MAE
     from spirl.saliency.select import SalientPatchExtractor
 
@@ -59,7 +61,7 @@ def step_waits(method: str, *, game: str = "MsPacman", device: str = "cpu", tiny
     steps, and each wait's kind, operation and line (``spirl.waits.WaitLog.describe``).
     """
     with tempfile.TemporaryDirectory() as tmp:
-        tr = _trainer(method, game, warm, device, tiny, Path(tmp), cap)
+        tr = build_trainer(method, game, warm, device, tiny, Path(tmp), cap)
         tr.start()
         while tr.step <= warm + 1:  # past the warm-up, a few updates done
             tr._env_step()

@@ -267,7 +267,7 @@ class MAE(nn.Module):
                 raise ValueError("random_masking needs a torch.Generator when mask_ratio > 0")
             ids_shuffle = torch.arange(P, device=x.device).expand(B, P)
         else:
-            noise = torch.rand(B, P, generator=generator, device=generator.device).to(x.device)  # (B, P)
+            noise = to_device(torch.rand(B, P, generator=generator, device=generator.device), x.device)  # (B, P)
             ids_shuffle = torch.argsort(noise, dim=1)  # ascending: the first len_keep are kept
         ids_restore = torch.argsort(ids_shuffle, dim=1)  # (B, P)
         ids_keep = ids_shuffle[:, :len_keep]  # (B, L)

@@ -165,6 +165,10 @@ class Trainer:
         feats = self.extractor(frames)
         return feats.features, feats.k
 
+    def eval_encoder(self) -> Any:
+        """Evaluation's encoder: :meth:`encode` on a CPU, :meth:`encode_on_device` elsewhere (stacks stay there)."""
+        return self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
+
     def _push(self, frame: np.ndarray, terminal: bool) -> None:
         slab, k = self.encode(frame[None])
         if terminal:  # a new learning episode: older slots become zeros, as the replay rebuilds them
@@ -220,10 +224,9 @@ class Trainer:
         # eval_seeds(seed, n) extends eval_seeds(seed, m < n): the first m environments are the same ones
         more = eval_seeds(self.seed, n)[len(have):]
         self.eval_envs = have + [make_env(self.plan.game, "eval", sd, s.protocol) for sd in more]
-        encode = self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
-        result = evaluate(self.eval_envs[:n], self.learner.act_greedy, encode, stack=s.protocol.frame_stack,
-                          epsilon=s.budget.eval_epsilon, rng=self.eval_rng, step=self.step,
-                          desc=f"evaluation at step {self.step}")
+        result = evaluate(self.eval_envs[:n], self.learner.act_greedy, self.eval_encoder(),
+                          stack=s.protocol.frame_stack, epsilon=s.budget.eval_epsilon, rng=self.eval_rng,
+                          step=self.step, desc=f"evaluation at step {self.step}")
         row = result.row()
         self.eval_rows.append(row)
         if self.writer is not None:

@@ -132,7 +132,8 @@ def test_reduced_precision_shapes_and_dtypes(trained_mae, dtype):
     torch.testing.assert_close(errors, ref, rtol=0.05, atol=0.02)
     k = select.dynamic_k(errors, 43)
     feats = select.selected_features(low, imgs, select.salient_index(errors, k, 43))
-    assert feats.dtype == torch.float32 and feats.shape == (2, 43, model.arch.embed_dim) and bool(torch.isfinite(feats).all())
+    assert feats.dtype == torch.float32 and feats.shape == (2, 43, model.arch.embed_dim)
+    assert bool(torch.isfinite(feats).all())
 
 
 def test_bfloat16_agrees_with_float32_on_a_trained_mae(trained_mae):
