@@ -9,9 +9,11 @@ from spirl.devices import (
     Hardware,
     PrecisionError,
     check_precision,
+    claim_gpu,
     cpuinfo_flags,
     gpu_resources,
     probe,
+    release_gpu_claims,
     select_device,
     to_device,
 )
@@ -24,7 +26,8 @@ T4 = Hardware("AVX2", frozenset({"avx2"}), gpu_name="Tesla T4", gpu_bf16=False)
 
 def test_auto_picks_a_gpu_only_when_one_is_visible():
     assert select_device("auto", cuda_count=0) == "cpu"
-    assert select_device("auto", cuda_count=2) == "cuda"
+    assert select_device("auto", cuda_count=1) == "cuda"
+    assert select_device("cuda", cuda_count=1) == "cuda"
     assert select_device("cpu", cuda_count=2) == "cpu"
     assert select_device("cuda:1", cuda_count=2) == "cuda:1"
 
@@ -132,3 +135,37 @@ def test_to_device_on_a_gpu_copies_each_array_intact():
         a[:] = n
         outs.append(to_device(a, "cuda"))
     assert [int(o.float().mean()) for o in outs] == list(range(8))
+
+
+def test_local_jobs_on_several_gpus_each_claim_the_least_shared_one(tmp_path):
+    """Jobs started side by side spread over the GPUs; a finished job's GPU is claimed again; cuda:N is kept."""
+    try:
+        assert [claim_gpu(3, ids=["a", "b", "c"], lock_dir=tmp_path) for _ in range(4)] == [0, 1, 2, 0]
+        release_gpu_claims()  # as if those jobs ended
+        assert select_device("auto", cuda_count=2, lock_dir=tmp_path) == "cuda:0"
+        assert select_device("cuda", cuda_count=2, lock_dir=tmp_path) == "cuda:1"
+        assert select_device("auto", cuda_count=2, lock_dir=tmp_path) == "cuda:0"  # second slot of GPU 0
+        assert select_device("cuda:1", cuda_count=2, lock_dir=tmp_path) == "cuda:1"  # asked for: no claim
+        assert sorted(p.name for p in tmp_path.glob("gpu-[01]-slot-*.lock")) == [
+            "gpu-0-slot-0.lock", "gpu-0-slot-1.lock", "gpu-1-slot-0.lock"]
+    finally:
+        release_gpu_claims()
+
+
+def test_a_killed_jobs_gpu_claim_is_free_again(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from spirl.devices import claim_gpu; print(claim_gpu(2, ids=['a', 'b'], lock_dir=sys.argv[1]),"
+            " flush=True); sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "0"
+        assert claim_gpu(2, ids=["a", "b"], lock_dir=tmp_path) == 1
+        holder.kill()
+        holder.wait(timeout=30)
+        assert claim_gpu(2, ids=["a", "b"], lock_dir=tmp_path) == 0  # the killed job's lock went with it
+    finally:
+        holder.kill()
+        release_gpu_claims()
