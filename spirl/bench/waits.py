@@ -34,15 +34,17 @@ TINY = ["agent.hidden_size=32", "agent.proj_dim=8", "agent.attention_heads=2", "
         "mae.decoder_num_heads=2"]
 
 
-def build_trainer(method: str, game: str, warm: int, device: str, tiny: bool, out: Path, cap: int) -> Trainer:
-    """A run of ``method`` on ``game`` with ``warm`` random steps, batch 8, episodes capped at ``cap`` steps, writing
-    under ``out``; SPIRL's extractor is the real one on a seeded random MAE (``tiny``: small networks and MAE)."""
+def build_trainer(method: str, game: str, warm: int, device: str, tiny: bool, out: Path, cap: int,
+                  batch: int = 8) -> Trainer:
+    """A run of ``method`` on ``game`` with ``warm`` random steps, updates of ``batch``, episodes capped at ``cap``
+    steps, writing under ``out``; SPIRL's extractor is the real one on a seeded random MAE (``tiny``: small networks
+    and MAE)."""
     from spirl.mae.model import MAE
     from spirl.saliency.select import SalientPatchExtractor
 
     preset = parse_preset({"games": [game], "budget": {"env_steps": 10 * warm, "eval_points": 1}})
     settings = apply_overrides(resolve_method(preset, method),
-                               [f"learner.warmup_steps={warm}", "learner.batch_size=8",
+                               [f"learner.warmup_steps={warm}", f"learner.batch_size={batch}",
                                 f"protocol.max_episode_steps={cap}", *(TINY if tiny else [])])
     plan = for_game(settings, game)
     extractor = None

@@ -411,6 +411,8 @@ class Trainer:
             "episodes": self.episodes,
             "sessions": self.sessions,
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            "gpu_peak_mb": (round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+                            if torch.device(self.device).type == "cuda" else None),
             "checkpoint_dir": str(self.ckpt_dir),
             "final_network": str(final_model),
         }
