@@ -126,7 +126,7 @@ def test_to_device_on_a_cpu_shares_the_array():
     assert np.array_equal(to_device(a[:, ::2], "cpu").numpy(), a[:, ::2])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (scripts/gpu_check.sh runs it there)")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the GPU check's learner step repeats it)")
 def test_to_device_on_a_gpu_copies_each_array_intact():
     """The caller overwrites its array at once: the copy must hold the values of the time of the call."""
     a = np.zeros((5, 96, 96, 3), dtype=np.uint8)

@@ -203,6 +203,7 @@ def step_learner(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
             tr.replay.update_priorities(batch.index, tr.learner.update(batch).priorities)
 
         rate = _rate(update, ctx, 1, 0.3 if ctx.tiny else 3.0)
+        part["to_device_intact"] = _to_device_intact(ctx.device)
         w = step_waits(method, game=GAME, device=ctx.device, tiny=True)
         part[method] = {"updates_per_s": rate, "waits_train_step": w["train_step"],
                         "waits_eval_per_step": w["eval_per_step"], "train_waits": w["train_waits"],
@@ -211,6 +212,17 @@ def step_learner(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
                         "within_budget": w["train_step"] <= BUDGET["train_step"][method]
                         and w["eval_per_step"] <= BUDGET["eval_step"]}
     return {"batch": 32}
+
+
+def _to_device_intact(device: str) -> bool:
+    """An array overwritten right after ``to_device`` reached the device with the values of the call (async copies)."""
+    from spirl.devices import to_device
+
+    a, outs = np.zeros((5, 96, 96, 3), dtype=np.uint8), []
+    for n in range(8):
+        a[:] = n
+        outs.append(to_device(a, device).clone())
+    return [int(o.float().mean()) for o in outs] == list(range(8))
 
 
 def step_pretrain(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +282,17 @@ def step_shared(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
                     proc.kill()
                     proc.wait()
     one = part["runs_1"]["mean_steps_per_s"]
-    return {"env_steps": steps, "speed_vs_one_run": {k: v["mean_steps_per_s"] / one for k, v in part.items()}}
+    return {"env_steps": steps, "mps_daemon": _mps_running(),
+            "speed_vs_one_run": {k: v["mean_steps_per_s"] / one for k, v in part.items()}}
+
+
+def _mps_running() -> bool:
+    """Whether NVIDIA's MPS daemon runs on this machine (a process named nvidia-cuda-mps-*)."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().startswith("nvidia-cuda-mps"):
+                return True
+    return False
 
 
 @dataclass(frozen=True)
