@@ -2,7 +2,7 @@
 # The GPU check (docs/costs.md#gpu; spirl.bench.device_check): a short SPIRL run end to end, the error map's
 # agreement with the carried CPU float32 reference per format, error-map frames/s per format and chunk,
 # learner updates/s and host-device waits, pretraining samples/s, and 1/2/4/8 runs sharing the GPU; in
-# priority order within 330 s, one JSON summary rewritten after every step.
+# priority order within 300 s, one JSON summary rewritten after every step.
 #
 #   bash scripts/gpu_prepare.sh                          # here, once: .gpu/ (wheels, MAE, reference, frames)
 #   bash scripts/gpu_check.sh "$OUT"                     # there (carry .gpu): $OUT/gpu_check.json, .log
@@ -10,7 +10,7 @@
 #
 # On the GPU machine (Python 3.12 and its own torch, nothing else of ours) the wheels of .gpu/whl are
 # installed beside that torch and the project runs from this checkout. Give the device command a limit of
-# DEVICE_COMMAND_S (380 s): the install, then the check's own timeout (OUTER_S).
+# DEVICE_COMMAND_S (360 s): the install, then the check's own timeout (OUTER_S).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE=cuda PREPARED=.gpu OUT_DIR=${OUT:-gpu_check_out} EXTRA=()
