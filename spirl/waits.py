@@ -89,6 +89,13 @@ def _outside_torch() -> bool:
     return False
 
 
+def _same(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are one (``cuda`` names the current GPU, as a tensor's ``cuda:0`` does)."""
+    if a.type != b.type:
+        return False
+    return a.index is None or b.index is None or a.index == b.index
+
+
 def _target_device(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.device | None:
     """The device a ``Tensor.to`` call names, if any."""
     for a in (*args[1:], kwargs.get("device")):
@@ -126,7 +133,7 @@ class _Functions(TorchFunctionMode):
         elif name == "to" and src is not None and not kwargs.get("non_blocking", False) and not (
                 len(args) > 2 and isinstance(args[2], bool) and args[2]):
             dev = _target_device(args, kwargs)
-            if dev is not None and (dev != src.device if torch.cuda.is_available() else _outside_torch()):
+            if dev is not None and (not _same(dev, src.device) if torch.cuda.is_available() else _outside_torch()):
                 kind = "to-host" if dev.type == "cpu" and src.device.type != "cpu" else "blocking-copy"
                 self.log.events.append((kind, "to", _caller()))
                 self._mark(out)
