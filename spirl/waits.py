@@ -10,7 +10,8 @@ on any device, so that a test on the CPU bounds what a training or evaluation st
 - ``to-host``: a copy to the host (``.cpu()``, ``.numpy()``, ``.tolist()``, ``np.asarray(tensor)``,
   ``.to("cpu")``);
 - ``blocking-copy``: a copy between host and device that the host waits for (``.to(device)``,
-  ``torch.tensor``/``torch.as_tensor`` with a device, without ``non_blocking=True``).
+  ``torch.tensor``/``torch.as_tensor`` with a device, without ``non_blocking=True``; on CUDA also
+  ``copy_`` between devices).
 
 On a CPU every tensor is on the host, so a copy's direction cannot be seen: ``.to(d)`` without
 ``non_blocking`` outside torch's own code counts whatever ``d`` is (torch's own calls, such as those of
@@ -137,6 +138,11 @@ class _Functions(TorchFunctionMode):
                 kind = "to-host" if dev.type == "cpu" and src.device.type != "cpu" else "blocking-copy"
                 self.log.events.append((kind, "to", _caller()))
                 self._mark(out)
+        elif (name == "copy_" and torch.cuda.is_available() and len(args) > 1 and isinstance(args[1], torch.Tensor)
+              and not _same(src.device, args[1].device) and not kwargs.get("non_blocking", False)
+              and not (len(args) > 2 and args[2] is True)):
+            kind = "to-host" if src.device.type == "cpu" else "blocking-copy"
+            self.log.events.append((kind, "copy_", _caller()))
         elif name in ("tensor", "as_tensor") and kwargs.get("device") is not None and (
                 torch.device(kwargs["device"]).type != "cpu" or not torch.cuda.is_available()):
             self.log.events.append(("blocking-copy", name, _caller()))
