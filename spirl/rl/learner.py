@@ -63,6 +63,7 @@ class UpdateResult:
     priorities: np.ndarray
     grad_norm: float
     target_synced: bool
+    carried: np.ndarray | None = None  # the ``carry`` tensor's values, flattened, brought back in the same copy
 
 
 class RainbowLearner:
@@ -135,7 +136,7 @@ class RainbowLearner:
             discounts = self.n_step_discount * (1.0 - done.float())
             return project_distribution(next_probs, returns.float(), discounts, support)
 
-    def update(self, batch: Any) -> UpdateResult:
+    def update(self, batch: Any, carry: torch.Tensor | None = None) -> UpdateResult:
         """One gradient step on a replay batch (fields ``obs, action, ret, next_obs, done, weight, k, next_k``).
 
         Loss = mean_b w_b * CE(target_b, p_b) = -mean_b w_b sum_z target_bz log p_bz, with log p from
@@ -143,6 +144,10 @@ class RainbowLearner:
         ``log(softmax.clamp(1e-6, 1))`` (``clamped``, rlpyt's, which gives atoms below 1e-6 no gradient;
         docs/method.md#choice-29). The new priority of each sample is KL(target || p) with both clamped to
         [1e-6, 1], clamped to [1e-6, 1e6] (rlpyt), whichever the loss.
+
+        The priorities, the loss and the gradient norm come back to the host in one copy (one wait on a GPU);
+        ``carry``, a float32 tensor on the device (the trainer's newest feature slab), comes back in it too
+        (``UpdateResult.carried``).
         """
         s = self.settings
         self.online.sample_noise(self.noise_generator)  # once per update, before it (acting reuses it)
@@ -171,9 +176,13 @@ class RainbowLearner:
         synced = self.updates % s.target_update_period == 0
         if synced:
             self.sync_target()
-        # one copy to the host (one wait on a GPU): the priorities, the loss and the gradient norm together
-        host = torch.cat([kl.float(), loss.detach().float()[None], grad_norm.float()[None]]).cpu().numpy()
-        return UpdateResult(float(host[-2]), host[:-2].astype(np.float64), float(host[-1]), synced)
+        parts = [kl.float(), loss.detach().float()[None], grad_norm.float()[None]]
+        if carry is not None:
+            parts.append(carry.reshape(-1).float())
+        host = torch.cat(parts).cpu().numpy()  # one copy to the host: one wait on a GPU
+        B = kl.numel()
+        return UpdateResult(float(host[B]), host[:B].astype(np.float64), float(host[B + 1]), synced,
+                            None if carry is None else host[B + 2:])
 
     def sync_target(self) -> None:
         """Hard copy of the online net into the target net, noise sample included."""

@@ -114,6 +114,7 @@ class Trainer:
             seed=self.seed,
         )
         self.stack = FrameStack(depth, frame_shape, dtype)
+        self._pending: tuple[torch.Tensor, bool] | None = None  # SPIRL: a new frame's packed slab, not stacked yet
         self.k_stack = FrameStack(depth, (), np.int64) if self.uses_features else None
         self.act_rng = np.random.default_rng([self.seed, ACT_STREAM])
         self.eval_rng = np.random.default_rng([self.seed, EVAL_STREAM])
@@ -152,11 +153,19 @@ class Trainer:
         """New frames (B, H, W, C) uint8 -> what the stack holds: the frames, or SPIRL slabs (B, Kmax, D) and K (B,)."""
         if self.extractor is None:
             return frames, None
+        return self._unpack(self._pack(frames).cpu().numpy())  # one copy to the host: one wait on a GPU
+
+    def _pack(self, frames: np.ndarray) -> torch.Tensor:
+        """SPIRL: the slabs of new frames with K appended, float32 ``(B, Kmax * D + 1)`` on the device (K <= 144 is
+        exact in float32), so that one copy brings both to the host."""
         feats = self.extractor(frames)
-        # one copy to the host (one wait on a GPU): the slabs with K appended (exact in float32: K <= 144)
-        B, k_max, D = feats.features.shape
-        packed = torch.cat([feats.features.reshape(B, -1), feats.k[:, None].to(torch.float32)], 1).cpu().numpy()
-        return packed[:, :-1].reshape(B, k_max, D), packed[:, -1].astype(np.int64)
+        B = feats.features.shape[0]
+        return torch.cat([feats.features.reshape(B, -1), feats.k[:, None].to(torch.float32)], 1)
+
+    def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_pack`'s values on the host -> slabs ``(B, Kmax, D)`` float32 and K ``(B,)`` int64."""
+        packed = packed.reshape(-1, int(np.prod(self.frame_shape)) + 1)
+        return packed[:, :-1].reshape(-1, *self.frame_shape), packed[:, -1].astype(np.int64)
 
     def encode_on_device(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """As :meth:`encode`, but left on the run's device (GPU evaluation: stacks stay there, frames go in pinned)."""
@@ -170,17 +179,34 @@ class Trainer:
         return self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
 
     def _push(self, frame: np.ndarray, terminal: bool) -> None:
-        slab, k = self.encode(frame[None])
+        """Put a new frame on the acting stack. SPIRL's slab is computed now but stays on the device until the
+        next update's copy brings it back with the priorities (one wait for both), or :meth:`_flush` fetches it."""
+        if self.extractor is not None:
+            self._pending = (self._pack(frame[None]), terminal)
+            return
+        self._stack(frame, None, terminal)
+
+    def _flush(self, carried: np.ndarray | None = None) -> None:
+        """Stack the pending SPIRL slab: ``carried`` is its values from an update's copy, else it is copied here."""
+        if self._pending is None:
+            return
+        packed, terminal = self._pending
+        self._pending = None
+        slab, k = self._unpack(packed.cpu().numpy() if carried is None else carried)
+        self._stack(slab[0], k[0], terminal)
+
+    def _stack(self, slab: np.ndarray, k: Any, terminal: bool) -> None:
         if terminal:  # a new learning episode: older slots become zeros, as the replay rebuilds them
-            self.stack.reset(slab[0])
+            self.stack.reset(slab)
             if self.k_stack is not None:
-                self.k_stack.reset(k[0])
+                self.k_stack.reset(k)
         else:
-            self.stack.push(slab[0])
+            self.stack.push(slab)
             if self.k_stack is not None:
-                self.k_stack.push(k[0])
+                self.k_stack.push(k)
 
     def _env_step(self) -> None:
+        self._flush()  # a slab no update brought back (warm-up, or no update due): fetched now
         warm = self.step < self.plan.warmup_steps and self.settings.learner.warmup_random_actions
         k = None if self.k_stack is None else self.k_stack.array
         if warm:
@@ -212,7 +238,10 @@ class Trainer:
         beta = self.plan.beta(self.step)
         while self.learner.updates < due:
             batch = self.replay.sample(self.settings.learner.batch_size, beta, reuse=True)  # used up by the update
-            result = self.learner.update(batch)
+            carry = None if self._pending is None else self._pending[0]
+            result = self.learner.update(batch, carry=carry)  # the pending slab comes back with the priorities
+            if carry is not None:
+                self._flush(result.carried)
             self.replay.update_priorities(batch.index, result.priorities)
             self.loss_sum += result.loss
             self.loss_count += 1
@@ -301,6 +330,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------- checkpoints
 
     def _state(self) -> dict[str, Any]:
+        self._flush()
         return {
             "format": STATE_FORMAT,
             "method": self.settings.name,
