@@ -41,7 +41,8 @@ def prepared(tmp_path_factory) -> Path:
 def test_cpu_rehearsal_runs_every_step_end_to_end(prepared, tmp_path):
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--device", "cpu", str(tmp_path),
-                           "--prepared", str(prepared)], capture_output=True, text=True, env=env, timeout=OUTER_S["cpu"] + 120)
+                           "--prepared", str(prepared)], capture_output=True, text=True, env=env,
+                          timeout=OUTER_S["cpu"] + 120)
     summary = json.loads((tmp_path / "gpu_check.json").read_text())
     failed = {n: r.get("error") for n, r in summary["steps"].items() if not r["ok"]}
     assert proc.returncode == 0 and not failed, (failed, proc.stdout[-2000:])
