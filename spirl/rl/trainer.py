@@ -160,7 +160,8 @@ class Trainer:
         exact in float32), so that one copy brings both to the host."""
         feats = self.extractor(frames)
         B = feats.features.shape[0]
-        return torch.cat([feats.features.reshape(B, -1), feats.k[:, None].to(torch.float32)], 1)
+        packed = torch.cat([feats.features.reshape(B, -1), feats.k[:, None].to(torch.float32)], 1)
+        return to_device(packed, self.device)  # where the learner is (a stand-in extractor may give host tensors)
 
     def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_pack`'s values on the host -> slabs ``(B, Kmax, D)`` float32 and K ``(B,)`` int64."""
