@@ -38,6 +38,6 @@ fi
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} CUBLAS_WORKSPACE_CONFIG=${CUBLAS_WORKSPACE_CONFIG:-:4096:8}
 OUTER=$("$PY" -c "from spirl.bench.device_check import OUTER_S; print(OUTER_S['$KIND'])") || exit 2
 # The summary is rewritten after every step, so a stop at the limit still leaves what was measured.
-timeout -k 5 "$OUTER" "$PY" -m spirl.bench.device_check --device "$DEVICE" --prepared "$PREPARED" \
+timeout -k 5 "$OUTER" "$PY" scripts/gpu_check.py --device "$DEVICE" --prepared "$PREPARED" \
   --out "$OUT_DIR/gpu_check.json" "${EXTRA[@]}" 2>&1 | tee "$OUT_DIR/gpu_check.log"
 exit "${PIPESTATUS[0]}"

@@ -8,4 +8,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-python3}" -m spirl.bench.device_prepare "$@"
+exec "${PYTHON:-python3}" scripts/gpu_prepare.py "$@"

@@ -1,5 +1,7 @@
 """The GPU check (docs/costs.md#gpu): ``scripts/gpu_check.sh`` on a CUDA machine, ``--device cpu`` to rehearse it.
 
+Its command line is ``scripts/gpu_check.py`` (run by ``gpu_check.sh``); :func:`run_check` is the check.
+
 It reads what ``scripts/gpu_prepare.sh`` made (``spirl.bench.device_prepare``; digests checked first) and
 runs, in priority order, each step under its own time limit (``STEPS``), rewriting one JSON summary after
 every step, so that a stop at any moment leaves what was measured:
@@ -21,12 +23,9 @@ of ``gpu_prepare.sh --tiny`` and the CUDA-only formats are recorded as skipped.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -150,31 +149,3 @@ def run_check(device: str, prepared: Path, out: Path, only: list[str] | None = N
             torch.cuda.empty_cache()
     save()
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/gpu_check.sh", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (the rehearsal)")
-    parser.add_argument("--prepared", type=Path, default=Path(".gpu"), help="scripts/gpu_prepare.sh's folder")
-    parser.add_argument("--out", type=Path, required=True, help="the JSON summary to write")
-    parser.add_argument("--only", nargs="*", default=None, help="run only these steps")
-    args = parser.parse_args(argv)
-    import torch
-
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("gpu check: no GPU is visible; rehearse it with --device cpu", file=sys.stderr)
-        return 2
-    try:
-        summary = run_check(args.device, args.prepared, args.out, args.only)
-    except ValueError as err:
-        print(f"gpu check: {err}", file=sys.stderr)
-        return 2
-    failed = [n for n, r in summary["steps"].items() if not r["ok"]]
-    print(f"gpu check: {summary['seconds']:.0f} s, {'all passed' if not failed else 'FAILED: ' + ', '.join(failed)}"
-          f" -> {args.out}")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    raise SystemExit(main())

@@ -14,16 +14,15 @@ made here is made here, once, into ``.gpu/`` (git-ignored; carried to the machin
 - ``manifest.json``: the sha256 of every file (the check refuses a folder that does not match), the
   sizes and how the MAE was made.
 
-``--tiny`` makes the CPU rehearsal's folder in seconds (a small MAE, few frames, no wheels).
+``--tiny`` makes the CPU rehearsal's folder in seconds (a small MAE, few frames, no wheels). The command
+line is ``scripts/gpu_prepare.py`` (run by ``scripts/gpu_prepare.sh``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -82,8 +81,8 @@ def prepare(out: Path, *, tiny: bool = False, mae: Path | None = None, wheels: b
     import torch
 
     from spirl.atari.frames import collect_frames, load_frames, save_frames
+    from spirl.config import MAEArch, PretrainSettings
     from spirl.mae.pretrain import pretrain
-    from spirl.settings import MAEArch, PretrainSettings
     from spirl.utils import git_commit, set_threads
 
     size = "tiny" if tiny else "full"
@@ -142,24 +141,3 @@ def verify(folder: Path) -> dict[str, Any]:
             raise ValueError(f"{f} is missing or differs from {path}; prepare the folder again "
                              "(scripts/gpu_prepare.sh)")
     return manifest
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/gpu_prepare.sh", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help="the folder to fill (default .gpu/)")
-    parser.add_argument("--tiny", action="store_true", help="the CPU rehearsal's inputs (seconds, no wheels)")
-    parser.add_argument("--mae", type=Path, default=None, help="a pretrained Frostbite MAE to carry instead")
-    parser.add_argument("--no-wheels", action="store_true", help="skip the wheels (no registry access)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
-    args = parser.parse_args(argv)
-    try:
-        prepare(args.out, tiny=args.tiny, mae=args.mae, wheels=not (args.no_wheels or args.tiny),
-                threads=args.threads)
-    except (ValueError, FileNotFoundError, subprocess.CalledProcessError) as err:
-        print(f"gpu prepare: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -217,11 +217,11 @@ def step_pretrain(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
     """Pretraining samples/s of the paper MAE (the tiny one in a rehearsal) per format, at batch 64."""
     import torch
 
+    from spirl.config import MAEArch, PretrainSettings
     from spirl.mae.model import MAE
     from spirl.mae.optim import build_optimizer
     from spirl.mae.pretrain import grad_scaler, pretrain_step
     from spirl.saliency.patches import frames_to_images
-    from spirl.settings import MAEArch, PretrainSettings
 
     settings = PretrainSettings()
     imgs = frames_to_images(_frames(ctx)[:settings.batch_size], ctx.device)

@@ -11,7 +11,6 @@ depend on sizes), so that the CPU test runs in seconds.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,8 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import eval_seeds, make_env
-from spirl.bench import emit
-from spirl.config import parse_preset, resolve_method
-from spirl.fields import apply_overrides
-from spirl.plan import for_game
+from spirl.bench import Options, emit
+from spirl.config import apply_overrides, for_game, parse_preset, resolve_method
 from spirl.rl.evaluate import evaluate
 from spirl.rl.trainer import Trainer
 from spirl.utils import choose_device, set_threads
@@ -87,7 +84,7 @@ def step_waits(method: str, *, game: str = "MsPacman", device: str = "cpu", tiny
             "eval_by_kind": eval_log.by_kind(), "eval_waits": sorted(set(eval_log.describe().splitlines()))}
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     set_threads(args.threads)
     device = choose_device(args.device)
     tiny = args.tiny or args.quick
@@ -108,12 +105,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"ratio (waits / budget, the worst step): {worst:.2f}")
     emit(args, figures, ratio=worst, device=device)
     return 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``spirl bench waits``."""
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny networks)")
-    parser.add_argument("--tiny", action="store_true", help="tiny networks and MAE (the counts do not depend on size)")
-    parser.add_argument("--game", default="MsPacman", help="game")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
