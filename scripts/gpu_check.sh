@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# The device check of issue 10 (docs/costs.md#gpu): every benchmark on CUDA, GPU-vs-CPU error-map agreement
-# in each number format, and a short SPIRL run end to end; one JSON summary, in under 8 minutes on an H200.
+# The GPU check (docs/costs.md#gpu; spirl.bench.device_check): a short SPIRL run end to end, the error map's
+# agreement with the carried CPU float32 reference per format, error-map frames/s per format and chunk,
+# learner updates/s and host-device waits, pretraining samples/s, and 1/2/4/8 runs sharing the GPU; in
+# priority order within 300 s, one JSON summary rewritten after every step.
 #
-#   bash scripts/gpu_wheels.sh                 # here, with registry access: .whl/ (about 5 MB)
-#   bash scripts/gpu_check.sh "$OUT"           # there: writes $OUT/gpu_check.json (and gpu_check.log)
+#   bash scripts/gpu_prepare.sh                          # here, once: .gpu/ (wheels, MAE, reference, frames)
+#   bash scripts/gpu_check.sh "$OUT"                     # there (carry .gpu): $OUT/gpu_check.json, .log
+#   bash scripts/gpu_check.sh --device cpu OUT_DIR --prepared DIR   # the CPU rehearsal (its test runs it)
 #
-# The GPU machine has Python 3.12 and its own torch with CUDA and nothing else of ours: the project
-# runs from this checkout (PYTHONPATH, --no-deps), the missing packages come from .whl/. A pretrained MAE
-# at results/perf/mae/Frostbite/model.pt (carry it) is used for the agreement; else a random paper MAE.
+# On the GPU machine (Python 3.12 and its own torch, nothing else of ours) the wheels of .gpu/whl are
+# installed beside that torch and the project runs from this checkout. Give the device command a limit of
+# DEVICE_COMMAND_S (360 s): the install, then the check's own timeout (OUTER_S).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT_DIR=${1:-${OUT:-gpu_check_out}}
-[ $# -gt 0 ] && shift
+DEVICE=cuda PREPARED=.gpu OUT_DIR=${OUT:-gpu_check_out} EXTRA=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --device) DEVICE=$2; shift 2 ;;
+    --prepared) PREPARED=$2; shift 2 ;;
+    --only) shift; EXTRA+=(--only); while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do EXTRA+=("$1"); shift; done ;;
+    -*) echo "gpu_check: unknown option $1" >&2; exit 2 ;;
+    *) OUT_DIR=$1; shift ;;
+  esac
+done
 mkdir -p "$OUT_DIR"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/spirl-site \
-  .whl/*.whl || { echo "gpu_check: installing .whl/ failed (run scripts/gpu_wheels.sh first)"; exit 2; }
-export PYTHONPATH="/tmp/spirl-site:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
-python3 -c "import torch, gymnasium, ale_py, spirl; assert torch.cuda.is_available(), 'no GPU visible'" || exit 2
-MAE_ARG=()
-[ -f results/perf/mae/Frostbite/model.pt ] && MAE_ARG=(--mae results/perf/mae/Frostbite/model.pt)
-# 470 s: the summary is rewritten after every step, so a stop at the limit still leaves what was measured.
-timeout 470 python3 scripts/gpu_check.py --out "$OUT_DIR/gpu_check.json" "${MAE_ARG[@]}" "$@" 2>&1 \
-  | tee "$OUT_DIR/gpu_check.log"
+KIND=cuda
+[ "$DEVICE" = cpu ] && KIND=cpu
+if [ "$KIND" = cuda ]; then
+  PY=python3
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/spirl-site \
+    "$PREPARED"/whl/*.whl || { echo "gpu_check: installing $PREPARED/whl failed (run scripts/gpu_prepare.sh)"; exit 2; }
+  export PYTHONPATH="/tmp/spirl-site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+else
+  PY=${PYTHON:-python3}
+  export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} CUBLAS_WORKSPACE_CONFIG=${CUBLAS_WORKSPACE_CONFIG:-:4096:8}
+OUTER=$("$PY" -c "from spirl.bench.device_check import OUTER_S; print(OUTER_S['$KIND'])") || exit 2
+# The summary is rewritten after every step, so a stop at the limit still leaves what was measured.
+timeout -k 5 "$OUTER" "$PY" scripts/gpu_check.py --device "$DEVICE" --prepared "$PREPARED" \
+  --out "$OUT_DIR/gpu_check.json" "${EXTRA[@]}" 2>&1 | tee "$OUT_DIR/gpu_check.log"
+exit "${PIPESTATUS[0]}"

@@ -1,6 +1,7 @@
 """What the machine offers and how jobs share it: device choice, number formats, GPU packing.
 
-- :func:`select_device`: ``auto | cpu | cuda | cuda:N`` -> the device a job uses (a GPU when present).
+- :func:`select_device`: ``auto | cpu | cuda | cuda:N`` -> the device a job uses (a GPU when present; with
+  several, the least-shared one, claimed by :func:`claim_gpu` for the job's lifetime).
 - :func:`probe` / :class:`Hardware`: torch's CPU capability, the CPU's flags (``/proc/cpuinfo``) and
   the GPU's bfloat16 support, read once. Tests pass their own :class:`Hardware` instead.
 - :func:`check_precision`: ``float32 | bfloat16 | float16`` -> the torch dtype, or a one-line refusal
@@ -8,8 +9,7 @@
   matrix units) or not at all (float16 off CUDA). float32 is always allowed: it is the exact reference.
 - :func:`gpu_resources`: the Snakemake resources of a job on ``device`` when ``runs_per_gpu`` jobs share one
   GPU (docs/costs.md#sharing-a-gpu). Plain arithmetic: the workflow calls it, nothing here imports Snakemake.
-- :class:`PinnedStaging`: host -> GPU copies through a reused page-locked buffer, so a copy does not
-  stall the host.
+- :func:`to_device`: host -> GPU copies through page-locked memory, so a copy does not stall the host.
 """
 
 from __future__ import annotations
@@ -41,12 +41,17 @@ class DeviceError(ValueError):
 # ------------------------------------------------------------------------------------------- devices
 
 
-def select_device(requested: str = "auto", *, cuda_count: int | None = None) -> str:
+def select_device(requested: str = "auto", *, cuda_count: int | None = None,
+                  lock_dir: str | Path | None = None) -> str:
     """The device a job runs on: ``auto`` is ``cuda`` when a GPU is present, else ``cpu``.
+
+    With several GPUs visible, ``auto`` and ``cuda`` claim one (:func:`claim_gpu`) and return ``cuda:N``: local
+    jobs started side by side (Snakemake's ``gpu_slots``) spread over the GPUs instead of all using the first.
 
     Args:
         requested: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         cuda_count: GPUs visible to this process; by default ``torch.cuda.device_count()``.
+        lock_dir: where the GPU claims' lock files live (:func:`claim_gpu`'s default).
 
     Raises:
         DeviceError: a GPU (or GPU ``N``) was asked for and is not there.
@@ -56,8 +61,12 @@ def select_device(requested: str = "auto", *, cuda_count: int | None = None) -> 
         import torch
 
         cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if requested == "auto" and cuda_count == 0:
+        return "cpu"
+    if requested in ("auto", "cuda") and cuda_count > 1:
+        return f"cuda:{claim_gpu(cuda_count, lock_dir=lock_dir)}"
     if requested == "auto":
-        return "cuda" if cuda_count > 0 else "cpu"
+        return "cuda"
     if requested == "cpu":
         return "cpu"
     if requested == "cuda" or requested.startswith("cuda:"):
@@ -71,6 +80,62 @@ def select_device(requested: str = "auto", *, cuda_count: int | None = None) -> 
                               f"(cuda:0 .. cuda:{cuda_count - 1})")
         return requested
     raise ValueError(f"device {requested!r} is not a device; use auto, cpu, cuda or cuda:N")
+
+
+_CLAIMS: list[Any] = []  # open lock files of this process's GPU claims: held until it exits (or is killed)
+
+
+def claim_gpu(count: int, *, ids: list[str] | None = None, lock_dir: str | Path | None = None) -> int:
+    """Claim the least-shared of ``count`` visible GPUs for this process; returns its index.
+
+    Each claim is an OS lock (``flock``) on ``lock_dir/gpu-<id>-slot-<s>.lock`` held by this process until it
+    exits, killed or not: slot 0 of every GPU is tried first, then slot 1, and so on, so that N jobs started side
+    by side on G GPUs get ``ceil(N / G)`` jobs per GPU at most. Snakemake's ``--resources gpu_slots=G*runs_per_gpu``
+    caps N. The GPU's UUID names it (``ids``; by default read from torch), so jobs that see the GPUs in another
+    order still agree. On a GPU it is made this process's current device (no context on GPU 0 for nothing).
+
+    Args:
+        count: GPUs visible (> 1).
+        ids: a stable name of each GPU (tests pass their own).
+        lock_dir: where the locks live; by default ``<tmp>/spirl-gpu-claims-<uid>``.
+    """
+    import fcntl
+    import os
+    import tempfile
+
+    folder = Path(lock_dir) if lock_dir is not None else Path(tempfile.gettempdir()) / f"spirl-gpu-claims-{os.getuid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if ids is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        ids = [str(getattr(torch.cuda.get_device_properties(i), "uuid", i)) if cuda else str(i) for i in range(count)]
+    slot = 0
+    while True:
+        for index, name in enumerate(ids[:count]):
+            handle = open(folder / f"gpu-{name}-slot-{slot}.lock", "w")  # noqa: SIM115 (held until exit)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            _CLAIMS.append(handle)
+            _set_current_gpu(index)
+            return index
+        slot += 1
+
+
+def _set_current_gpu(index: int) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_device(index)
+
+
+def release_gpu_claims() -> None:
+    """Drop this process's GPU claims (tests; a job's claims end with it)."""
+    while _CLAIMS:
+        _CLAIMS.pop().close()
 
 
 # ------------------------------------------------------------------------------------------ hardware
@@ -204,40 +269,48 @@ def gpu_resources(device: str, runs_per_gpu: int = 1) -> dict[str, int | str]:
 # ------------------------------------------------------------------------------------ host -> device
 
 
-class PinnedStaging:
-    """Copies host arrays to a GPU through one reused page-locked buffer (on a CPU: a plain tensor view).
+def to_device(x: Any, device: Any) -> Any:
+    """A host array or tensor (any shape and dtype) -> a tensor on ``device``, without the host waiting for a GPU.
 
-    ``to_device(array)`` returns a tensor on ``device`` with ``array``'s shape and dtype. On CUDA the copy
-    is asynchronous: the host does not wait for it, and the buffer is reused only once the previous
-    copy is done (an event, normally long finished by then).
+    On CUDA a host source is copied into page-locked memory from torch's caching host allocator and
+    sent asynchronously: the allocator keeps that block until the copy, on the destination device's
+    current stream, has ended, so the caller may reuse its array at once (``cuda:N`` included). A
+    source already on a GPU is moved with ``non_blocking`` too. On a CPU the result shares the
+    array's memory (no copy), as ``.to("cpu")`` does.
     """
+    import torch
 
-    def __init__(self, device: str) -> None:
-        import torch
-
-        self.device = torch.device(device)
-        self._buffer: Any = None
-        self._done: Any = None
-
-    def to_device(self, array: np.ndarray) -> Any:
-        """``array`` (any shape, a numpy dtype torch knows) -> the same values on ``device``."""
-        import torch
-
-        src = torch.from_numpy(np.ascontiguousarray(array))
-        if self.device.type != "cuda":
-            return src.to(self.device)
-        nbytes = src.numel() * src.element_size()
-        if self._buffer is None or self._buffer.numel() < nbytes:
-            self._buffer = torch.empty(max(nbytes, 1), dtype=torch.uint8).pin_memory()
-        elif self._done is not None:
-            self._done.synchronize()
-        staged = self._buffer[:nbytes].view(src.dtype).view(src.shape)
-        staged.copy_(src)
-        out = staged.to(self.device, non_blocking=True)
-        self._done = torch.cuda.Event()
-        self._done.record()
-        return out
+    t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    dev = torch.device(device)
+    if dev.type == "cpu" and t.device.type == "cpu":
+        return t
+    if dev.type == "cuda" and t.device.type == "cpu" and not t.is_pinned():
+        t = t.pin_memory()
+    return t.to(dev, non_blocking=True)
 
 
-__all__ = ["CPU_BF16_FLAGS", "PRECISIONS", "DeviceError", "Hardware", "PinnedStaging", "PrecisionError",
-           "check_precision", "cpuinfo_flags", "gpu_resources", "probe", "select_device"]
+def set_generator_state(generator: Any, state: Any, *, what: str = "a generator") -> None:
+    """Restore ``generator`` from a saved ``get_state()``, wherever the state was written.
+
+    The project's torch generators all live on the host (the learner's noise, the pretraining sampler
+    and masks, the random-patch control), so a state written by a run on one device loads into the same
+    run on another. A state of another kind of generator (a CUDA generator's 16 bytes, from a checkpoint
+    of an older version) is refused in one line.
+
+    Raises:
+        ValueError: ``state`` is not a state of ``generator``'s kind.
+    """
+    import torch
+
+    state = torch.as_tensor(state).cpu()
+    expected = generator.get_state().numel()
+    if state.dtype != torch.uint8 or state.numel() != expected:
+        raise ValueError(f"{what}: the saved state ({state.numel()} bytes) is not a {generator.device.type} "
+                         f"generator's ({expected} bytes); the checkpoint was written by another version: "
+                         "delete it to start afresh")
+    generator.set_state(state)
+
+
+__all__ = ["CPU_BF16_FLAGS", "PRECISIONS", "DeviceError", "Hardware", "PrecisionError", "check_precision",
+           "claim_gpu", "cpuinfo_flags", "gpu_resources", "probe", "release_gpu_claims",
+           "select_device", "set_generator_state", "to_device"]

@@ -11,7 +11,7 @@ import platform
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +144,22 @@ def set_threads(threads: int | None) -> int:
     return torch.get_num_threads()
 
 
+# cuBLAS picks its reduction order deterministically only with a fixed workspace; the variable is read when
+# the first cuBLAS handle is made, so it must be set before any matrix product on the GPU (docs/reliability.md).
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+
+
+def cuda_determinism_env(environ: MutableMapping[str, str] | None = None) -> None:
+    """Set ``CUBLAS_WORKSPACE_CONFIG`` for repeatable cuBLAS results, unless it is set already (``os.environ``)."""
+    (os.environ if environ is None else environ).setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE_CONFIG)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch global generators; on a GPU also ask for deterministic kernels.
 
     CPU kernels are already deterministic for a fixed thread count, and the switch costs seconds
-    at start-up (it imports torch's compiler stack), so it is only thrown where it matters.
+    at start-up (it imports torch's compiler stack), so it is only thrown where it matters. On a GPU,
+    cuBLAS also needs its workspace fixed (:func:`cuda_determinism_env`), before its first product.
     """
     import random
 
@@ -158,6 +169,7 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
+        cuda_determinism_env()
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 

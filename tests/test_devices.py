@@ -7,13 +7,15 @@ import torch
 from spirl.devices import (
     DeviceError,
     Hardware,
-    PinnedStaging,
     PrecisionError,
     check_precision,
+    claim_gpu,
     cpuinfo_flags,
     gpu_resources,
     probe,
+    release_gpu_claims,
     select_device,
+    to_device,
 )
 
 AVX2 = Hardware("AVX2", frozenset({"avx2", "fma"}))  # this project's CI machine: no bfloat16 units
@@ -24,7 +26,8 @@ T4 = Hardware("AVX2", frozenset({"avx2"}), gpu_name="Tesla T4", gpu_bf16=False)
 
 def test_auto_picks_a_gpu_only_when_one_is_visible():
     assert select_device("auto", cuda_count=0) == "cpu"
-    assert select_device("auto", cuda_count=2) == "cuda"
+    assert select_device("auto", cuda_count=1) == "cuda"
+    assert select_device("cuda", cuda_count=1) == "cuda"
     assert select_device("cpu", cuda_count=2) == "cpu"
     assert select_device("cuda:1", cuda_count=2) == "cuda:1"
 
@@ -112,15 +115,57 @@ def test_packing_arithmetic_on_one_machine():
             gpu_resources("auto", bad)
 
 
-def test_staging_on_a_cpu_returns_the_same_values():
+def test_to_device_on_a_cpu_shares_the_array():
     a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    t = PinnedStaging("cpu").to_device(a)
+    t = to_device(a, "cpu")
     assert t.dtype == torch.uint8 and t.shape == (2, 3, 4) and np.array_equal(t.numpy(), a)
+    a[0, 0, 0] = 99  # no copy on a CPU, as .to("cpu")
+    assert int(t[0, 0, 0]) == 99
+    assert to_device(t, torch.device("cpu")) is t
+    # a non-contiguous view is made contiguous first
+    assert np.array_equal(to_device(a[:, ::2], "cpu").numpy(), a[:, ::2])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (scripts/gpu_check.sh runs it there)")
-def test_staging_on_a_gpu_reuses_its_buffer():
-    staging = PinnedStaging("cuda")
-    for n in (3, 2, 5):
-        a = np.random.default_rng(n).integers(0, 255, (n, 96, 96, 3), dtype=np.uint8)
-        assert np.array_equal(staging.to_device(a).cpu().numpy(), a)
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (the GPU check's learner step repeats it)")
+def test_to_device_on_a_gpu_copies_each_array_intact():
+    """The caller overwrites its array at once: the copy must hold the values of the time of the call."""
+    a = np.zeros((5, 96, 96, 3), dtype=np.uint8)
+    outs = []
+    for n in range(8):
+        a[:] = n
+        outs.append(to_device(a, "cuda"))
+    assert [int(o.float().mean()) for o in outs] == list(range(8))
+
+
+def test_local_jobs_on_several_gpus_each_claim_the_least_shared_one(tmp_path):
+    """Jobs started side by side spread over the GPUs; a finished job's GPU is claimed again; cuda:N is kept."""
+    try:
+        assert [claim_gpu(3, ids=["a", "b", "c"], lock_dir=tmp_path) for _ in range(4)] == [0, 1, 2, 0]
+        release_gpu_claims()  # as if those jobs ended
+        assert select_device("auto", cuda_count=2, lock_dir=tmp_path) == "cuda:0"
+        assert select_device("cuda", cuda_count=2, lock_dir=tmp_path) == "cuda:1"
+        assert select_device("auto", cuda_count=2, lock_dir=tmp_path) == "cuda:0"  # second slot of GPU 0
+        assert select_device("cuda:1", cuda_count=2, lock_dir=tmp_path) == "cuda:1"  # asked for: no claim
+        assert sorted(p.name for p in tmp_path.glob("gpu-[01]-slot-*.lock")) == [
+            "gpu-0-slot-0.lock", "gpu-0-slot-1.lock", "gpu-1-slot-0.lock"]
+    finally:
+        release_gpu_claims()
+
+
+def test_a_killed_jobs_gpu_claim_is_free_again(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from spirl.devices import claim_gpu; print(claim_gpu(2, ids=['a', 'b'], lock_dir=sys.argv[1]),"
+            " flush=True); sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "0"
+        assert claim_gpu(2, ids=["a", "b"], lock_dir=tmp_path) == 1
+        holder.kill()
+        holder.wait(timeout=30)
+        assert claim_gpu(2, ids=["a", "b"], lock_dir=tmp_path) == 0  # the killed job's lock went with it
+    finally:
+        holder.kill()
+        release_gpu_claims()

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
-from spirl.bench import Options, emit
+from spirl.bench import Options, emit, sync
 from spirl.config import RunPlan, for_game, parse_preset, resolve_method
 from spirl.rl.evaluate import evaluate
 from spirl.rl.learner import RainbowLearner
@@ -166,8 +166,10 @@ def _time_evaluation(trainer: Trainer, envs: int, cap: int) -> float:
     protocol = type(s.protocol)(**{**vars(s.protocol), "max_episode_steps": cap})
     eval_envs = [make_env(trainer.plan.game, "eval", sd, protocol) for sd in eval_seeds(0, envs)]
     t0 = time.perf_counter()
-    result = evaluate(eval_envs, trainer.learner.act_greedy, trainer.encode, stack=s.protocol.frame_stack,
+    # the run's own choice of encoder: on a GPU the device path (stacks and features stay there)
+    result = evaluate(eval_envs, trainer.learner.act_greedy, trainer.eval_encoder(), stack=s.protocol.frame_stack,
                       epsilon=s.budget.eval_epsilon, rng=np.random.default_rng(0))
+    sync(trainer.device)
     return (time.perf_counter() - t0) / int(result.lengths.sum())
 
 

@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "stats": "vectorised probability of improvement vs rliable's",
     "coverage": "coverage of rliable's 95% interval methods at 2-10 runs per game (a simulation)",
     "verdicts": "false-alarm rate and power of the verdict rule vs the Welch / t-interval rules (a simulation)",
+    "waits": "host-device waits of one training and one evaluation step (DE-Rainbow, SPIRL) against their budget",
     "run": "projected wall time of one full paper-protocol run from measured component rates",
 }
 
@@ -136,6 +137,15 @@ def _verdicts_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
+def _waits_options(parser: argparse.ArgumentParser) -> None:
+    """Options of ``spirl bench waits``."""
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny networks)")
+    parser.add_argument("--tiny", action="store_true", help="tiny networks and MAE (the counts do not depend on size)")
+    parser.add_argument("--game", default="MsPacman", help="game")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+
+
 OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "coverage": _coverage_options,
     "env": _env_options,
@@ -145,6 +155,7 @@ OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "stats": _stats_options,
     "train": _train_options,
     "verdicts": _verdicts_options,
+    "waits": _waits_options,
 }
 
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spirl.config import MAEArch, check_arch, validate_sections
+from spirl.devices import to_device
 
 LN_EPS = 1e-6  # LayerNorm eps of the released MAE (timm default is 1e-5)
 NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
@@ -263,7 +264,7 @@ class MAE(nn.Module):
                 raise ValueError("random_masking needs a torch.Generator when mask_ratio > 0")
             ids_shuffle = torch.arange(P, device=x.device).expand(B, P)
         else:
-            noise = torch.rand(B, P, generator=generator, device=generator.device).to(x.device)  # (B, P)
+            noise = to_device(torch.rand(B, P, generator=generator, device=generator.device), x.device)  # (B, P)
             ids_shuffle = torch.argsort(noise, dim=1)  # ascending: the first len_keep are kept
         ids_restore = torch.argsort(ids_shuffle, dim=1)  # (B, P)
         ids_keep = ids_shuffle[:, :len_keep]  # (B, L)
@@ -376,4 +377,6 @@ def frames_to_images(frames: np.ndarray | torch.Tensor, device: str | torch.devi
     x = torch.as_tensor(frames)
     if x.dtype != torch.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != (size, size, 3):
         raise FrameShapeError(f"frames must be uint8 of shape (B, {size}, {size}, 3), got {x.dtype} {tuple(x.shape)}")
-    return x.to(device).permute(0, 3, 1, 2).float().div_(255.0)  # [B, 3, S, S]
+    if x.device != torch.device(device):
+        x = to_device(x, device)  # page-locked and asynchronous on a GPU
+    return x.permute(0, 3, 1, 2).float().div_(255.0)  # [B, 3, S, S]

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from spirl.config import LearnerSettings, LogProbs, allowed
+from spirl.devices import set_generator_state, to_device
 from spirl.rl.networks import RainbowNetwork
 
 # rlpyt's NaN guard: probabilities are clamped to [EPS, 1] before the log, KL priorities to [EPS, 1/EPS].
@@ -62,6 +63,7 @@ class UpdateResult:
     priorities: np.ndarray
     grad_norm: float
     target_synced: bool
+    carried: np.ndarray | None = None  # the ``carry`` tensor's values, flattened, brought back in the same copy
 
 
 class RainbowLearner:
@@ -81,7 +83,9 @@ class RainbowLearner:
         self.settings = settings
         self.device = torch.device(device)
         self.online = network.to(self.device)
-        self.noise_generator = torch.Generator(device=self.device)
+        # On the host whatever the device: the same noise on a CPU and a GPU, and a checkpoint written on one
+        # resumes on the other (its state is a CPU generator's); the draws go to the device in one async copy.
+        self.noise_generator = torch.Generator()
         self.noise_generator.manual_seed(int(seed))
         self.online.sample_noise(self.noise_generator)
         self.target = copy.deepcopy(self.online)
@@ -97,10 +101,7 @@ class RainbowLearner:
     def _as_tensor(self, x: Any) -> torch.Tensor | None:
         if x is None:
             return None
-        t = torch.as_tensor(x)
-        if self.device.type == "cuda" and t.device.type == "cpu":
-            t = t.pin_memory()  # page-locked (torch caches these blocks), so the copy below is asynchronous
-        return t.to(self.device, non_blocking=True)
+        return to_device(x if isinstance(x, (np.ndarray, torch.Tensor)) else np.asarray(x), self.device)
 
     @torch.inference_mode()
     def act(self, obs: Any, k: Any = None) -> np.ndarray:
@@ -135,7 +136,7 @@ class RainbowLearner:
             discounts = self.n_step_discount * (1.0 - done.float())
             return project_distribution(next_probs, returns.float(), discounts, support)
 
-    def update(self, batch: Any) -> UpdateResult:
+    def update(self, batch: Any, carry: torch.Tensor | None = None) -> UpdateResult:
         """One gradient step on a replay batch (fields ``obs, action, ret, next_obs, done, weight, k, next_k``).
 
         Loss = mean_b w_b * CE(target_b, p_b) = -mean_b w_b sum_z target_bz log p_bz, with log p from
@@ -143,6 +144,10 @@ class RainbowLearner:
         ``log(softmax.clamp(1e-6, 1))`` (``clamped``, rlpyt's, which gives atoms below 1e-6 no gradient;
         docs/method.md#choice-29). The new priority of each sample is KL(target || p) with both clamped to
         [1e-6, 1], clamped to [1e-6, 1e6] (rlpyt), whichever the loss.
+
+        The priorities, the loss and the gradient norm come back to the host in one copy (one wait on a GPU);
+        ``carry``, a float32 tensor on the device (the trainer's newest feature slab), comes back in it too
+        (``UpdateResult.carried``).
         """
         s = self.settings
         self.online.sample_noise(self.noise_generator)  # once per update, before it (acting reuses it)
@@ -171,7 +176,13 @@ class RainbowLearner:
         synced = self.updates % s.target_update_period == 0
         if synced:
             self.sync_target()
-        return UpdateResult(float(loss.item()), kl.cpu().numpy().astype(np.float64), float(grad_norm), synced)
+        parts = [kl.float(), loss.detach().float()[None], grad_norm.float()[None]]
+        if carry is not None:
+            parts.append(carry.reshape(-1).float())
+        host = torch.cat(parts).cpu().numpy()  # one copy to the host: one wait on a GPU
+        B = kl.numel()
+        return UpdateResult(float(host[B]), host[:B].astype(np.float64), float(host[B + 1]), synced,
+                            None if carry is None else host[B + 2:])
 
     def sync_target(self) -> None:
         """Hard copy of the online net into the target net, noise sample included."""
@@ -197,7 +208,7 @@ class RainbowLearner:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.noise_generator.set_state(state["noise_generator"].cpu())  # generator states are CPU byte tensors
+        set_generator_state(self.noise_generator, state["noise_generator"], what="the learner's noise generator")
         self.updates = int(state["updates"])
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spirl.config import AgentSettings, Padding, Pooling, allowed
+from spirl.devices import to_device
 
 # rlpyt scales the encoder's gradient by 1/sqrt(2) in the dueling head: two streams share one encoder.
 DUELING_GRAD_SCALE = 2**-0.5
@@ -55,12 +56,20 @@ class NoisyLinear(nn.Module):
             self.weight_sigma.fill_(self.sigma0 / math.sqrt(self.in_features))
             self.bias_sigma.fill_(self.sigma0 / math.sqrt(self.out_features))
 
+    def draw(self, generator: torch.Generator) -> list[torch.Tensor]:
+        """Standard normal draws ``eps_in (in,)``, ``eps_out (out,)`` from ``generator``, on its device."""
+        return [torch.randn(n, generator=generator, device=generator.device)
+                for n in (self.in_features, self.out_features)]
+
     @torch.no_grad()
     def sample_noise(self, generator: torch.Generator) -> None:
-        """Draw a new factorised noise sample from ``generator`` (on this layer's device)."""
-        dev = self.weight_mu.device
-        eps_in = torch.randn(self.in_features, generator=generator, device=dev)
-        eps_out = torch.randn(self.out_features, generator=generator, device=dev)
+        """Draw a new factorised noise sample from ``generator`` (on the host or on this layer's device)."""
+        eps_in, eps_out = (to_device(e, self.weight_mu.device) for e in self.draw(generator))
+        self.set_noise(eps_in, eps_out)
+
+    @torch.no_grad()
+    def set_noise(self, eps_in: torch.Tensor, eps_out: torch.Tensor) -> None:
+        """Set the noise from standard normal draws ``eps_in (in,)``, ``eps_out (out,)`` on this layer's device."""
         eps_in = eps_in.sign() * eps_in.abs().sqrt()
         eps_out = eps_out.sign() * eps_out.abs().sqrt()
         self.weight_epsilon.copy_(torch.outer(eps_out, eps_in))
@@ -345,10 +354,17 @@ class RainbowNetwork(nn.Module):
     def noisy_layers(self) -> list[NoisyLinear]:
         return [m for m in self.modules() if isinstance(m, NoisyLinear)]
 
+    @torch.no_grad()
     def sample_noise(self, generator: torch.Generator) -> None:
-        """Resample every noisy layer, in a fixed order, from ``generator``."""
-        for layer in self.noisy_layers():
-            layer.sample_noise(generator)
+        """Resample every noisy layer, in a fixed order, from ``generator``.
+
+        A host generator's draws go to the device in one asynchronous copy: the same noise on every device.
+        """
+        layers = self.noisy_layers()
+        draws = [e for layer in layers for e in layer.draw(generator)]
+        parts = to_device(torch.cat(draws), self.support.device).split([e.numel() for e in draws])
+        for i, layer in enumerate(layers):
+            layer.set_noise(parts[2 * i], parts[2 * i + 1])
 
 
 def build_network(agent: AgentSettings, n_actions: int, *, frame_shape: tuple[int, ...], stack: int = 4,

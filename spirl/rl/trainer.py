@@ -37,7 +37,7 @@ import torch
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.checkpoints import TRAINING, CheckpointStore, refuse_other_job
 from spirl.config import RunPlan, settings_to_dict
-from spirl.devices import PinnedStaging
+from spirl.devices import to_device
 from spirl.integrity import write_with_digest
 from spirl.rl.evaluate import EvalResult, evaluate, format_rows
 from spirl.rl.learner import RainbowLearner
@@ -120,11 +120,11 @@ class Trainer:
             seed=self.seed,
         )
         self.stack = FrameStack(depth, frame_shape, dtype)
+        self._pending: tuple[torch.Tensor, bool] | None = None  # SPIRL: a new frame's packed slab, not stacked yet
         self.k_stack = FrameStack(depth, (), np.int64) if self.uses_features else None
         self.act_rng = np.random.default_rng([self.seed, ACT_STREAM])
         self.eval_rng = np.random.default_rng([self.seed, EVAL_STREAM])
         self.eval_envs: list[Any] | None = None
-        self.staging = PinnedStaging(device)  # host -> GPU copies of pixel frames in evaluation
         # counters
         self.step = 0  # env steps done
         self.skipped_updates = 0  # updates owed while the replay had nothing sampleable (never made up)
@@ -156,28 +156,61 @@ class Trainer:
         """New frames (B, H, W, C) uint8 -> what the stack holds: the frames, or SPIRL slabs (B, Kmax, D) and K (B,)."""
         if self.extractor is None:
             return frames, None
+        return self._unpack(self._pack(frames).cpu().numpy())  # one copy to the host: one wait on a GPU
+
+    def _pack(self, frames: np.ndarray) -> torch.Tensor:
+        """SPIRL: the slabs of new frames with K appended, float32 ``(B, Kmax * D + 1)`` on the device (K <= 144 is
+        exact in float32), so that one copy brings both to the host."""
         feats = self.extractor(frames)
-        return feats.features.cpu().numpy(), feats.k.cpu().numpy().astype(np.int64)
+        B = feats.features.shape[0]
+        packed = torch.cat([feats.features.reshape(B, -1), feats.k[:, None].to(torch.float32)], 1)
+        return to_device(packed, self.device)  # where the learner is (a stand-in extractor may give host tensors)
+
+    def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_pack`'s values on the host -> slabs ``(B, Kmax, D)`` float32 and K ``(B,)`` int64."""
+        packed = packed.reshape(-1, int(np.prod(self.frame_shape)) + 1)
+        return packed[:, :-1].reshape(-1, *self.frame_shape), packed[:, -1].astype(np.int64)
 
     def encode_on_device(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """As :meth:`encode`, but left on the run's device (GPU evaluation: stacks stay there, frames go in pinned)."""
         if self.extractor is None:
-            return self.staging.to_device(frames), None
+            return to_device(frames, self.device), None
         feats = self.extractor(frames)
         return feats.features, feats.k
 
+    def eval_encoder(self) -> Any:
+        """Evaluation's encoder: :meth:`encode` on a CPU, :meth:`encode_on_device` elsewhere (stacks stay there)."""
+        return self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
+
     def _push(self, frame: np.ndarray, terminal: bool) -> None:
-        slab, k = self.encode(frame[None])
+        """Put a new frame on the acting stack. SPIRL's slab is computed now but stays on the device until the
+        next update's copy brings it back with the priorities (one wait for both), or :meth:`_flush` fetches it."""
+        if self.extractor is not None:
+            self._pending = (self._pack(frame[None]), terminal)
+            return
+        self._stack(frame, None, terminal)
+
+    def _flush(self, carried: np.ndarray | None = None) -> None:
+        """Stack the pending SPIRL slab: ``carried`` is its values from an update's copy, else it is copied here."""
+        if self._pending is None:
+            return
+        packed, terminal = self._pending
+        self._pending = None
+        slab, k = self._unpack(packed.cpu().numpy() if carried is None else carried)
+        self._stack(slab[0], k[0], terminal)
+
+    def _stack(self, slab: np.ndarray, k: Any, terminal: bool) -> None:
         if terminal:  # a new learning episode: older slots become zeros, as the replay rebuilds them
-            self.stack.reset(slab[0])
+            self.stack.reset(slab)
             if self.k_stack is not None:
-                self.k_stack.reset(k[0])
+                self.k_stack.reset(k)
         else:
-            self.stack.push(slab[0])
+            self.stack.push(slab)
             if self.k_stack is not None:
-                self.k_stack.push(k[0])
+                self.k_stack.push(k)
 
     def _env_step(self) -> None:
+        self._flush()  # a slab no update brought back (warm-up, or no update due): fetched now
         warm = self.step < self.plan.warmup_steps and self.settings.learner.warmup_random_actions
         k = None if self.k_stack is None else self.k_stack.array
         if warm:
@@ -209,7 +242,10 @@ class Trainer:
         beta = self.plan.beta(self.step)
         while self.learner.updates < due:
             batch = self.replay.sample(self.settings.learner.batch_size, beta, reuse=True)  # used up by the update
-            result = self.learner.update(batch)
+            carry = None if self._pending is None else self._pending[0]
+            result = self.learner.update(batch, carry=carry)  # the pending slab comes back with the priorities
+            if carry is not None:
+                self._flush(result.carried)
             if not math.isfinite(result.loss):
                 raise TrainingDivergedError(f"the training loss of {self.settings.name} on {self.plan.game} became "
                                        f"{result.loss} at update {self.learner.updates} (env step {self.step}); "
@@ -225,10 +261,9 @@ class Trainer:
         # eval_seeds(seed, n) extends eval_seeds(seed, m < n): the first m environments are the same ones
         more = eval_seeds(self.seed, n)[len(have):]
         self.eval_envs = have + [make_env(self.plan.game, "eval", sd, s.protocol) for sd in more]
-        encode = self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
-        result = evaluate(self.eval_envs[:n], self.learner.act_greedy, encode, stack=s.protocol.frame_stack,
-                          epsilon=s.budget.eval_epsilon, rng=self.eval_rng, step=self.step,
-                          desc=f"evaluation at step {self.step}")
+        result = evaluate(self.eval_envs[:n], self.learner.act_greedy, self.eval_encoder(),
+                          stack=s.protocol.frame_stack, epsilon=s.budget.eval_epsilon, rng=self.eval_rng,
+                          step=self.step, desc=f"evaluation at step {self.step}")
         row = result.row()
         self.eval_rows.append(row)
         if self.writer is not None:
@@ -303,6 +338,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------- checkpoints
 
     def _state(self) -> dict[str, Any]:
+        self._flush()
         return {
             "method": self.settings.name,
             "game": self.plan.game,
@@ -420,6 +456,8 @@ class Trainer:
             "episodes": self.episodes,
             "sessions": self.sessions,
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            "gpu_peak_mb": (round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+                            if torch.device(self.device).type == "cuda" else None),
             "checkpoint_dir": str(self.ckpt_dir),
             "final_network": str(final_model),
         }

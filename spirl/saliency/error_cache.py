@@ -27,6 +27,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
+from spirl.devices import to_device
 from spirl.saliency.patches import GRID, NUM_PATCHES, PATCH
 
 # Entries before the table is emptied: about 130 MB of keys on the host and 4 MB of errors on the device;
@@ -106,9 +107,9 @@ class ErrorCache:
         if new:
             fresh = compute(need.reshape(len(frames), NUM_PATCHES)).float()  # [B, P]
             # Slots were handed out in frame-major order, the order of the flat indices of the new entries.
-            where = torch.from_numpy(np.flatnonzero(need)).to(self.device)
+            where = to_device(np.flatnonzero(need), self.device)
             self._values[first:first + new] = fresh.reshape(-1)[where]
-        index = torch.from_numpy(slots).to(self.device)
+        index = to_device(slots, self.device)
         return self._values[index].view(len(frames), NUM_PATCHES)
 
 

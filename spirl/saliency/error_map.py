@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spirl.devices import to_device
 from spirl.saliency.patches import (
     NUM_PATCHES,
     NeighbourGroup,
@@ -36,18 +37,27 @@ from spirl.saliency.patches import (
 )
 
 # Problems (one target patch of one frame) per batched decoder pass: the released code's rec_idx_bc
-# for the straightforward path (its speed hardly depends on it here); the shipped path is fastest
-# on CPU with small, cache-sized chunks, and 24 cuts one frame's 144 problems into 6 full chunks.
+# for the straightforward path (its speed hardly depends on it here). The shipped path's chunk is the
+# device's: on a CPU small, cache-sized chunks are fastest, and 24 cuts one frame's 144 problems into 6
+# full chunks; on a GPU each chunk is about 90 kernel launches, so a chunk must be large enough to fill
+# the device: 1152 problems (8 frames, about 2.5 GB of temporaries for the paper MAE), so that the
+# evaluation's 50 frames take 7 chunks instead of 300 (the device check measures several sizes).
 CHUNK_REFERENCE = 128
-CHUNK = 24
+CHUNKS = {"cpu": 24, "cuda": 1152}
+CHUNK = CHUNKS["cpu"]
+
+
+def default_chunk(device: str | torch.device) -> int:
+    """Problems per decoder pass of the shipped error map on ``device`` (``CHUNKS``; the CPU's elsewhere)."""
+    return CHUNKS.get(torch.device(device).type, CHUNKS["cpu"])
 
 
 def _problems(group: NeighbourGroup, batch: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
     """Every (frame, target) problem of one group: frame ``(n,)``, target ``(n,)``, ring ``(n, m)``; n = B * |group|."""
     g = group.targets.numel()
     frame = torch.arange(batch, device=device).repeat_interleave(g)
-    target = group.targets.to(device).repeat(batch)
-    ring = group.rings.to(device).repeat(batch, 1)
+    target = to_device(group.targets, device).repeat(batch)
+    ring = to_device(group.rings, device).repeat(batch, 1)
     return frame, target, ring
 
 
@@ -115,8 +125,7 @@ class _MaskedSlots:
     is exact softmax arithmetic.
     """
 
-    owner: weakref.ref[nn.Module]  # the model these were computed from (ids and addresses get reused)
-    key: tuple[Any, ...]
+    key: tuple[Any, ...]  # the weights' addresses and versions (_cache_key): recomputed when they change
     x0: Tensor  # [1+P, Dd] first-layer input at every slot if it were masked
     q: Tensor  # [H, 1+P, hd] queries of those inputs, already scaled by hd**-0.5
     k: Tensor  # [H, 1+P, hd] their keys and values
@@ -125,7 +134,9 @@ class _MaskedSlots:
     sums: Tensor  # [P, H, 1+P, hd+1] per target: sum over its masked keys of exp(score - c) * [value, 1]
 
 
-_SLOT_CACHE: dict[int, _MaskedSlots] = {}
+# Per model, weakly: a model that is dropped takes its entry with it, and models used in turn (a benchmark's
+# formats, the agreement's float32 and reduced copies) each keep theirs instead of rebuilding it.
+_SLOT_CACHE: weakref.WeakKeyDictionary[nn.Module, _MaskedSlots] = weakref.WeakKeyDictionary()
 
 
 def _f32(t: Tensor | None) -> Tensor | None:
@@ -158,8 +169,8 @@ def _cache_key(mae: nn.Module) -> tuple[Any, ...]:
 def _masked_slots(mae: nn.Module) -> _MaskedSlots:
     """The frame-independent part of decoder layer 1, cached per model and recomputed if its weights change."""
     key = _cache_key(mae)
-    hit = _SLOT_CACHE.get(id(mae))
-    if hit is not None and hit.owner() is mae and hit.key == key:
+    hit = _SLOT_CACHE.get(mae)
+    if hit is not None and hit.key == key:
         return hit
     blk = mae.decoder_blocks[0]
     H = blk.attn.num_heads
@@ -183,9 +194,8 @@ def _masked_slots(mae: nn.Module) -> _MaskedSlots:
         c[i] = masked.amax(-1)
         # Every row's largest term is exactly 1, so these float32 sums are as accurate as a softmax's.
         sums[i] = torch.exp(masked - c[i, ..., None]) @ v1[:, hidden]
-    slots = _MaskedSlots(weakref.ref(mae), key, x0, q, k, v, c, sums)
-    _SLOT_CACHE.clear()  # one model at a time is the use; do not keep old models alive
-    _SLOT_CACHE[id(mae)] = slots
+    slots = _MaskedSlots(key, x0, q, k, v, c, sums)
+    _SLOT_CACHE[mae] = slots  # the entry holds no reference to the model: it is dropped with it
     return slots
 
 
@@ -269,7 +279,7 @@ def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int,
         m, n = ring.shape[1], frame.numel()
         if keep is not None:
             part = keep[(keep >= start) & (keep < start + n)] - start
-            sel = torch.from_numpy(part).to(z.device)
+            sel = to_device(part, z.device)
             frame, ring, slots = frame[sel], ring[sel], slots[sel]
         start += n
         parts = [mae.decoder_embed(encode_tokens(mae, z[frame[s:s + chunk, None], ring[s:s + chunk]]))
@@ -280,7 +290,7 @@ def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int,
         group_inputs.append(torch.cat([inputs, inputs[:, :1].expand(-1, V - 1 - m, -1)], 1))
     out = (layout.slots, layout.valid, layout.frame, layout.target)
     if keep is not None:
-        index = torch.from_numpy(keep).to(z.device)
+        index = to_device(keep, z.device)
         out = tuple(t[index] for t in out)
     return (torch.cat(group_inputs), *out)
 
@@ -326,7 +336,7 @@ def _layout(batch: int, device: torch.device) -> _ProblemLayout:
 
 
 @torch.no_grad()
-def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK, compiled: bool = False,
+def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int | None = None, compiled: bool = False,
                              need: Tensor | np.ndarray | None = None) -> tuple[Tensor, Tensor]:
     """Error map and the neighbour reconstruction of every patch (shipped path).
 
@@ -344,6 +354,7 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
     Args:
         mae: the frozen MAE (float32: exact; or :func:`lowered`).
         imgs: float32 ``(B, 3, 96, 96)`` in [0, 1].
+        chunk: problems per decoder pass; by default the device's (:func:`default_chunk`).
         need: bool ``(B, P)`` (a host array, or a tensor, copied to the host): compute only these problems
             (``spirl.saliency.error_cache`` knows the others); their entries of the outputs stay 0.
 
@@ -353,6 +364,7 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
     """
     check_images(imgs)
     check_mae(mae)
+    chunk = default_chunk(imgs.device) if chunk is None else int(chunk)
     with torch.autocast(imgs.device.type, enabled=False):
         B = imgs.shape[0]
         masked_slots = _masked_slots(mae)
@@ -405,7 +417,7 @@ def _run_chunk(compiled: bool, *args: Any) -> Tensor:
         return _decoder_chunk(*args)
 
 
-def error_map(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK, compiled: bool = False,
+def error_map(mae: nn.Module, imgs: Tensor, *, chunk: int | None = None, compiled: bool = False,
               need: Tensor | np.ndarray | None = None) -> Tensor:
     """Neighbour-reconstruction error map (docs/method.md#step-error-map), shipped: ``(B, 3, 96, 96)`` -> ``(B, P)``.
 

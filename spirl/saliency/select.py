@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from spirl.atari import games
 from spirl.config import SaliencySettings, Selection, allowed
-from spirl.devices import PinnedStaging, check_precision
+from spirl.devices import check_precision, set_generator_state, to_device
 from spirl.saliency.error_cache import ErrorCache
 from spirl.saliency.error_map import compute_dtype, error_map, lowered
 from spirl.saliency.kstats import EmptyDatasetError
@@ -99,7 +99,7 @@ def random_index(errors: Tensor, k: Tensor, k_max: int, generator: torch.Generat
     fixed amount per frame whatever K is. Rows are in ascending-error order like the salient ones.
     """
     B, P = errors.shape
-    noise = torch.rand(B, P, generator=generator).to(errors.device)  # [B, P]
+    noise = to_device(torch.rand(B, P, generator=generator), errors.device)  # [B, P]
     chosen = noise.argsort(1).argsort(1) < k[:, None]  # a uniform random K-subset per frame
     return _rows_ascending(errors, chosen, k, k_max)
 
@@ -208,7 +208,6 @@ class SalientPatchExtractor:
         self.mae = mae.to(self.device).eval().requires_grad_(False)
         self.compute = lowered(self.mae, self.dtype)  # the model itself in float32, else a cast copy
         self.generator = torch.Generator("cpu").manual_seed(seed)
-        self.staging = PinnedStaging(str(self.device))
         self.cache = ErrorCache(self.device) if settings.error_cache else None
 
     def rng_state(self) -> Tensor:
@@ -217,7 +216,7 @@ class SalientPatchExtractor:
 
     def set_rng_state(self, state: Tensor) -> None:
         """Restore the random-control generator from :meth:`rng_state`."""
-        self.generator.set_state(state)
+        set_generator_state(self.generator, state, what="the random-control generator")
 
     def reset_cache(self) -> None:
         """Empty the error cache (the trainer does at every checkpoint, so that a resumed run repeats exactly)."""
@@ -233,7 +232,7 @@ class SalientPatchExtractor:
         """
         host = frames if isinstance(frames, np.ndarray) else frames.numpy() if frames.device.type == "cpu" else None
         if isinstance(frames, np.ndarray) and self.device.type == "cuda":
-            frames = self.staging.to_device(frames)
+            frames = to_device(frames, self.device)
         imgs = frames_to_images(frames, self.device)
         if self.cache is not None and host is not None:
             errors = self.cache.errors(host, lambda need: error_map(self.compute, imgs, need=need))

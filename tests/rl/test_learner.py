@@ -230,3 +230,30 @@ def test_one_update_on_each_encoder(encoder):
     b = ReplayBatch(np.arange(4), obs, np.array([0, 1, 2, 3]), np.zeros(4, np.float32), obs,
                     np.zeros(4, bool), np.ones(4, np.float32), k, k)
     assert np.isfinite(learner.update(b).loss)
+
+
+def test_noise_is_drawn_on_the_host_in_one_copy_and_matches_layer_by_layer_draws():
+    """The network's one-copy resampling gives each layer exactly what drawing it alone gives (same order)."""
+    learner = _learner()
+    assert learner.noise_generator.device.type == "cpu"  # on every device: a checkpoint resumes on another
+    state = learner.noise_generator.get_state()
+    learner.online.sample_noise(learner.noise_generator)
+    by_layer = _learner()
+    g = torch.Generator()
+    g.set_state(state)
+    for layer in by_layer.online.noisy_layers():
+        layer.sample_noise(g)
+    for a, b in zip(learner.online.noisy_layers(), by_layer.online.noisy_layers()):
+        assert torch.equal(a.weight_epsilon, b.weight_epsilon) and torch.equal(a.bias_epsilon, b.bias_epsilon)
+
+
+def test_saved_noise_state_resumes_and_a_cuda_generators_state_is_refused_in_one_line():
+    learner = _learner()
+    learner.update(_batch())
+    state = learner.state_dict()
+    other = _learner(seed=5)
+    other.load_state_dict(state)
+    assert torch.equal(other.noise_generator.get_state(), learner.noise_generator.get_state())
+    cuda_state = torch.zeros(16, dtype=torch.uint8)  # a CUDA (Philox) generator's seed and offset
+    with pytest.raises(ValueError, match=r"^the learner's noise generator: the saved state \(16 bytes\).*delete it"):
+        other.load_state_dict({**state, "noise_generator": cuda_state})
