@@ -28,6 +28,7 @@ import yaml
 
 from spirl import cli
 from spirl import config as spirl_config
+from spirl.analysis.published import load_published
 from spirl.config import load_preset
 from spirl.fields import CHOICES, SECTIONS
 from spirl.studies import STUDY_KEYS
@@ -115,6 +116,7 @@ def test_dry_run_plans_one_job_per_run_and_mae(name):
     for rule in ("aggregate", "stats", "tables", "plots", "report"):
         assert jobs[rule] == 1, rule
     assert {f"results/runs/{m}/{g}/{s}/eval.csv" for m, g, s in runs} <= outputs
+    assert {f"results/rliable/{m}.json" for m, _, _ in runs} | {"results/curves.csv"} <= outputs
     assert seconds < 60, f"planning {name} took {seconds:.0f} s"
 
 
@@ -262,6 +264,10 @@ def test_end_to_end_run_writes_every_output(project, preset, finished):
     scores = (finished / "results/scores.csv").read_text().splitlines()
     assert scores[0].split(",")[:3] == ["method", "game", "seed"]
     assert {line.split(",")[0] for line in scores[1:]} == {m for m, _, _ in runs}
+    for method in {m for m, _, _ in runs}:  # our runs in rliable's format read back as published data
+        published = load_published(finished / f"results/rliable/{method}.json")
+        assert set(published) == {g for m, g, _ in runs if m == method}
+    assert (finished / "results/curves.csv").read_text().startswith("method,game,seed,step,score\n")
     for path in ("results/mae/tiny/Seaquest/model.pt", "results/saliency/tiny/Seaquest/k_hist.csv",
                  "reports/tables/study-selection.html", "reports/figures/study-selection.png",
                  "reports/attention/spirl/Seaquest/0/attention.png", "reports/stats/aggregates.csv"):

@@ -197,16 +197,19 @@ def published_frame(data: dict[str, Sequence[float]], name: str, step: int = 100
 
 
 def scores_with_published(scores: str | Path | None, published: Sequence[str] = ()) -> pd.DataFrame:
-    """The scores table plus published per-run files given as ``PATH`` or ``NAME=PATH`` (name = file stem)."""
+    """The scores table plus published files given as ``PATH`` or ``NAME=PATH`` (``formats.read_published``)."""
+    from spirl.analysis.formats import read_published
+
     frames = [load_scores(scores)] if scores else []
     names: set[str] = set()
     for item in published:
         name, _, path = item.partition("=") if "=" in item else ("", "", item)
-        name = name or Path(path).stem
-        if name in names:
-            raise StatsError(f"published name {name!r} is given twice")
-        names.add(name)
-        frames.append(published_frame(load_published(path), name))
+        table = read_published(path, name or None)
+        for method in dict.fromkeys(table["method"]):
+            if method in names:
+                raise StatsError(f"published name {method.removeprefix(PUBLISHED_PREFIX)!r} is given twice")
+            names.add(method)
+        frames.append(table)
     if not frames:
         raise StatsError("no scores given (--scores and/or --published)")
     return pd.concat(frames, ignore_index=True)

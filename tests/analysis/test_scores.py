@@ -1,7 +1,5 @@
 """spirl.analysis.scores: eval.csv -> the tidy scores table -> per-run matrices, and their refusals."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,7 +71,7 @@ def test_unequal_runs_missing_games_and_unfinished_runs_are_refused():
         sc.check_scores(tidy([("a", "NotAGame", 0, 1, 0, 1.0)]))
 
 
-def test_aggregate_cli_writes_the_tidy_table(tmp_path):
+def test_aggregate_cli_writes_the_tidy_table(tmp_path, write_run):
     runs = tmp_path / "runs"
     write_run(runs, "spirl", "MsPacman", 0, [(50, [1, 2, 3]), (100, [4, 5, 6])])
     write_run(runs, "spirl", "MsPacman", 1, [(50, [1, 2, 3]), (100, [7, 8, 9])], meta=False)
@@ -90,7 +88,7 @@ def test_aggregate_cli_writes_the_tidy_table(tmp_path):
     assert out.read_text() == out2.read_text()
 
 
-def test_aggregate_refuses_inconsistent_eval_files(tmp_path, capsys):
+def test_aggregate_refuses_inconsistent_eval_files(tmp_path, capsys, write_run):
     d = write_run(tmp_path / "runs", "spirl", "Pong", 0, [(100, [1, 2])])
     (d / "eval.csv").write_text("step,episodes,mean,median,std,min,max,scores\n100,3,1.5,1.5,0.5,1,2,1;2\n")
     assert cli.main(["aggregate", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "s.csv")]) == 2
@@ -102,17 +100,3 @@ def test_aggregate_refuses_inconsistent_eval_files(tmp_path, capsys):
 def test_duplicated_episodes_are_refused():
     with pytest.raises(sc.StatsError, match="duplicated episode"):
         sc.check_scores(tidy([("a", "Pong", 0, 1, 0, 1.0), ("a", "pong", 0, 1, 0, 2.0)]))
-
-
-def write_run(root, method, game, seed, evals, meta=True):
-    d = root / method / game / str(seed)
-    d.mkdir(parents=True)
-    lines = ["step,episodes,mean,median,std,min,max,scores"]
-    for step, scores in evals:
-        a = np.array(scores, float)
-        lines.append(f"{step},{len(a)},{a.mean()},{np.median(a)},{a.std()},{a.min()},{a.max()},"
-                     + ";".join(repr(float(s)) for s in a))
-    (d / "eval.csv").write_text("\n".join(lines) + "\n")
-    if meta:
-        (d / "run.json").write_text(json.dumps({"method": method, "game": game, "seed": seed, "settings": {}}))
-    return d

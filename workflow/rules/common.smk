@@ -235,6 +235,11 @@ def all_eval_csvs() -> list[str]:
     return [f"{run_dir(m, g, s)}/eval.csv" for m, g, s in PRESET.runs()]
 
 
+def run_methods() -> list[str]:
+    """Every method that runs (comparison and study variants), in preset order."""
+    return list(dict.fromkeys(m for m, _, _ in PRESET.runs()))
+
+
 def all_k_hists() -> list[str]:
     """K statistics of every MAE the runs use (paper Fig. 8)."""
     return [f"results/saliency/{v}/{g}/k_hist.csv" for v, g in PRESET.maes()]
@@ -296,7 +301,7 @@ def stats_args(wildcards, input) -> str:
 
 def stats_methods() -> list[str]:
     """Methods in the statistics: every method that ran, and each published file."""
-    return list(dict.fromkeys(m for m, _, _ in PRESET.runs())) + [f"published:{n}" for n in published_jsons()]
+    return run_methods() + [f"published:{n}" for n in published_jsons()]
 
 
 def figure_names() -> list[str]:
