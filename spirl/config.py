@@ -34,7 +34,7 @@ from spirl.fields import (
     validate_sections,
 )
 from spirl.plan import resolve_max_ratio
-from spirl.settings import IntervalMethod, MethodSettings, StatsSettings, allowed
+from spirl.settings import IntervalMethod, MethodSettings, StatsSettings, TrackSettings, allowed
 from spirl.studies import Study, parse_study
 from spirl.utils import read_yaml
 
@@ -83,6 +83,7 @@ PRESET_KEYS = {
     "threads": int,
     "runs_per_gpu": int,
     "report": dict,
+    "track": dict,
 }
 
 
@@ -140,6 +141,11 @@ class Preset:
     def published(self) -> list[dict[str, str]]:
         """The preset's ``published:`` entries (name, url, sha256, source): per-run scores fetched on request."""
         return check_published("published", self.raw.get("published") or [])
+
+    @property
+    def track(self) -> TrackSettings:
+        """The preset's ``track:`` (TensorBoard, W&B) over the defaults of ``TrackSettings``."""
+        return check_track("track", self.raw.get("track") or {})
 
     @property
     def report_title(self) -> str:
@@ -249,8 +255,24 @@ _PRESET_TYPE_NAMES = {
     "mae_variants": "a mapping of MAE variants", "pretrain": "a mapping of pretraining settings",
     "methods": "a mapping of methods", "comparison": "a mapping of methods", "studies": "a mapping of studies",
     "stats": "a mapping (reps, seed, pairs)", "published": "a list of entries with name, url, sha256",
-    "threads": "an integer", "report": "a mapping (title)",
+    "threads": "an integer", "report": "a mapping (title)", "track": "a mapping (tensorboard, wandb, project, entity)",
 }
+
+
+def check_track(where: str, body: Any) -> TrackSettings:
+    """A ``track:`` mapping as ``TrackSettings``: known keys, booleans for the switches, strings for the names."""
+    if not isinstance(body, dict):
+        raise ConfigError(f"{where}: expected a mapping (tensorboard, wandb, project, entity), got {body!r}")
+    known = {f.name: f for f in fields(TrackSettings)}
+    for key, value in body.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r}" + suggest(str(key), known))
+        if key in ("tensorboard", "wandb") and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}")
+        if key in ("project", "entity") and not ((isinstance(value, str) and value.strip())
+                                                 or (key == "entity" and value is None)):
+            raise ConfigError(f"{where}.{key}: expected a name, got {value!r}")
+    return TrackSettings(**body)
 
 
 def _check_preset_keys(raw: dict[str, Any]) -> None:
@@ -284,6 +306,8 @@ def _check_preset_keys(raw: dict[str, Any]) -> None:
             check_range(f"stats.{key}", f"stats.{key}", value)
     if "published" in raw:
         check_published("published", raw["published"])
+    if "track" in raw:
+        check_track("track", raw["track"])
     report = raw.get("report") or {}
     for key, value in report.items():
         if key != "title":

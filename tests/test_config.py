@@ -7,7 +7,7 @@ from spirl import cli
 from spirl.config import ConfigError, load_method, parse_preset, resolve_method
 from spirl.fields import apply_overrides, settings_to_dict
 from spirl.plan import for_game, resolve_max_ratio
-from spirl.settings import MethodSettings
+from spirl.settings import MethodSettings, TrackSettings
 from spirl.studies import paper_table_tag, read_studies
 
 SMALL = {
@@ -76,12 +76,22 @@ def test_inheritance_and_builtins():
         ({"methods": {"x": {"saliency": {"max_ratio": "best"}}}}, "not a ratio"),
         ({"methods": {"x": {"mae_variant": "big"}}}, "not in mae_variants"),
         ({"seeds": -1}, "at least one seed"),
+        ({"track": {"wandbb": True}}, "did you mean 'wandb'"),
+        ({"track": {"wandb": "yes"}}, "track.wandb: expected true or false"),
+        ({"track": {"project": ""}}, "track.project: expected a name"),
+        ({"track": True}, "track: expected a mapping"),
     ],
 )
 def test_bad_presets_fail_with_one_clear_line(bad, needle):
     with pytest.raises(ConfigError) as err:
         parse_preset(bad)
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_tracking_is_off_by_default_and_a_preset_turns_it_on():
+    assert parse_preset({}).track == TrackSettings(tensorboard=True, wandb=False, project="spirl", entity=None)
+    on = parse_preset({"track": {"wandb": True, "project": "atari", "tensorboard": False}}).track
+    assert (on.wandb, on.project, on.tensorboard, on.entity) == (True, "atari", False, None)
 
 
 def test_overrides_coerce_and_refuse():

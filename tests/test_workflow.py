@@ -31,6 +31,7 @@ from spirl import config as spirl_config
 from spirl.analysis.published import load_published
 from spirl.config import load_preset
 from spirl.fields import CHOICES, SECTIONS
+from spirl.settings import TrackSettings
 from spirl.studies import STUDY_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +89,7 @@ def test_schema_mirrors_the_settings_dataclasses():
     for section, cls in SECTIONS.items():
         assert set(defs[section]["properties"]) == {f.name for f in fields(cls)}, section
     assert set(schema["properties"]) == set(spirl_config.PRESET_KEYS)
+    assert set(schema["properties"]["track"]["properties"]) == {f.name for f in fields(TrackSettings)}
     assert set(defs["study"]["properties"]) == STUDY_KEYS
     assert set(defs["method"]["properties"]) == {*SECTIONS, "base", "description", "mae_variant"}
     assert len(CHOICES) >= 5

@@ -18,18 +18,22 @@ from spirl.config import load_method
 from spirl.fields import apply_overrides
 from spirl.plan import for_game
 from spirl.rl.checkpoint import default_checkpoint_dir, latest_checkpoint, remove_unfinished
+from spirl.rl.tracking import check_tracking
 from spirl.rl.trainer import RunError, Trainer
+from spirl.settings import TrackSettings
 from spirl.utils import choose_device, set_threads
 
 
 def train(config: str | Path, method: str, game: str, seed: int, out: str | Path, *, mae: str | Path | None = None,
           k_hist: str | Path | None = None, pretrain_frames: int | None = None, overrides: list[str] | None = None,
           threads: int | None = None, device: str | None = None, ckpt_dir: str | Path | None = None,
-          force: bool = False, stop_after_steps: int | None = None, quiet: bool = False) -> dict[str, Any] | None:
+          force: bool = False, stop_after_steps: int | None = None, quiet: bool = False,
+          track: TrackSettings | None = None) -> dict[str, Any] | None:
     """Run (or resume) one training run and write its outputs; returns the run.json dict.
 
     Returns None when stopped early by ``stop_after_steps`` (as if killed after that step: nothing is
-    saved for the steps after the last checkpoint; the tests of resume use it).
+    saved for the steps after the last checkpoint; the tests of resume use it). ``track``: TensorBoard and
+    W&B outputs (``spirl.rl.tracking``); None is TensorBoard only.
 
     Raises:
         RunError: SPIRL without an MAE (or with another game's), a checkpoint of other settings,
@@ -38,6 +42,7 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
     from spirl.cliargs import refuse_existing
 
     out = Path(out)
+    check_tracking(track or TrackSettings())
     if (out / "eval.csv").is_file() and (out / "run.json").is_file() and not force:
         raise RunError(f"{out} already holds a finished run (eval.csv and run.json); pass --force to run it again")
     refuse_existing([out / "eval.csv", out / "run.json"], force=force, dirs=[out])
@@ -52,7 +57,7 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
     dev = choose_device(device or plan.method.budget.device)
     ckpt = Path(ckpt_dir) if ckpt_dir is not None else default_checkpoint_dir(out)
     refuse_existing(dirs=[ckpt])
-    trainer = Trainer(plan, seed, out, ckpt, mae_path=mae, device=dev)
+    trainer = Trainer(plan, seed, out, ckpt, mae_path=mae, device=dev, track=track)
     remove_unfinished(ckpt)
     previous = latest_checkpoint(ckpt)
     if previous is not None:
@@ -68,7 +73,9 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
 def _train_cmd(args: argparse.Namespace) -> int:
     info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
                  pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads, device=args.device,
-                 ckpt_dir=args.ckpt_dir, force=args.force)
+                 ckpt_dir=args.ckpt_dir, force=args.force,
+                 track=TrackSettings(tensorboard=args.tensorboard, wandb=args.track, project=args.wandb_project,
+                                     entity=args.wandb_entity))
     assert info is not None  # only stop_after_steps returns early
     print(f"{info['method']} {info['game']} seed {info['seed']}: final mean score "
           f"{_last_mean(args.out)} after {info['plan']['total_env_steps']} steps, {info['updates']} updates, "
@@ -102,4 +109,10 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt-dir", default=None,
                         help="checkpoint directory (default: results/.ckpt/runs/... beside --out, or OUT/.ckpt)")
     parser.add_argument("--force", action="store_true", help="run again even if --out holds a finished run")
+    parser.add_argument("--track", action="store_true",
+                        help="log to Weights & Biases (settings, curves, final files); WANDB_MODE=offline: local")
+    parser.add_argument("--wandb-project", default=TrackSettings.project, help="W&B project (default: spirl)")
+    parser.add_argument("--wandb-entity", default=None, help="W&B entity (default: the logged-in user's)")
+    parser.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=TrackSettings.tensorboard,
+                        help="TensorBoard scalars beside the checkpoints (default: on)")
     parser.set_defaults(func=_train_cmd)

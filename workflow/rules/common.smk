@@ -91,14 +91,27 @@ def load_workflow_preset(config: dict):
 PRESET = None
 METHODS: dict = {}  # method -> MethodSettings
 MAES: dict = {}  # mae variant -> {"mae": ..., "pretrain": ...}
+# The train rule's tracking arguments (the preset's track:). A global in the shell command, not a param:
+# tracking changes no number, so turning it on or off must not rerun a finished run.
+TRACK_ARGS = ""
 
 
 def set_preset(preset) -> None:
     """Make the validated preset and its resolved methods available to the rule files."""
-    global PRESET, METHODS, MAES
+    global PRESET, METHODS, MAES, TRACK_ARGS
     PRESET = preset
     METHODS = {name: resolve_method(preset, name) for name in preset.method_names()}
     MAES = mae_settings(preset)
+    TRACK_ARGS = track_args(preset.track)
+
+
+def track_args(track) -> str:
+    """``spirl train`` arguments of a preset's ``track:`` (spirl.settings.TrackSettings)."""
+    args = [] if track.tensorboard else ["--no-tensorboard"]
+    if track.wandb:
+        args += ["--track", f"--wandb-project {shlex.quote(track.project)}"]
+        args += [f"--wandb-entity {shlex.quote(track.entity)}"] if track.entity else []
+    return " ".join(args)
 
 
 def alternatives(names) -> str:
