@@ -34,6 +34,7 @@ def test_defaults_are_the_paper_settings():
     assert (s.learner.n_step, s.learner.gamma, s.learner.lr, s.learner.adam_eps) == (20, 0.99, 1e-4, 1.5e-4)
     assert (s.agent.residual, s.agent.noisy_sigma0, s.pretrain.epochs, s.saliency.xscale) == (False, 0.5, 50, 1.0)
     assert (s.learner.new_priority, s.learner.updates_per_step, s.budget.eval_episodes) == ("one", 1.0, 50)
+    assert s.protocol.repeat_action_probability == 0.0  # no sticky actions, as the paper and every published number
 
 
 def test_preset_expands_comparison_and_studies():

@@ -131,6 +131,12 @@ def test_paper100k_plans_the_papers_experiments_and_every_study():
     seeds = {m: len(s) for m, s in preset.comparison.items()}
     assert seeds == {"spirl": 5, "de_rainbow": 10, "de_rainbow_p": 5}
     assert len(preset.studies) >= 8
+    # sticky actions are a variant of one study; the paper's no-sticky protocol stays every other method's
+    sticky = preset.studies["sticky_actions"]
+    resolved = {label: spirl_config.resolve_method(preset, m) for label, m in sticky.variants.items()}
+    assert resolved["sticky"].protocol.repeat_action_probability == 0.25
+    assert {spirl_config.resolve_method(preset, m).protocol.repeat_action_probability
+            for m in preset.method_names() if m != sticky.variants["sticky"]} == {0.0}
     for study in preset.studies.values():
         for method in study.variants.values():
             for game in study.games:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ from spirl.analysis.poi import (
     probability_of_improvement,
     probability_of_improvement_interval,
 )
+from spirl.analysis.protocols import comparable_pairs, sticky_methods
 from spirl.analysis.published import scores_with_published
 from spirl.analysis.scores import (
     StatsError,
@@ -245,8 +246,11 @@ def game_sets(df: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
 
 def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, seed: int = 0,
               pairs: Sequence[str] | None = None, confidence: float = DEFAULT_CONFIDENCE,
-              interval: str = DEFAULT_INTERVAL) -> dict[str, pd.DataFrame]:
+              interval: str = DEFAULT_INTERVAL, sticky: Collection[str] = ()) -> dict[str, pd.DataFrame]:
     """Write ``aggregates.csv``, ``profiles.csv``, ``poi.csv`` and ``curves.csv`` under ``out``.
+
+    ``sticky``: our methods run with sticky actions; no probability of improvement pairs them with published
+    data (``spirl.analysis.protocols``).
 
     Aggregates and profiles are computed over the games every method has (``game_set`` "shared"),
     and, for a method with other games, over its own games too (``game_set`` "own", not comparable
@@ -256,6 +260,7 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
     out = Path(out)
     df = check_scores(df)
     methods = list(dict.fromkeys(df["method"]))
+    chosen_pairs = comparable_pairs(parse_pairs(pairs, methods), sticky, chosen=bool(pairs))
     shared, own = game_sets(df)
     groups = [(m, "shared", shared) for m in methods if shared]
     groups += [(m, "own", own[m]) for m in methods if own[m] != shared]
@@ -276,7 +281,7 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
     tables = {
         "aggregates": pd.concat(aggregates, ignore_index=True).reindex(columns=list(AGGREGATE_COLUMNS)),
         "profiles": pd.concat(profiles, ignore_index=True),
-        "poi": improvement_table(df, parse_pairs(pairs, methods), reps=reps, seed=seed, confidence=confidence),
+        "poi": improvement_table(df, chosen_pairs, reps=reps, seed=seed, confidence=confidence),
         "curves": curves,
     }
     for name, table in tables.items():
@@ -290,7 +295,8 @@ def _stats_cmd(args: argparse.Namespace) -> int:
     names = [f"{name}.csv" for name in ("aggregates", "profiles", "poi", "curves")]
     refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
     df = scores_with_published(args.scores, args.published or [])
-    tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs, interval=args.interval)
+    tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs, interval=args.interval,
+                       sticky=sticky_methods(args.methods or []))
     iqm = tables["aggregates"].query("metric == 'IQM'")
     for game_set, rows in iqm.groupby("game_set", sort=False):
         games = rows["game_list"].iloc[0].split(";") if game_set == "shared" else None
@@ -325,5 +331,8 @@ def configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", choices=INTERVAL_METHODS, default=DEFAULT_INTERVAL,
                         help=f"rliable's interval method for aggregates and curves (default {DEFAULT_INTERVAL}, "
                              "docs/statistics.md#coverage)")
+    parser.add_argument("--methods", nargs="*", metavar="FILE",
+                        help="resolved method files (results/methods/*.yaml): no pair sets one run with sticky "
+                             "actions against published data")
     parser.add_argument("--force", action="store_true", help="overwrite the four CSVs in --out if they exist")
     parser.set_defaults(func=_stats_cmd)

@@ -46,8 +46,9 @@ rule stats:
     input:
         scores="results/scores.csv",
         published=list(published_jsons().values()),
+        methods=expand("results/methods/{method}.yaml", method=run_methods()),
         code=analysis_code("analysis/scores", "analysis/stats", "analysis/poi", "analysis/intervals",
-                           "analysis/published"),
+                           "analysis/published", "analysis/protocols", "analysis/formats"),
     output:
         aggregates="reports/stats/aggregates.csv",
         profiles="reports/stats/profiles.csv",
@@ -65,7 +66,8 @@ rule stats:
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl stats --scores {input.scores} --out reports/stats {params.args} > {log} 2>&1"
+        "python -m spirl stats --scores {input.scores} --out reports/stats {params.args} --methods {input.methods} "
+        "> {log} 2>&1"
 
 
 rule tables:
@@ -73,9 +75,10 @@ rule tables:
         scores="results/scores.csv",
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
+        methods=expand("results/methods/{method}.yaml", method=run_methods()),
         code=analysis_code("analysis/tables", "analysis/verdicts", "analysis/paper_tables", "analysis/study_tables",
                            "analysis/scores", "analysis/stats", "analysis/poi", "analysis/intervals",
-                           "saliency/kstats"),
+                           "analysis/protocols", "saliency/kstats"),
     output:
         index="reports/tables/index.json",
         paper=[
@@ -123,7 +126,7 @@ rule tables:
         "../envs/spirl.yaml"
     shell:
         "python -m spirl tables --scores {input.scores} --out reports/tables {params.khist} {params.studies} "
-        "--reps {params.reps} --seed {params.seed} --interval {params.interval} > {log} 2>&1"
+        "--methods {input.methods} --reps {params.reps} --seed {params.seed} --interval {params.interval} > {log} 2>&1"
 
 
 rule plots:
