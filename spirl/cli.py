@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("spirl.analysis.report", "assemble reports/report.html"),
     "fetch-published": ("spirl.analysis.published", "download published per-run scores, checking sha256"),
     "bench": ("spirl.bench", "benchmarks of the hot paths against their straightforward versions"),
+    "export": ("spirl.archive_commands", "pack a run's or an MAE's final files, settings and digests into one archive"),
+    "import": ("spirl.archive_commands", "verify an archive from 'spirl export' and unpack it into results/"),
 }
 
 

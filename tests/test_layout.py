@@ -19,6 +19,9 @@ ALLOWED = {
     "saliency": {"atari", "mae"},
     "rl": {"atari", "mae", "saliency"},
     "analysis": {"atari.games", "saliency.kstats"},
+    # spirl export / import: packs an MAE's or a run's files, reading them through their owners' readers
+    "archive": {"atari.games", "mae", "rl"},
+    "archive_commands": {"archive"},
 }
 
 
