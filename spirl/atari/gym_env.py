@@ -2,7 +2,8 @@
 
 ::
 
-    import gymnasium, spirl.atari.gym_env  # registering happens on import
+    import gymnasium, spirl.atari.gym_env  # registering happens on import, or name the module in make:
+    env = gymnasium.make("spirl.atari.gym_env:spirl/Seaquest-paper-v0")
     env = gymnasium.make("spirl/Seaquest-paper-v0")          # training protocol (a lost life ends the episode)
     env = gymnasium.make("spirl/Seaquest-paper-eval-v0")     # evaluation protocol (whole games, raw score)
     env = gymnasium.make("spirl/Seaquest-paper-v0", frame_size=84, grayscale=True)  # DE-Rainbow's frames

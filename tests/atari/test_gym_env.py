@@ -26,6 +26,13 @@ def test_gymnasiums_own_checker_passes(name):
     env.close()
 
 
+def test_make_imports_the_module_itself_when_named():
+    """Gymnasium's own ``module:id`` form: no import of spirl needed before ``make``."""
+    env = gymnasium.make("spirl.atari.gym_env:spirl/Pong-paper-eval-v0")
+    assert env.reset(seed=0)[0].shape == (4, 96, 96, 3)
+    env.close()
+
+
 def test_every_game_is_registered_in_both_variants():
     for game in games.GAMES:
         assert env_id(game, "train") in gymnasium.registry and env_id(game, "eval") in gymnasium.registry
