@@ -37,7 +37,7 @@ from spirl.bench import emit, sync
 from spirl.bench.projection import Rates, Workload, as_dict, project
 from spirl.config import load_method, parse_preset, resolve_method
 from spirl.plan import RunPlan, for_game
-from spirl.settings import MethodSettings, Precision, allowed
+from spirl.settings import MethodSettings, Precision, TrackSettings, allowed
 from spirl.utils import choose_device, set_threads
 
 
@@ -239,7 +239,8 @@ def measure(args: argparse.Namespace, plan: RunPlan, device: str) -> tuple[Rates
     with tempfile.TemporaryDirectory() as tmp:
         small = _small_plan(plan.method, plan.game, fill, steps)
         stand_in = RandomFeatures(int(plan.k_max)) if spirl else None  # the learner is timed on random slabs
-        trainer = Trainer(small, args.seed, tmp, Path(tmp) / "ckpt", device=device, extractor=stand_in)
+        trainer = Trainer(small, args.seed, tmp, Path(tmp) / "ckpt", device=device, extractor=stand_in,
+                          track=TrackSettings(tensorboard=False))  # no tracking output in the timed steps
         trainer.start()
         warm_step = _timed(trainer._env_step, fill, device)
         step_s = update_s = 0.0
