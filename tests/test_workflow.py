@@ -193,6 +193,21 @@ def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path, capsy
     assert fragment in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_a_published_long_csv_is_fetched_as_csv_and_given_to_the_statistics(tmp_path):
+    """Published data in our long CSV format (anyone's curves.csv) joins the statistics as the JSON files do."""
+    raw = yaml.safe_load(E2E.read_text())
+    raw["published"] = [{"name": "theirs", "url": "https://example.org/data/curves.csv", "sha256": "0" * 64},
+                        {"name": "SPR", "url": "https://example.org/data/SPR.json", "sha256": "1" * 64}]
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump(raw))
+    jobs, outputs = planned_jobs(tmp_path / "work", "--configfile", str(preset))
+    assert {"results/published/theirs.csv", "results/published/SPR.json"} <= outputs
+    assert jobs["fetch_published"] == 2
+    proc = snakemake(tmp_path / "work", "reports/stats/aggregates.csv", "--dry-run", "--printshellcmds",
+                     "--configfile", str(preset))
+    assert "theirs=results/published/theirs.csv" in proc.stdout and "--methods results/methods/" in proc.stdout
+
+
 def test_paper1game_takes_its_game_from_the_command_line(tmp_path):
     jobs, outputs, _ = preset_dry_run("paper1game")
     assert jobs["train"] == 6 and jobs["pretrain"] == 1

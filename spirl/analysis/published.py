@@ -9,7 +9,8 @@ reads the ``published:`` list of a preset (or any YAML/JSON file with that key):
         sha256: 055133e22ddb1e7154bbb48b6d229e3b064ea374911158f5d5c1a92cd59e2ad3
         source: eloialonso/iris results/data (GPL-3.0; mirror of rliable's Atari 100k data)
 
-and writes ``DIR/<name>.json``. A download whose sha256 differs from the pinned one is
+and writes ``DIR/<name>.json`` (``DIR/<name>.csv`` for a URL ending in ``.csv``: a long per-evaluation
+table, ``spirl.analysis.formats``). A download whose sha256 differs from the pinned one is
 refused and nothing is left behind; a file already present with the right hash is kept.
 ``load_published(path)`` reads ``{game: [score per run]}`` (raw game scores), which
 ``published_frame`` turns into method ``published:<name>``.
@@ -53,6 +54,13 @@ class PublishedEntry:
     source: str = ""
 
 
+def published_file(name: str, url: str) -> str:
+    """Where a published entry is fetched to: ``<name>.csv`` for a long CSV (by its URL), else ``<name>.json``."""
+    from urllib.parse import urlparse
+
+    return f"{name}.csv" if urlparse(url).path.lower().endswith(".csv") else f"{name}.json"
+
+
 def sha256_of(path: str | Path) -> str:
     """Hex sha256 of a file."""
     digest = hashlib.sha256()
@@ -83,7 +91,7 @@ def read_config(path: str | Path) -> list[PublishedEntry]:
 
 
 def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) -> Path:
-    """Download ``entry`` to ``out_dir/<name>.json`` unless a file with the pinned hash is there.
+    """Download ``entry`` to ``out_dir/<name>.json`` (or ``.csv``) unless a file with the pinned hash is there.
 
     The bytes go to a temporary file that is renamed only once its sha256 matches.
 
@@ -91,7 +99,7 @@ def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) 
         HashMismatchError: the download (or an existing file) has another sha256; nothing is written.
         PublishedDataError: the URL cannot be read.
     """
-    target = Path(out_dir) / f"{entry.name}.json"
+    target = Path(out_dir) / published_file(entry.name, entry.url)
     if target.exists():
         have = sha256_of(target)
         if have != entry.sha256:
@@ -160,7 +168,7 @@ def _fetch_cmd(args: argparse.Namespace) -> int:
         entries = [e for e in entries if e.name in set(args.only)]
     refuse_existing(dirs=[args.out])
     for entry in entries:
-        target = Path(args.out) / f"{entry.name}.json"
+        target = Path(args.out) / published_file(entry.name, entry.url)
         if args.force and target.is_file() and sha256_of(target) != entry.sha256:
             target.unlink()  # --force: replace a file that is not the pinned one
         path = fetch(entry, args.out)

@@ -11,6 +11,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from spirl.analysis.published import published_file
 from spirl.atari import games as spirl_games
 from spirl.config import ConfigError, check_preset, mae_settings, method_file_doc, resolve_method
 from spirl.devices import gpu_resources
@@ -298,7 +299,8 @@ def published_entry(name: str) -> dict:
 
 
 def published_jsons() -> dict[str, str]:
-    return {e["name"]: f"results/published/{e['name']}.json" for e in published_entries()}
+    """name -> the fetched file: rliable's {game: [score per run]} JSON, or a long CSV (spirl.analysis.formats)."""
+    return {e["name"]: f"results/published/{published_file(e['name'], e['url'])}" for e in published_entries()}
 
 
 def stats_args(wildcards, input) -> str:
