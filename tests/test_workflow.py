@@ -208,6 +208,16 @@ def test_a_published_long_csv_is_fetched_as_csv_and_given_to_the_statistics(tmp_
     assert "theirs=results/published/theirs.csv" in proc.stdout and "--methods results/methods/" in proc.stdout
 
 
+def test_a_presets_track_key_reaches_every_training_command(tmp_path):
+    raw = yaml.safe_load(E2E.read_text())
+    raw["track"] = {"wandb": True, "project": "atari 100k", "tensorboard": False}
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump(raw))
+    proc = snakemake(tmp_path / "work", "--dry-run", "--printshellcmds", "--configfile", str(preset))
+    trains = [line for line in proc.stdout.splitlines() if "spirl train" in line]
+    assert trains and all("--no-tensorboard --track --wandb-project 'atari 100k'" in line for line in trains)
+
+
 def test_paper1game_takes_its_game_from_the_command_line(tmp_path):
     jobs, outputs, _ = preset_dry_run("paper1game")
     assert jobs["train"] == 6 and jobs["pretrain"] == 1
