@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from spirl.analysis.plots import (
     plot_study_bars,
     save_figure,
 )
+from spirl.analysis.protocols import STICKY_NOTE, sticky_methods
 from spirl.analysis.styles import STYLE, MethodStyle, method_styles
 from spirl.utils import atomic_write_text
 
@@ -120,20 +121,32 @@ def _stats_figures(out: Path, tables: dict[str, pd.DataFrame], styles: Mapping[s
     return captions
 
 
-def _learning_curve_figure(out: Path, scores: pd.DataFrame, styles: Mapping[str, MethodStyle]) -> dict[str, str]:
-    """One panel per game of our runs' learning curves, published 100K numbers beside them."""
+def _learning_curve_figure(out: Path, scores: pd.DataFrame, styles: Mapping[str, MethodStyle],
+                           sticky: Collection[str] = ()) -> dict[str, str]:
+    """One panel per game of our runs' learning curves, published 100K numbers beside them.
+
+    Methods run with sticky actions (``sticky``) are left out of a figure with published markers
+    (``spirl.analysis.protocols``); only when every method is one are they drawn, without the markers.
+    """
     from spirl.atari.games import paper_order
 
     ours = scores[scores["method"].map(sc.kind_of) == "reproduced"]
     gs = paper_order(ours["game"].unique())
     if not gs:
         return {}
+    plain = [m for m in dict.fromkeys(ours["method"]) if m not in sticky]
+    left_out = sorted(set(ours["method"]) - set(plain))
     fig, axes = _grid(len(gs), size=(6.5, 3.6))
     for ax, g in zip(axes, gs):
-        plot_learning_curves(ax, ours, g, styles)
+        plot_learning_curves(ax, ours, g, styles, methods=plain or None, published=bool(plain))
     save_figure(fig, out, "learning_curves")
-    return {"learning_curves": "Learning curves: evaluation score vs env steps, mean over seeds with a ± one std "
-                               "band; grey markers: published 100K numbers (labelled)."}
+    caption = ("Learning curves: evaluation score vs env steps, mean over seeds with a ± one std band; grey "
+               "markers: published 100K numbers (labelled).")
+    if left_out and plain:
+        caption += f" Left out, run with sticky actions: {', '.join(left_out)} ({STICKY_NOTE})."
+    elif left_out:
+        caption += f" Every method ran with sticky actions: no published markers ({STICKY_NOTE})."
+    return {"learning_curves": caption}
 
 
 def _study_figures(out: Path, scores: pd.DataFrame, studies: Sequence[Any],
@@ -174,8 +187,12 @@ def _k_hist_figures(out: Path, khist: Sequence[str | Path]) -> dict[str, str]:
 
 
 def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, stats_dir: str | Path | None = None,
-                 khist: Sequence[str | Path] = (), studies: Sequence[Any] = ()) -> dict[str, str]:
-    """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json)."""
+                 khist: Sequence[str | Path] = (), studies: Sequence[Any] = (),
+                 sticky: Collection[str] = ()) -> dict[str, str]:
+    """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json).
+
+    ``sticky``: our methods run with sticky actions, kept out of the learning curves' published comparison.
+    """
     plt.rcParams.update(STYLE)
     out = Path(out_dir)
     if scores is not None:
@@ -188,7 +205,7 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
     if tables:
         captions |= _stats_figures(out, tables, styles)
     if scores is not None:
-        captions |= _learning_curve_figure(out, scores, styles)
+        captions |= _learning_curve_figure(out, scores, styles, sticky)
         captions |= _study_figures(out, scores, studies, styles)
     captions |= _k_hist_figures(out, khist)
     atomic_write_text(out / "captions.json", json.dumps(captions, indent=2) + "\n")
@@ -204,7 +221,8 @@ def _plots_cmd(args: argparse.Namespace) -> int:
     refuse_existing(outputs_in(args.out, ["captions.json"]), force=args.force, dirs=[args.out])  # a finished set
     scores = sc.load_scores(args.scores) if args.scores else None
     studies = [s for path in args.study or [] for s in read_studies(path)]
-    captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.k_hist or [], studies=studies)
+    captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.k_hist or [], studies=studies,
+                            sticky=sticky_methods(args.methods or []))
     print(f"spirl plots: {len(captions)} figures (PNG + PDF) -> {args.out}")
     return 0
 
@@ -218,6 +236,9 @@ def configure_plots(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k-hist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files")
     old_spelling(parser, "--khist", "--k-hist", "k_hist", nargs="*")
     parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one bar figure each")
+    parser.add_argument("--methods", nargs="*", metavar="FILE",
+                        help="resolved method files (results/methods/*.yaml): methods with sticky actions are left out "
+                             "of the learning curves' comparison with published numbers")
     parser.add_argument("--out", required=True, help="directory for PNG + PDF figures and captions.json")
     parser.add_argument("--force", action="store_true",
                         help="overwrite the figures in --out if captions.json is there")

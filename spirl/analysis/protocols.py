@@ -5,8 +5,9 @@ of rliable and its successors) was made without sticky actions, as the paper's p
 whose ``protocol.repeat_action_probability`` is above 0 (Machado et al.'s sticky actions, 0.25; the
 ``sticky_actions`` study) plays another game: its cells in the paper-comparison tables read
 ``STICKY_CELL`` and a note says why, and ``spirl stats`` refuses a probability-of-improvement pair of
-it with published data (and leaves such pairs out of its default every-pair table). Within a study it
-is compared with our own no-sticky runs, which is the point.
+it with published data (and leaves such pairs out of its default every-pair table); ``spirl plots`` leaves
+it out of the learning curves, which carry published markers. Within a study it is compared with our own
+no-sticky runs, which is the point.
 """
 
 from __future__ import annotations

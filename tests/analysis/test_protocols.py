@@ -84,3 +84,15 @@ def test_stats_leaves_out_and_refuses_sticky_pairs_with_published_data(method_fi
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert "sticky actions" in err and "\n" not in err
+
+
+def test_the_learning_curves_leave_a_sticky_method_out_of_the_published_comparison(synthetic_scores, tmp_path):
+    from spirl.analysis.figures import make_figures
+
+    df = synthetic_scores(methods=("spirl_sticky", "spirl"), seeds=2)
+    caption = make_figures(tmp_path / "a", scores=df, sticky={"spirl_sticky"})["learning_curves"]
+    assert "Left out, run with sticky actions: spirl_sticky" in caption
+    only = make_figures(tmp_path / "b", scores=df[df["method"] == "spirl_sticky"], sticky={"spirl_sticky"})
+    assert "no published markers" in only["learning_curves"]
+    assert (tmp_path / "b" / "learning_curves.png").is_file()
+    assert "sticky" not in make_figures(tmp_path / "c", scores=df)["learning_curves"]

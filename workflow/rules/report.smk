@@ -137,8 +137,9 @@ rule plots:
         stats=rules.stats.output,
         khist=all_k_hists(),
         studies=expand("results/studies/{study}.yaml", study=study_names()),
+        methods=expand("results/methods/{method}.yaml", method=run_methods()),
         code=analysis_code("analysis/plots", "analysis/figures", "analysis/styles", "analysis/scores",
-                           "analysis/stats", "analysis/poi", "saliency/kstats"),
+                           "analysis/stats", "analysis/poi", "analysis/protocols", "saliency/kstats"),
     output:
         captions="reports/figures/captions.json",
         figures=[
@@ -183,7 +184,7 @@ rule plots:
         "../envs/spirl.yaml"
     shell:
         "python -m spirl plots --scores {input.scores} --stats reports/stats {params.khist} {params.studies} "
-        "--out reports/figures > {log} 2>&1"
+        "--methods {input.methods} --out reports/figures > {log} 2>&1"
 
 
 rule visualize:
