@@ -367,10 +367,11 @@ def _aggregate_cmd(args: argparse.Namespace) -> int:
     from spirl.analysis.formats import write_curves, write_rliable
     from spirl.cliargs import refuse_existing
 
+    refuse_existing([args.out, *([args.curves] if args.curves else [])], force=args.force)  # before any work
     df = aggregate_runs(args.runs)
     methods = list(dict.fromkeys(df["method"]))
-    rliable = [Path(args.rliable) / f"{m}.json" for m in methods] if args.rliable else []
-    refuse_existing([args.out, *rliable, *([args.curves] if args.curves else [])], force=args.force)
+    # the rliable files are named by the methods found: refused once these are known, before anything is written
+    refuse_existing([Path(args.rliable) / f"{m}.json" for m in methods] if args.rliable else [], force=args.force)
     write_scores(df, args.out)
     runs = df.groupby(["method", "game", "seed"]).ngroups
     print(f"spirl aggregate: {runs} runs, {len(df)} episode scores -> {args.out}")
