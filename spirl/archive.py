@@ -13,7 +13,8 @@ into one ``.tar.gz`` another user can ``import_archive`` into their own results 
 Export verifies each file against its ``.sha256`` sidecar where it has one and reads the MAE or
 network back. Import verifies every file against the manifest before anything is written, refuses
 another game or architecture than the one asked for in one line, and writes each file atomically,
-a checkpoint with its sidecar, so the harness verifies it again on every load.
+a checkpoint with its sidecar, so the harness verifies it again on every load, and ``imported.json``
+beside them: the manifest and the archive's own sha256, where the files came from.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from spirl.integrity import verify_file, write_with_digest
+from spirl.integrity import sha256_file, verify_file, write_with_digest
 from spirl.utils import atomic_path, versions
 
 ARCHIVE_FORMAT = "spirl-archive/1"
 MANIFEST = "manifest.json"
+IMPORT_RECORD = "imported.json"  # written beside the imported files: the archive's sha256 and manifest
 # The files of each kind: name -> required. Nothing else is packed or unpacked (no path from an archive is trusted).
 FILES = {
     "mae": {"model.pt": True, "pretrain.csv": False},
@@ -200,6 +202,9 @@ def import_archive(path: str | Path, out: str | Path, *, game: str | None = None
     check_expected(manifest, game=game, architecture=architecture)
     out = Path(out)
     targets = {n: (default_checkpoint_dir(out) / n if n == "final.pt" else out / n) for n in blobs}
+    targets[IMPORT_RECORD] = out / IMPORT_RECORD
+    blobs = {**blobs, IMPORT_RECORD: json.dumps({"archive": str(path), "archive_sha256": sha256_file(path),
+                                                 "manifest": manifest}, indent=1).encode()}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not force:
         raise FileExistsError(f"{existing[0]} already exists; pass --force to replace it")

@@ -50,7 +50,7 @@ def _import_cmd(args: argparse.Namespace) -> int:
                                        force=args.force)
     what = (f"MAE of {manifest['game']}" if manifest["kind"] == "mae"
             else f"run {manifest['method']}/{manifest['game']}/seed {manifest['seed']}")
-    print(f"spirl import: {what}, {len(written)} files verified -> {', '.join(map(str, written))}")
+    print(f"spirl import: {what}, {len(manifest['files'])} files verified -> {', '.join(map(str, written))}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -70,6 +71,9 @@ def test_an_mae_round_trips_with_its_digest_and_pretraining_curve(mae_dir, prese
     assert (dest / "model.pt").read_bytes() == (mae_dir / "model.pt").read_bytes()
     assert (dest / "pretrain.csv").read_text() == (mae_dir / "pretrain.csv").read_text()
     assert verify_file(dest / "model.pt", what="MAE checkpoint")  # the harness checks it again on each load
+    record = json.loads((dest / "imported.json").read_text())
+    assert record["archive_sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert record["manifest"]["files"]["model.pt"]["sha256"] == hashlib.sha256(blobs["model.pt"]).hexdigest()
     model, meta = load_mae(dest / "model.pt", game="Seaquest", arch=TINY)
     assert meta["game"] == "Seaquest" and sum(p.numel() for p in model.parameters()) > 0
     # the same files give the same archive, byte for byte (no dates inside)
