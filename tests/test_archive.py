@@ -14,14 +14,13 @@ import yaml
 
 from spirl.archive import ArchiveError, read_archive
 from spirl.cli import main
-from spirl.fields import settings_from_dict
+from spirl.config import MAEArch, TrackSettings, settings_from_dict
 from spirl.integrity import load_torch, verify_file
 from spirl.mae.checkpoint import load_mae, save_mae
 from spirl.mae.model import MAE
 from spirl.rl.networks import build_network
 from spirl.rl.policy_attention import trained_network_path
 from spirl.rl.train import train
-from spirl.settings import MAEArch, TrackSettings
 
 TINY = MAEArch(embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
 RUN_SETTINGS = ["learner.warmup_steps=100", "learner.batch_size=8", "agent.hidden_size=32",

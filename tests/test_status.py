@@ -161,13 +161,6 @@ def test_the_command_prints_a_table_and_json(campaign, capsys):
     assert data["runs"][1]["fields"]["loss"] == "0.0123"
 
 
-def test_bad_input_is_one_line(tmp_path, capsys):
-    assert main(["status", str(tmp_path / "nowhere"), "--config", str(ROOT / DEFAULT_PRESET)]) == 2
-    assert "no results folder at" in capsys.readouterr().err
-    assert main(["status", str(tmp_path), "--config", str(tmp_path / "absent.yaml")]) == 2
-    assert "no preset at" in capsys.readouterr().err
-
-
 def test_the_paths_are_the_train_rules():
     rule = (ROOT / "workflow" / "rules" / "train.smk").read_text()
     assert f'"results/{LOG_FILE}"' in rule and f'"results/{RUN_DIR}/eval.csv"' in rule

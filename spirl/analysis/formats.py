@@ -10,7 +10,8 @@ Two files per campaign, both written by ``spirl aggregate`` from the tidy scores
   the mean over the evaluation's episodes) that rliable's notebooks, openrlbenchmark and
   ``pandas.read_csv`` take as is.
 
-``read_published(path, name)`` is the one reader of published data: a ``.json`` of the first
+``read_published(path, name)`` is the one reader of published data (``scores_with_published`` joins
+files given on the command line to our scores): a ``.json`` of the first
 form (``spirl.analysis.published.load_published``) or a ``.csv`` of the second, from us or from
 anyone else; it returns a tidy scores table whose methods are ``published:<name>``.
 """
@@ -18,12 +19,20 @@ anyone else; it returns a tidy scores table whose methods are ``published:<name>
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from spirl.analysis.published import load_published, published_frame
-from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, StatsError, check_scores, final_scores
+from spirl.analysis.scores import (
+    PUBLISHED_PREFIX,
+    SCORE_COLUMNS,
+    StatsError,
+    check_scores,
+    final_scores,
+    load_scores,
+)
 from spirl.atari import games as game_table
 from spirl.utils import atomic_path
 
@@ -106,3 +115,20 @@ def read_published(path: str | Path, name: str | None = None) -> pd.DataFrame:
         df["method"] = name
     df["method"] = PUBLISHED_PREFIX + df["method"].str.removeprefix(PUBLISHED_PREFIX)
     return df
+
+
+def scores_with_published(scores: str | Path | None, published: Sequence[str] = ()) -> pd.DataFrame:
+    """The scores table plus published files given as ``PATH`` or ``NAME=PATH`` (``read_published``)."""
+    frames = [load_scores(scores)] if scores else []
+    names: set[str] = set()
+    for item in published:
+        name, _, path = item.partition("=") if "=" in item else ("", "", item)
+        table = read_published(path, name or None)
+        for method in dict.fromkeys(table["method"]):
+            if method in names:
+                raise StatsError(f"published name {method.removeprefix(PUBLISHED_PREFIX)!r} is given twice")
+            names.add(method)
+        frames.append(table)
+    if not frames:
+        raise StatsError("no scores given (--scores and/or --published)")
+    return pd.concat(frames, ignore_index=True)

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from spirl.analysis.scores import PUBLISHED_PREFIX, StatsError
-from spirl.analysis.tables import Cell
+from spirl.analysis.table_model import Cell
 
 STICKY_CELL = "sticky: not compared"
 STICKY_NOTE = ("sticky actions (repeat_action_probability > 0): not compared with published numbers, which were "

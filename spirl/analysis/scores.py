@@ -13,7 +13,6 @@ the episodes of its *final* evaluation (the harness reports the final evaluation
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import math
@@ -361,39 +360,3 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a table as CSV without its index, atomically."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
-
-
-def _aggregate_cmd(args: argparse.Namespace) -> int:
-    from spirl.analysis.formats import write_curves, write_rliable
-    from spirl.cliargs import refuse_existing
-
-    refuse_existing([args.out, *([args.curves] if args.curves else [])], force=args.force)  # before any work
-    df = aggregate_runs(args.runs)
-    methods = list(dict.fromkeys(df["method"]))
-    # the rliable files are named by the methods found: refused once these are known, before anything is written
-    refuse_existing([Path(args.rliable) / f"{m}.json" for m in methods] if args.rliable else [], force=args.force)
-    write_scores(df, args.out)
-    runs = df.groupby(["method", "game", "seed"]).ngroups
-    print(f"spirl aggregate: {runs} runs, {len(df)} episode scores -> {args.out}")
-    if args.rliable:
-        write_rliable(df, args.rliable)
-        print(f"spirl aggregate: final per-run scores of {len(methods)} method(s) -> {args.rliable}/METHOD.json")
-    if args.curves:
-        write_curves(df, args.curves)
-        print(f"spirl aggregate: per-evaluation curves -> {args.curves}")
-    return 0
-
-
-def configure_aggregate(parser: argparse.ArgumentParser) -> None:
-    """``spirl aggregate --runs DIR|GLOB|eval.csv ... --out results/scores.csv``."""
-    parser.add_argument("--runs", nargs="+", required=True,
-                        help="run directories (searched for eval.csv), globs, or eval.csv files")
-    parser.add_argument("--out", required=True, help="tidy scores CSV to write (atomically)")
-    parser.add_argument("--rliable", default=None, metavar="DIR",
-                        help="also write DIR/METHOD.json: final per-run scores as rliable's {game: [score per run]}")
-    parser.add_argument("--curves", default=None, metavar="CSV",
-                        help="also write the long per-evaluation table (method, game, seed, step, score)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    parser.set_defaults(func=_aggregate_cmd)
-
-

@@ -42,7 +42,7 @@ from gymnasium import spaces
 
 from spirl.atari import games
 from spirl.atari.envs import MODES, StackedEnv, make_env
-from spirl.settings import ProtocolSettings
+from spirl.config import ProtocolSettings
 
 NAMESPACE = "spirl"
 VARIANTS = {"paper": "train", "paper-eval": "eval"}  # id suffix -> the harness's mode

@@ -1,7 +1,7 @@
 """Experiment tracking of a training run: TensorBoard and Weights & Biases, besides the CSV logs.
 
 The CSV logs (``train_log.csv``, ``eval.csv``) are the run's record; these are views of the same
-numbers in the tools researchers already watch (``spirl.settings.TrackSettings``):
+numbers in the tools researchers already watch (``spirl.config.TrackSettings``):
 
 * **TensorBoard** (on by default when the ``tensorboard`` package is installed): scalars in
   ``<checkpoint dir>/tb`` (``tensorboard --logdir results/.ckpt/runs``). A resumed run purges the
@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from spirl.settings import TrackSettings
+from spirl.config import TrackSettings
 
 WANDB_ID_FILE = "wandb_id.txt"  # in the checkpoint directory: the W&B run a resumed run continues
 

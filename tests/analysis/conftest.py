@@ -1,7 +1,5 @@
 """Fixtures of the analysis tests: synthetic score tables and K-histogram files."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,23 +45,3 @@ def synthetic_scores():
 def write_khist():
     """``write_khist(root, game, counts, ideal)`` -> path of a k_hist.csv."""
     return _write_khist
-
-
-def _write_run(root, method, game, seed, evals, meta=True):
-    d = root / method / game / str(seed)
-    d.mkdir(parents=True)
-    lines = ["step,episodes,mean,median,std,min,max,scores"]
-    for step, scores in evals:
-        a = np.array(scores, float)
-        lines.append(f"{step},{len(a)},{a.mean()},{np.median(a)},{a.std()},{a.min()},{a.max()},"
-                     + ";".join(repr(float(s)) for s in a))
-    (d / "eval.csv").write_text("\n".join(lines) + "\n")
-    if meta:
-        (d / "run.json").write_text(json.dumps({"method": method, "game": game, "seed": seed, "settings": {}}))
-    return d
-
-
-@pytest.fixture
-def write_run():
-    """``write_run(root, method, game, seed, [(step, [episode scores]), ...], meta=True)`` -> a run's directory."""
-    return _write_run

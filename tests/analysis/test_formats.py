@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spirl import cli
 from spirl.analysis import formats as fm
 from spirl.analysis import scores as sc
-from spirl.analysis.published import load_published, published_frame, scores_with_published
+from spirl.analysis.published import load_published, published_frame
 
 
 def tidy(rows):
@@ -34,7 +33,7 @@ def test_our_files_read_back_as_published_data_give_the_same_statistics(tmp_path
     paths = fm.write_rliable(ours, tmp_path / "rliable")
     assert [p.name for p in paths] == ["spirl.json", "de_rainbow.json"]
     fm.write_curves(ours, tmp_path / "curves.csv")
-    back = scores_with_published(None, [str(tmp_path / "rliable" / "spirl.json"), f"DER={tmp_path / 'rliable'}"
+    back = fm.scores_with_published(None, [str(tmp_path / "rliable" / "spirl.json"), f"DER={tmp_path / 'rliable'}"
                                               f"/de_rainbow.json"])
     assert set(back["method"]) == {"published:spirl", "published:DER"}
     mine = sc.score_matrices(ours, methods=["spirl", "de_rainbow"])
@@ -57,22 +56,6 @@ def test_a_published_file_survives_our_writer_unchanged(reference_file):
     assert set(fm.rliable_scores(table, "published:SPR")) == set(spr)
 
 
-def test_aggregate_cli_writes_rliable_json_and_long_csv(tmp_path, write_run, capsys):
-    runs = tmp_path / "runs"
-    for seed, final in enumerate(([4, 5, 6], [7, 8, 9])):
-        write_run(runs, "spirl", "MsPacman", seed, [(50, [1, 2, 3]), (100, final)])
-    out, rl, curves = tmp_path / "scores.csv", tmp_path / "rliable", tmp_path / "curves.csv"
-    args = ["aggregate", "--runs", str(runs), "--out", str(out), "--rliable", str(rl), "--curves", str(curves)]
-    assert cli.main(args) == 0
-    assert json.loads((rl / "spirl.json").read_text()) == {"MsPacman": [5.0, 8.0]}
-    long = pd.read_csv(curves)
-    assert long.to_dict("list") == {"method": ["spirl"] * 4, "game": ["MsPacman"] * 4, "seed": [0, 0, 1, 1],
-                                    "step": [50, 100, 50, 100], "score": [2.0, 5.0, 2.0, 8.0]}
-    assert cli.main(args) == 2  # every output is refused before any is replaced
-    assert "--force" in capsys.readouterr().err
-    assert cli.main([*args, "--force"]) == 0
-
-
 def test_other_peoples_long_csv_is_published_data_and_bad_ones_are_refused(tmp_path):
     theirs = tmp_path / "theirs.csv"
     theirs.write_text("method,game,seed,step,score,extra\nBBF,Pong,0,100000,20.5,x\nBBF,Pong,1,100000,19.0,y\n")
@@ -88,4 +71,4 @@ def test_other_peoples_long_csv_is_published_data_and_bad_ones_are_refused(tmp_p
     with pytest.raises(sc.StatsError, match="missing column"):
         fm.read_published(bad)
     with pytest.raises(sc.StatsError, match="given twice"):
-        scores_with_published(None, [str(theirs), f"BBF={theirs}"])
+        fm.scores_with_published(None, [str(theirs), f"BBF={theirs}"])

@@ -6,11 +6,11 @@ import yaml
 
 from spirl import cli
 from spirl.analysis import paper_tables as pt
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.protocols import STICKY_CELL, comparable_pairs, sticky_methods
 from spirl.analysis.published import published_frame
-from spirl.studies import Study
+from spirl.config import Study
 
 PRESET = {"games": ["Seaquest"], "methods": {"spirl_sticky": {"base": "spirl",
                                                               "protocol": {"repeat_action_probability": 0.25}}}}

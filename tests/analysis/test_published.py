@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from spirl import cli, settings
+from spirl import cli
 from spirl.analysis import paper_numbers as paper
 from spirl.analysis import scores as sc
+from spirl.analysis.formats import scores_with_published as read_back
 from spirl.analysis.published import (
     HashMismatchError,
     PublishedDataError,
@@ -18,9 +19,9 @@ from spirl.analysis.published import (
     load_published,
     published_frame,
     read_config,
-    scores_with_published,
 )
 from spirl.atari import games as game_table
+from spirl.config import settings
 
 
 def config(tmp_path, entries):
@@ -52,7 +53,7 @@ def test_a_long_csv_is_fetched_as_csv_and_read_as_published_data(tmp_path):
     sha = hashlib.sha256(src.read_bytes()).hexdigest()
     got = fetch(PublishedEntry("BBF", src.as_uri(), sha), tmp_path / "published")
     assert got.name == "BBF.csv" and got.read_bytes() == src.read_bytes()
-    df = scores_with_published(None, [f"BBF={got}"])
+    df = read_back(None, [f"BBF={got}"])
     assert sc.final_scores(df)["score"].tolist() == [20.5, 19.5] and set(df["method"]) == {"published:BBF"}
 
 

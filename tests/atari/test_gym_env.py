@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from spirl.atari import games
 from spirl.atari.envs import StackedEnv, make_env
 from spirl.atari.gym_env import SpirlAtariEnv, env_id
-from spirl.settings import ProtocolSettings
+from spirl.config import ProtocolSettings
 
 
 @pytest.mark.parametrize("name", ["spirl/Seaquest-paper-v0", "spirl/Seaquest-paper-eval-v0"])

@@ -8,7 +8,7 @@ import pytest
 
 from spirl.atari.envs import make_env
 from spirl.atari.resize import resize_screen
-from spirl.settings import ProtocolSettings
+from spirl.config import ProtocolSettings
 
 
 def _screens(game: str, n: int, grey: bool = False) -> list[np.ndarray]:

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from spirl.cli import main
+from spirl.config import TrackSettings
 from spirl.rl.train import train
-from spirl.settings import TrackSettings
 
 GAME = "Pong"
 OVERRIDES = ["learner.warmup_steps=100", "learner.batch_size=8", "agent.hidden_size=32",
@@ -148,7 +148,7 @@ def test_train_track_cli_and_a_missing_wandb_is_refused_in_one_line(preset, offl
 
 
 def test_a_run_without_tracking_does_not_import_wandb_or_tensorboard(preset, tmp_path):
-    code = (f"import sys; from spirl.rl.train import train; from spirl.settings import TrackSettings; "
+    code = (f"import sys; from spirl.rl.train import train; from spirl.config import TrackSettings; "
             f"train({str(preset)!r}, 'de_rainbow', {GAME!r}, 0, {str(tmp_path / 'out')!r}, "
             f"overrides={[*OVERRIDES, 'budget.env_steps=120']!r}, quiet=True, "
             f"track=TrackSettings(tensorboard=False)); "

@@ -4,10 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spirl import cli
 from spirl.atari import games
-from spirl.mae.checkpoint import save_mae
-from spirl.saliency import error_map, kstats, patches, select
+from spirl.saliency import kstats, patches
 
 P = patches.NUM_PATCHES
 
@@ -42,21 +40,6 @@ def test_k_hist_csv_round_trip(tmp_path):
     pd.DataFrame({"a": [1]}).to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(ValueError, match="not a K-statistics table"):
         kstats.read_k_hist(tmp_path / "other.csv")
-
-
-def test_saliency_stats_command(tmp_path, mae, frames):
-    from spirl.atari.frames import save_frames
-
-    save_mae(tmp_path / "model.pt", mae, game="MsPacman")
-    save_frames(tmp_path / "f.npz", frames[:2], {"game": "MsPacman", "frames": 2})
-    out = tmp_path / "k_hist.csv"
-    argv = ["saliency-stats", "--mae", str(tmp_path / "model.pt"), "--frames", str(tmp_path / "f.npz"),
-            "--out", str(out), "--device", "cpu"]
-    assert cli.main(argv) == 0
-    hist, ideal = kstats.read_k_hist(out)
-    k = select.dynamic_k(error_map.error_map(mae, patches.frames_to_images(frames[:2])), P).numpy()
-    assert hist["count"].sum() == 2 and ideal == kstats.ideal_ratio(k)
-    assert cli.main([*argv, "--limit", "0"]) == 2  # an empty selection is refused
 
 
 def _from_counts(counts):

@@ -5,10 +5,10 @@
 
 rule aggregate:
     input:
-        all_eval_csvs(),
+        wp.eval_csvs(PRESET),
     output:
         scores="results/scores.csv",
-        rliable=[f"results/rliable/{m}.json" for m in run_methods()],
+        rliable=wp.rliable_jsons(PRESET),
         curves="results/curves.csv",
     log:
         "results/logs/aggregate.log",

@@ -5,16 +5,16 @@ rule collect:
     output:
         "results/frames/{game}.npz",
     params:
-        frames=pretrain_frames,
-        seed=COLLECT_SEED,
+        frames=get_pretrain_frames,
+        seed=wp.COLLECT_SEED,
     log:
         "results/logs/collect/{game}.log",
     benchmark:
         "results/benchmarks/collect/{game}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
-        runtime=lambda wc: max(10, math.ceil(pretrain_frames(wc) / 20_000) * 10),
+        mem_mb=lambda wc: frames_mem_mb(get_pretrain_frames(wc)),
+        runtime=lambda wc: max(10, math.ceil(get_pretrain_frames(wc) / 20_000) * 10),
     conda:
         "../envs/spirl.yaml"
     shell:
