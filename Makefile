@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c requirements/lock.txt -e ".[test,bench]"
+	$(BIN)/python -m pip install --quiet -c requirements/lock.txt -e ".[test,track]"
 	$(BIN)/python -c "import rliable.library, ale_py, snakemake, torch; print('spirl: environment ready, torch', torch.__version__)"
 	@touch $(STAMP)
 

@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-published": ("spirl.commands.fetch_published", "download published per-run scores, checking sha256"),
     "unlock": ("spirl.commands.unlock", "remove the lock a killed Snakemake left, when no Snakemake works there"),
     "bench": ("spirl.commands.bench", "benchmarks of the hot paths against their straightforward versions"),
+    "export": ("spirl.commands.archive", "pack a run's or an MAE's final files, settings and digests into one archive"),
+    "import": ("spirl.commands.archive", "verify an archive from 'spirl export' and unpack it into results/"),
 }
 
 

@@ -178,7 +178,8 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("spirl", "torch", "numpy", "gymnasium", "ale-py", "pandas", "rliable", "snakemake"):
+    for pkg in ("spirl", "torch", "numpy", "gymnasium", "ale-py", "opencv-python-headless", "pandas", "rliable",
+                "snakemake"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

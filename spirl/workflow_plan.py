@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from spirl.config import MethodSettings, Preset, StatsSettings
+from spirl.config import MethodSettings, Preset, StatsSettings, TrackSettings, published_file
 
 # One random-policy dataset per game, as in the paper; its seed is fixed so reruns reproduce it.
 COLLECT_SEED = 0
@@ -65,9 +65,19 @@ def method_yamls(preset: Preset) -> list[str]:
     return [method_yaml(m) for m in preset.method_names()]
 
 
+def run_methods(preset: Preset) -> list[str]:
+    """Every method that runs (comparison and study variants), in preset order."""
+    return list(dict.fromkeys(m for m, _, _ in preset.runs()))
+
+
+def rliable_jsons(preset: Preset) -> list[str]:
+    """``results/rliable/{method}.json``: each method's final per-run scores as rliable's {game: [score per run]}."""
+    return [f"results/rliable/{m}.json" for m in run_methods(preset)]
+
+
 def published_jsons(preset: Preset) -> dict[str, str]:
-    """The preset's published per-run files: name -> ``results/published/{name}.json``."""
-    return {e["name"]: f"results/published/{e['name']}.json" for e in preset.published}
+    """The preset's published files: name -> ``results/published/{name}.json`` (``.csv`` for a long CSV's URL)."""
+    return {e["name"]: f"results/published/{published_file(e['name'], e['url'])}" for e in preset.published}
 
 
 def published_entry(preset: Preset, name: str) -> dict[str, str]:
@@ -99,8 +109,7 @@ def attention_pngs(preset: Preset, methods: Mapping[str, MethodSettings]) -> lis
 
 def stats_methods(preset: Preset) -> list[str]:
     """Methods in the statistics: every method that ran, and each published file."""
-    ran = dict.fromkeys(m for m, _, _ in preset.runs())
-    return [*ran, *(f"published:{n}" for n in published_jsons(preset))]
+    return [*run_methods(preset), *(f"published:{n}" for n in published_jsons(preset))]
 
 
 def figure_names(preset: Preset) -> list[str]:
@@ -156,25 +165,36 @@ def train_flags(inputs: Mapping[str, str]) -> str:
                  _flag("k-hist", inputs["k_hist"]) if "k_hist" in inputs else "")
 
 
+def track_flags(track: TrackSettings) -> str:
+    """``spirl train``'s tracking flags from a preset's ``track:`` (the train rule puts them outside its params:
+    tracking changes no number, so turning it on or off must not rerun a finished run)."""
+    return _join("" if track.tensorboard else "--no-tensorboard", "--track" if track.wandb else "",
+                 _flag("wandb-project", track.project) if track.wandb else "",
+                 _flag("wandb-entity", track.entity) if track.wandb and track.entity else "")
+
+
 def bootstrap_flags(stats: StatsSettings) -> str:
     """``--reps --seed --interval``: how ``spirl stats`` and ``spirl tables`` bootstrap (the preset's ``stats:``)."""
     return _join(_flag("reps", str(stats.reps)), _flag("seed", str(stats.seed)), _flag("interval", stats.interval))
 
 
-def stats_flags(stats: StatsSettings, published: Mapping[str, str]) -> str:
-    """The flags of ``spirl stats``: the bootstrap, the pairs, and the published files as ``NAME=PATH``."""
+def stats_flags(stats: StatsSettings, published: Mapping[str, str], method_files: Sequence[str] = ()) -> str:
+    """The flags of ``spirl stats``: the bootstrap, the pairs, the published files as ``NAME=PATH`` and the method
+    files (a method run with sticky actions is never paired with published data)."""
     return _join(bootstrap_flags(stats), _flag("pairs", stats.pairs),
-                 _flag("published", [f"{n}={p}" for n, p in published.items()]))
+                 _flag("published", [f"{n}={p}" for n, p in published.items()]), _flag("methods", method_files))
 
 
-def tables_flags(stats: StatsSettings, k_hist_files: Sequence[str], study_files: Sequence[str]) -> str:
-    """The flags of ``spirl tables``: the same bootstrap as ``spirl stats``, the K statistics and the studies."""
-    return _join(bootstrap_flags(stats), plots_flags(k_hist_files, study_files))
+def tables_flags(stats: StatsSettings, k_hist_files: Sequence[str], study_files: Sequence[str],
+                 method_files: Sequence[str] = ()) -> str:
+    """The flags of ``spirl tables``: the same bootstrap as ``spirl stats``, the K statistics, the studies and the
+    method files."""
+    return _join(bootstrap_flags(stats), plots_flags(k_hist_files, study_files, method_files))
 
 
-def plots_flags(k_hist_files: Sequence[str], study_files: Sequence[str]) -> str:
-    """``--k-hist`` and ``--study`` of ``spirl plots`` (and ``spirl tables``)."""
-    return _join(_flag("k-hist", k_hist_files), _flag("study", study_files))
+def plots_flags(k_hist_files: Sequence[str], study_files: Sequence[str], method_files: Sequence[str] = ()) -> str:
+    """``--k-hist``, ``--study`` and ``--methods`` of ``spirl plots`` (and ``spirl tables``)."""
+    return _join(_flag("k-hist", k_hist_files), _flag("study", study_files), _flag("methods", method_files))
 
 
 # ---------------------------------------------------------------------------------------- config

@@ -18,8 +18,10 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+import gymnasium
 import pytest
 
+import spirl.atari.gym_env  # noqa: F401  (registers the environment ids the docs name)
 from spirl import cli
 from spirl.analysis import paper_numbers
 from spirl.atari import games
@@ -32,6 +34,7 @@ CODE_SUFFIXES = {".py", ".smk", ".yaml", ".yml", ".md", ".rst", ".sh", ".txt", "
 REPO_TOP = r"(?:spirl|tests|workflow|docs|requirements|\.ci)/[\w./-]*[\w/]|Snakefile|Makefile|pyproject\.toml"
 # Paths that look like ours but name a file of the authors' released code, with the page that cites it.
 EXTERNAL: dict[tuple[str, str], str] = {}
+GYM_ID = re.compile(r"spirl/\w+-paper(-eval)?-v\d+")
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
 INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.S)
@@ -221,6 +224,10 @@ def test_named_paths_and_modules_exist(page):
     for m in re.finditer(rf"(?<![\w./-])({REPO_TOP})", text):
         path = m.group(1)
         if (_rel(page), path) in EXTERNAL or text[m.end():m.end() + 1] in ("<", "{", "*"):  # a pattern, not a path
+            continue
+        if GYM_ID.fullmatch(path):  # a Gymnasium environment id of spirl.atari.gym_env, not a path
+            if path not in gymnasium.registry:
+                problems.append(f"{_rel(page)}: names the environment {path}, which is not registered")
             continue
         if not (ROOT / path).exists():
             problems.append(f"{_rel(page)}: names {path}, which does not exist")

@@ -22,6 +22,8 @@ ALLOWED = {
     "saliency": {"atari", "mae"},
     "rl": {"atari", "mae", "saliency"},
     "analysis": {"atari.games", "saliency.kstats"},
+    # spirl export / import: packs an MAE's or a run's files, reading them through their owners' readers
+    "archive": {"atari.games", "mae", "rl"},
 }
 
 

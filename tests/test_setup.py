@@ -27,7 +27,7 @@ def test_rliable_library_imports_with_the_pinned_pandas():
 def test_the_key_packages_are_the_pinned_versions():
     pins = _pins()
     for pkg in ("torch", "gymnasium", "ale-py", "snakemake", "snakemake-executor-plugin-slurm", "rliable",
-                "pandas", "arch", "numpy", "matplotlib"):
+                "pandas", "arch", "numpy", "matplotlib", "opencv-python-headless"):
         assert pkg in pins, f"{pkg} is not pinned in {LOCK.name}"
         installed = metadata.version(pkg).split("+")[0]  # torch's local label (+cpu) is the build, not the version
         assert installed == pins[pkg], f"{pkg} {installed} installed, {pins[pkg]} pinned"

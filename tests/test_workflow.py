@@ -26,7 +26,8 @@ import pytest
 import yaml
 
 from spirl import cli
-from spirl.config import load_preset
+from spirl.analysis.published import load_published
+from spirl.config import load_preset, resolve_method
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ROOT / "workflow" / "config"
@@ -96,6 +97,7 @@ def test_dry_run_plans_one_job_per_run_and_mae(name):
     for rule in ("aggregate", "stats", "tables", "plots", "report"):
         assert jobs[rule] == 1, rule
     assert {f"results/runs/{m}/{g}/{s}/eval.csv" for m, g, s in runs} <= outputs
+    assert {f"results/rliable/{m}.json" for m, _, _ in runs} | {"results/curves.csv"} <= outputs
     assert seconds < 60, f"planning {name} took {seconds:.0f} s"
 
 
@@ -108,6 +110,12 @@ def test_paper100k_plans_the_papers_experiments_and_every_study():
     seeds = {m: len(s) for m, s in preset.comparison.items()}
     assert seeds == {"spirl": 5, "de_rainbow": 10, "de_rainbow_p": 5}
     assert len(preset.studies) >= 8
+    # sticky actions are a variant of one study; the paper's no-sticky protocol stays every other method's
+    sticky = preset.studies["sticky_actions"]
+    resolved = {label: resolve_method(preset, m) for label, m in sticky.variants.items()}
+    assert resolved["sticky"].protocol.repeat_action_probability == 0.25
+    assert {resolve_method(preset, m).protocol.repeat_action_probability
+            for m in preset.method_names() if m != sticky.variants["sticky"]} == {0.0}
     for study in preset.studies.values():
         for method in study.variants.values():
             for game in study.games:
@@ -182,6 +190,31 @@ def test_a_second_snakemake_on_a_live_directory_says_another_run_is_active(tmp_p
             "host") in proc.stderr, proc.stderr
     assert not (tmp_path / "results").exists()
     assert looking.returncode == 0, looking.stderr[-2000:]
+
+
+def test_a_published_long_csv_is_fetched_as_csv_and_given_to_the_statistics(tmp_path):
+    """Published data in our long CSV format (anyone's curves.csv) joins the statistics as the JSON files do."""
+    raw = yaml.safe_load(E2E.read_text())
+    raw["published"] = [{"name": "theirs", "url": "https://example.org/data/curves.csv", "sha256": "0" * 64},
+                        {"name": "SPR", "url": "https://example.org/data/SPR.json", "sha256": "1" * 64}]
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump(raw))
+    jobs, outputs = planned_jobs(tmp_path / "work", "--configfile", str(preset))
+    assert {"results/published/theirs.csv", "results/published/SPR.json"} <= outputs
+    assert jobs["fetch_published"] == 2
+    proc = snakemake(tmp_path / "work", "reports/stats/aggregates.csv", "--dry-run", "--printshellcmds",
+                     "--configfile", str(preset))
+    assert "theirs=results/published/theirs.csv" in proc.stdout and "--methods results/methods/" in proc.stdout
+
+
+def test_a_presets_track_key_reaches_every_training_command(tmp_path):
+    raw = yaml.safe_load(E2E.read_text())
+    raw["track"] = {"wandb": True, "project": "atari 100k", "tensorboard": False}
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump(raw))
+    proc = snakemake(tmp_path / "work", "--dry-run", "--printshellcmds", "--configfile", str(preset))
+    trains = [line for line in proc.stdout.splitlines() if "spirl train" in line]
+    assert trains and all("--no-tensorboard --track --wandb-project 'atari 100k'" in line for line in trains)
 
 
 def test_paper1game_takes_its_game_from_the_command_line(tmp_path):
@@ -263,6 +296,10 @@ def test_end_to_end_run_writes_every_output(project, preset, finished):
     scores = (finished / "results/scores.csv").read_text().splitlines()
     assert scores[0].split(",")[:3] == ["method", "game", "seed"]
     assert {line.split(",")[0] for line in scores[1:]} == {m for m, _, _ in runs}
+    for method in {m for m, _, _ in runs}:  # our runs in rliable's format read back as published data
+        published = load_published(finished / f"results/rliable/{method}.json")
+        assert set(published) == {g for m, g, _ in runs if m == method}
+    assert (finished / "results/curves.csv").read_text().startswith("method,game,seed,step,score\n")
     for path in ("results/mae/tiny/Seaquest/model.pt", "results/saliency/tiny/Seaquest/k_hist.csv",
                  "reports/tables/study-selection.html", "reports/figures/study-selection.png",
                  "reports/attention/spirl/Seaquest/0/attention.png", "reports/stats/aggregates.csv"):

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 
 from spirl import workflow_plan as wp
-from spirl.config import StatsSettings, load_preset, resolve_method
+from spirl.config import StatsSettings, TrackSettings, load_preset, parse_preset, resolve_method
 
 ROOT = Path(__file__).resolve().parents[1]
 E2E = ROOT / "tests" / "config" / "e2e.yaml"
@@ -58,6 +58,26 @@ def test_stats_and_tables_share_the_bootstrap_flags():
         "--reps 50 --seed 3 --interval percentile --pairs a:b --published 'DrQ(eps)=results/published/DrQ(eps).json'")
     assert wp.tables_flags(stats, ["k.csv"], []) == "--reps 50 --seed 3 --interval percentile --k-hist k.csv"
     assert wp.plots_flags([], ["s1.yaml", "s2.yaml"]) == "--study s1.yaml s2.yaml"
+
+
+def test_the_formats_others_read_the_method_files_and_published_csvs(e2e):
+    preset, _ = e2e
+    assert wp.rliable_jsons(preset) == [f"results/rliable/{m}.json" for m in ("spirl", "de_rainbow",
+                                                                               "selection-random")]
+    stats = StatsSettings(reps=50, seed=3)
+    assert wp.stats_flags(stats, {}, ["results/methods/a.yaml"]).endswith("--methods results/methods/a.yaml")
+    assert wp.tables_flags(stats, [], [], ["m.yaml"]).endswith("--methods m.yaml")
+    assert wp.plots_flags([], [], ["m.yaml"]) == "--methods m.yaml"
+    raw = {"published": [{"name": "BBF", "url": "https://example.org/x/curves.CSV", "sha256": "a" * 64},
+                         {"name": "SPR", "url": "https://example.org/x/SPR.json?raw=1", "sha256": "b" * 64}]}
+    assert wp.published_jsons(parse_preset(raw)) == {"BBF": "results/published/BBF.csv",
+                                                     "SPR": "results/published/SPR.json"}
+
+
+def test_tracking_flags_of_the_training_command():
+    assert wp.track_flags(TrackSettings()) == ""  # TensorBoard on, W&B off: the defaults need no flag
+    assert wp.track_flags(TrackSettings(tensorboard=False, wandb=True, project="atari 100k", entity="lab")) == (
+        "--no-tensorboard --track --wandb-project 'atari 100k' --wandb-entity lab")
 
 
 def test_alternatives_match_whole_names_longest_first():

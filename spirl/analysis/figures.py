@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from spirl.analysis.plot_axes import (
     plot_study_bars,
     save_figure,
 )
+from spirl.analysis.protocols import STICKY_NOTE
 from spirl.analysis.styles import STYLE, MethodStyle, method_styles
 from spirl.atari.games import paper_order
 from spirl.saliency.kstats import load_k_hists
@@ -121,19 +122,31 @@ def _stats_figures(out: Path, tables: dict[str, pd.DataFrame], styles: Mapping[s
     return captions
 
 
-def _learning_curve_figure(out: Path, scores: pd.DataFrame, styles: Mapping[str, MethodStyle]) -> dict[str, str]:
-    """One panel per game of our runs' learning curves, published 100K numbers beside them."""
+def _learning_curve_figure(out: Path, scores: pd.DataFrame, styles: Mapping[str, MethodStyle],
+                           sticky: Collection[str] = ()) -> dict[str, str]:
+    """One panel per game of our runs' learning curves, published 100K numbers beside them.
+
+    Methods run with sticky actions (``sticky``) are left out of a figure with published markers
+    (``spirl.analysis.protocols``); only when every method is one are they drawn, without the markers.
+    """
 
     ours = scores[scores["method"].map(sc.kind_of) == "reproduced"]
     gs = paper_order(ours["game"].unique())
     if not gs:
         return {}
+    plain = [m for m in dict.fromkeys(ours["method"]) if m not in sticky]
+    left_out = sorted(set(ours["method"]) - set(plain))
     fig, axes = _grid(len(gs), size=(6.5, 3.6))
     for ax, g in zip(axes, gs):
-        plot_learning_curves(ax, ours, g, styles)
+        plot_learning_curves(ax, ours, g, styles, methods=plain or None, published=bool(plain))
     save_figure(fig, out, "learning_curves")
-    return {"learning_curves": "Learning curves: evaluation score vs env steps, mean over seeds with a ± one std "
-                               "band; grey markers: published 100K numbers (labelled)."}
+    caption = ("Learning curves: evaluation score vs env steps, mean over seeds with a ± one std band; grey "
+               "markers: published 100K numbers (labelled).")
+    if left_out and plain:
+        caption += f" Left out, run with sticky actions: {', '.join(left_out)} ({STICKY_NOTE})."
+    elif left_out:
+        caption += f" Every method ran with sticky actions: no published markers ({STICKY_NOTE})."
+    return {"learning_curves": caption}
 
 
 def _study_figures(out: Path, scores: pd.DataFrame, studies: Sequence[Any],
@@ -171,8 +184,12 @@ def _k_hist_figures(out: Path, khist: Sequence[str | Path]) -> dict[str, str]:
 
 
 def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, stats_dir: str | Path | None = None,
-                 khist: Sequence[str | Path] = (), studies: Sequence[Any] = ()) -> dict[str, str]:
-    """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json)."""
+                 khist: Sequence[str | Path] = (), studies: Sequence[Any] = (),
+                 sticky: Collection[str] = ()) -> dict[str, str]:
+    """Compose every figure the inputs allow; return ``{figure name: caption}`` (also written to captions.json).
+
+    ``sticky``: our methods run with sticky actions, kept out of the learning curves' published comparison.
+    """
     plt.rcParams.update(STYLE)
     out = Path(out_dir)
     if scores is not None:
@@ -185,7 +202,7 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
     if tables:
         captions |= _stats_figures(out, tables, styles)
     if scores is not None:
-        captions |= _learning_curve_figure(out, scores, styles)
+        captions |= _learning_curve_figure(out, scores, styles, sticky)
         captions |= _study_figures(out, scores, studies, styles)
     captions |= _k_hist_figures(out, khist)
     atomic_write_text(out / "captions.json", json.dumps(captions, indent=2) + "\n")

@@ -13,7 +13,7 @@ Published numbers are labelled "published" with their source; ours "reproduced".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +23,13 @@ from spirl.analysis import paper_numbers as paper
 from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
 from spirl.analysis.intervals import DEFAULT_INTERVAL
+from spirl.analysis.protocols import sticky_cell, sticky_note
 from spirl.analysis.study_tables import study_table
 from spirl.analysis.table_model import (
     ABOVE_MARK,
     ABOVE_NOTE,
     Cell,
+    Summary,
     Table,
     TableError,
     bold_best,
@@ -58,7 +60,15 @@ _LABEL_ALIASES = {
 }
 
 
-def table11(runs: pd.DataFrame, method: str = "de_rainbow") -> Table:
+def _ours(runs: pd.DataFrame, method: str | None, game: str, sticky: Collection[str]) -> tuple[Summary | None, Cell]:
+    """Our summary and cell of ``method`` on ``game``; a sticky-action method is not compared (``protocols``)."""
+    if method in sticky:
+        return None, sticky_cell()
+    ours = summarise(runs, method, game) if method else None
+    return ours, ours_cell(ours)
+
+
+def table11(runs: pd.DataFrame, method: str = "de_rainbow", sticky: Collection[str] = ()) -> Table:
     """Table 11 analogue: DE-Rainbow reported (van Hasselt et al.) vs the paper's re-implementation vs ours.
 
     Bold is the paper's: the better of its two published columns. Ours is marked apart (``ABOVE_MARK``)
@@ -71,16 +81,15 @@ def table11(runs: pd.DataFrame, method: str = "de_rainbow") -> Table:
               ["Game", "Reported (published)", "Paper re-impl. (published)", "Ours (reproduced)",
                "Ours vs paper re-impl.", "Ours vs reported"])
     for game in game_table.PAPER_GAMES:
-        ours = summarise(runs, method, game)
+        ours, mine = _ours(runs, method, game, sticky)
         published = [paper_cell(paper.TABLE11_REPORTED[game], show_n=False), paper_cell(paper.TABLE11_PAPER[game])]
-        mine = ours_cell(ours)
         bold_best(published)
         mark_above([mine], published)
         budget = PAPER_BUDGET["100K"]
         t.rows.append([Cell(game), *published, mine, verdict_cell(ours, paper.TABLE11_PAPER[game], budget),
                        verdict_cell(ours, paper.TABLE11_REPORTED[game], budget)])
     t.notes = [f"published: {paper.TABLE11_SOURCE}; reported column: van Hasselt et al. 2019 (5 seeds)",
-               ABOVE_NOTE, *verdict_notes()]
+               ABOVE_NOTE, *verdict_notes(), *sticky_note([method], sticky)]
     return t
 
 
@@ -112,7 +121,7 @@ def _paper_comparison(gs: list[str]) -> list[list[Cell]]:
     return rows
 
 
-def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
+def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None, sticky: Collection[str] = ()) -> Table:
     """Table 2 analogue: our SPIRL, DE-Rainbow and DE-Rainbow-P vs the published 100K baselines.
 
     Four blocks: the paper's own comparison (``paper.TABLE2_COMPARED``; bold: the best per game among
@@ -122,6 +131,7 @@ def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
     Args:
         runs: per-run final scores (``stats.final_scores``), raw game scores.
         methods: paper method key (``spirl``, ``de_rainbow``, ``de_rainbow_p``) -> our method name.
+        sticky: our methods run with sticky actions (``protocols.sticky_methods``): not compared.
     """
     methods = {**DEFAULT_METHODS, **(methods or {})}
     gs = list(game_table.PAPER_GAMES)
@@ -140,8 +150,7 @@ def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
     t.rows.append(section(f"Ours (reproduced; {ABOVE_MARK}: above the bold entry of the paper's comparison)"))
     for key, label in paper.TABLE2_METHODS.items():
         name = methods[key]
-        summaries = [summarise(runs, name, g) for g in gs]
-        cells = [ours_cell(s) for s in summaries]
+        summaries, cells = (list(x) for x in zip(*[_ours(runs, name, g, sticky) for g in gs]))
         for j, c in enumerate(cells):
             mark_above([c], [row[2 + j] for row in compared])
         counts = sorted({s.n for s in summaries if s is not None})
@@ -167,11 +176,12 @@ def table2(runs: pd.DataFrame, methods: dict[str, str] | None = None) -> Table:
                 "SPIRL's own Table 2 entries were not retrievable (docs/method.md#tables-missing); "
                 "its Seaquest verdict uses Table 14's "
                 "zero-padding entry, which may be the same experiment (unconfirmed).",
-                *[f"{k}: {v}" for k, v in paper.NOT_RETRIEVED.items()], ABOVE_NOTE, *verdict_notes()]
+                *[f"{k}: {v}" for k, v in paper.NOT_RETRIEVED.items()], ABOVE_NOTE, *verdict_notes(),
+                *sticky_note(methods.values(), sticky)]
     return t
 
 
-def table14(runs: pd.DataFrame, variants: dict[str, str]) -> Table:
+def table14(runs: pd.DataFrame, variants: dict[str, str], sticky: Collection[str] = ()) -> Table:
     """Table 14 analogue (Seaquest, 100K): zero padding vs a trainable [pad] token vs masked attention.
 
     Args:
@@ -184,8 +194,8 @@ def table14(runs: pd.DataFrame, variants: dict[str, str]) -> Table:
     paper_cells, our_cells = [], []
     for key, label in paper.TABLE14_LABELS.items():
         method = variants.get(key)
-        ours = summarise(runs, method, game) if method else None
-        pc, oc = paper_cell(paper.TABLE14[key]), ours_cell(ours)
+        ours, oc = _ours(runs, method, game, sticky)
+        pc = paper_cell(paper.TABLE14[key])
         paper_cells.append(pc)
         our_cells.append(oc)
         t.rows.append([Cell(label + (f" (ours: {method})" if method else "")), pc, oc,
@@ -193,12 +203,12 @@ def table14(runs: pd.DataFrame, variants: dict[str, str]) -> Table:
     bold_best(paper_cells)
     bold_best(our_cells)
     t.notes = [f"published: {paper.TABLE14_SOURCE}; run count 5 assumed (appendix B.3)",
-               "Bold: best of each column.", *verdict_notes()]
+               "Bold: best of each column.", *verdict_notes(), *sticky_note(variants.values(), sticky)]
     return t
 
 
 def table15(runs_mean: pd.DataFrame, runs_median: pd.DataFrame,
-            variants: dict[tuple[str, str], str]) -> Table:
+            variants: dict[tuple[str, str], str], sticky: Collection[str] = ()) -> Table:
     """Table 15 analogue: average pooling vs [cls] token, 100K (per-run mean) and 400K (per-run median).
 
     Args:
@@ -217,8 +227,8 @@ def table15(runs_mean: pd.DataFrame, runs_median: pd.DataFrame,
                 ref = paper.TABLE15[(game, budget, pool)]
                 method = variants.get((budget, pool))
                 source = runs_mean if ref.statistic == "mean" else runs_median
-                ours = summarise(source, method, game) if method else None
-                pc, oc = paper_cell(ref), ours_cell(ours)
+                ours, oc = _ours(source, method, game, sticky)
+                pc = paper_cell(ref)
                 pair_p.append(pc)
                 pair_o.append(oc)
                 label = f"{game} {budget} {paper.TABLE15_LABELS[pool]}" + (f" (ours: {method})" if method else "")
@@ -227,7 +237,7 @@ def table15(runs_mean: pd.DataFrame, runs_median: pd.DataFrame,
             bold_best(pair_o)
             t.rows += rows
     t.notes = [f"published: {paper.TABLE15_SOURCE}; run count 5 assumed (appendix B.3)",
-               "Bold: the better pooling of each pair.", *verdict_notes()]
+               "Bold: the better pooling of each pair.", *verdict_notes(), *sticky_note(variants.values(), sticky)]
     return t
 
 
@@ -323,9 +333,10 @@ def _paper_variants(studies: list[Study]) -> tuple[dict[str, str], dict[tuple[st
 
 def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies: Sequence[Study] = (),
                  methods: dict[str, str] | None = None, reps: int = st.DEFAULT_REPS, seed: int = 0,
-                 interval: str = DEFAULT_INTERVAL) -> list[Table]:
+                 interval: str = DEFAULT_INTERVAL, sticky: Collection[str] = ()) -> list[Table]:
     """Every table the inputs allow: Tables 11, 2, 14, 15 always (ours "not run" where missing), Fig. 8 per
-    MAE variant with histograms, and one per study of which at least one variant ran."""
+    MAE variant with histograms, and one per study of which at least one variant ran. Methods in ``sticky``
+    ran with sticky actions: the tables against published numbers show them as not compared."""
     df = sc.check_scores(df)
     methods = {**DEFAULT_METHODS, **(methods or {})}
     runs_mean = sc.final_scores(df)
@@ -333,8 +344,8 @@ def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies:
     t14, t15 = _paper_variants(list(studies))
     if "zero" not in t14 and methods["spirl"] in set(df["method"]):
         t14["zero"] = methods["spirl"]  # the paper configuration pads with zeros (docs/method.md#features-padding)
-    tables = [table11(runs_mean, methods["de_rainbow"]), table2(runs_mean, methods), table14(runs_mean, t14),
-              table15(runs_mean, runs_median, t15)]
+    tables = [table11(runs_mean, methods["de_rainbow"], sticky), table2(runs_mean, methods, sticky),
+              table14(runs_mean, t14, sticky), table15(runs_mean, runs_median, t15, sticky)]
     for mae, hists in load_k_hists(khist).items():
         tables.append(fig8_table(hists, mae))
     ran = set(df["method"])

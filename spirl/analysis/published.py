@@ -9,7 +9,8 @@ reads the ``published:`` list of a preset (or any YAML/JSON file with that key):
         sha256: 055133e22ddb1e7154bbb48b6d229e3b064ea374911158f5d5c1a92cd59e2ad3
         source: eloialonso/iris results/data (GPL-3.0; mirror of rliable's Atari 100k data)
 
-and writes ``DIR/<name>.json``. A download whose sha256 differs from the pinned one is
+and writes ``DIR/<name>.json`` (``DIR/<name>.csv`` for a URL ending in ``.csv``: a long per-evaluation
+table, ``spirl.analysis.formats``). A download whose sha256 differs from the pinned one is
 refused and nothing is left behind; a file already present with the right hash is kept.
 ``load_published(path)`` reads ``{game: [score per run]}`` (raw game scores), which
 ``published_frame`` turns into method ``published:<name>``.
@@ -28,9 +29,9 @@ from typing import Any
 
 import pandas as pd
 
-from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, StatsError, check_scores, load_scores
+from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, check_scores
 from spirl.atari import games as game_table
-from spirl.config import ConfigError, check_published
+from spirl.config import ConfigError, check_published, published_file
 from spirl.utils import atomic_path, read_yaml
 
 
@@ -82,7 +83,7 @@ def read_config(path: str | Path) -> list[PublishedEntry]:
 
 
 def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) -> Path:
-    """Download ``entry`` to ``out_dir/<name>.json`` unless a file with the pinned hash is there.
+    """Download ``entry`` to ``out_dir/<name>.json`` (or ``.csv``) unless a file with the pinned hash is there.
 
     The bytes go to a temporary file that is renamed only once its sha256 matches.
 
@@ -90,7 +91,7 @@ def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) 
         HashMismatchError: the download (or an existing file) has another sha256; nothing is written.
         PublishedDataError: the URL cannot be read.
     """
-    target = Path(out_dir) / f"{entry.name}.json"
+    target = Path(out_dir) / published_file(entry.name, entry.url)
     if target.exists():
         have = sha256_of(target)
         if have != entry.sha256:
@@ -158,19 +159,3 @@ def published_frame(data: dict[str, Sequence[float]], name: str, step: int = 100
         for run, score in enumerate(runs)
     ]
     return check_scores(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)), f"published {name}")
-
-
-def scores_with_published(scores: str | Path | None, published: Sequence[str] = ()) -> pd.DataFrame:
-    """The scores table plus published per-run files given as ``PATH`` or ``NAME=PATH`` (name = file stem)."""
-    frames = [load_scores(scores)] if scores else []
-    names: set[str] = set()
-    for item in published:
-        name, _, path = item.partition("=") if "=" in item else ("", "", item)
-        name = name or Path(path).stem
-        if name in names:
-            raise StatsError(f"published name {name!r} is given twice")
-        names.add(name)
-        frames.append(published_frame(load_published(path), name))
-    if not frames:
-        raise StatsError("no scores given (--scores and/or --published)")
-    return pd.concat(frames, ignore_index=True)

@@ -25,7 +25,7 @@ the same estimate as rliable's (``spirl bench stats``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from spirl.analysis.poi import (
     probability_of_improvement,
     probability_of_improvement_interval,
 )
+from spirl.analysis.protocols import comparable_pairs
 from spirl.analysis.scores import (
     StatsError,
     check_scores,
@@ -241,8 +242,11 @@ def game_sets(df: pd.DataFrame) -> tuple[list[str], dict[str, list[str]]]:
 
 def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, seed: int = 0,
               pairs: Sequence[str] | None = None, confidence: float = DEFAULT_CONFIDENCE,
-              interval: str = DEFAULT_INTERVAL) -> dict[str, pd.DataFrame]:
+              interval: str = DEFAULT_INTERVAL, sticky: Collection[str] = ()) -> dict[str, pd.DataFrame]:
     """Write ``aggregates.csv``, ``profiles.csv``, ``poi.csv`` and ``curves.csv`` under ``out``.
+
+    ``sticky``: our methods run with sticky actions; no probability of improvement pairs them with published
+    data (``spirl.analysis.protocols``).
 
     Aggregates and profiles are computed over the games every method has (``game_set`` "shared"),
     and, for a method with other games, over its own games too (``game_set`` "own", not comparable
@@ -252,6 +256,7 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
     out = Path(out)
     df = check_scores(df)
     methods = list(dict.fromkeys(df["method"]))
+    chosen_pairs = comparable_pairs(parse_pairs(pairs, methods), sticky, chosen=bool(pairs))
     shared, own = game_sets(df)
     groups = [(m, "shared", shared) for m in methods if shared]
     groups += [(m, "own", own[m]) for m in methods if own[m] != shared]
@@ -272,7 +277,7 @@ def run_stats(df: pd.DataFrame, out: str | Path, *, reps: int = DEFAULT_REPS, se
     tables = {
         "aggregates": pd.concat(aggregates, ignore_index=True).reindex(columns=list(AGGREGATE_COLUMNS)),
         "profiles": pd.concat(profiles, ignore_index=True),
-        "poi": improvement_table(df, parse_pairs(pairs, methods), reps=reps, seed=seed, confidence=confidence),
+        "poi": improvement_table(df, chosen_pairs, reps=reps, seed=seed, confidence=confidence),
         "curves": curves,
     }
     for name, table in tables.items():

@@ -11,7 +11,7 @@ Protocol (docs/method.md#step-protocol, paper Table 9), all settings in ``spirl.
 
 * observation: max of the screens after emulator frames 3 and 4 of the action
   repeat, the full 210x160 frame resized to 96x96 RGB by **bilinear** interpolation
-  (OpenCV ``INTER_LINEAR`` semantics: half-pixel centres, no antialiasing, no crop),
+  (OpenCV's own ``cv2.resize``, as released: half-pixel centres, no antialiasing, no crop),
   uint8 ``(H, W, C)``. ``ProtocolSettings(frame_size=84, grayscale=True)`` gives the
   84x84x1 grey frames of the DE-Rainbow baseline (ALE's own luminance palette);
 * action repeat 4, all four frames always played (rewards summed);
@@ -43,7 +43,7 @@ Deviations from gymnasium's stock ``AtariPreprocessing`` + ``FrameStackObservati
 1. base env: ``ALE/X-v5`` defaults to frameskip 4 and sticky actions 0.25. Here the
    ALE runs at frameskip 1 with ``repeat_action_probability = 0`` (a setting).
 2. resize: gymnasium hard-codes ``cv2.INTER_AREA``; the paper used bilinear. Here
-   ``BilinearResize`` (numpy, precomputed taps and weights).
+   ``cv2.resize`` with its default ``INTER_LINEAR`` (``spirl.atari.resize``).
 3. reward clipping: gymnasium has none. Here ``reward = sign(sum)``, ``raw_reward`` kept.
 4. life loss: ``terminal_on_life_loss`` ends the episode and the next ``reset()`` is a
    full game reset. Here ``terminal=True, game_over=False``: the game goes on, FIRE
@@ -74,7 +74,7 @@ import numpy as np
 from ale_py import roms
 
 from spirl.atari import games
-from spirl.atari.resize import BilinearResize
+from spirl.atari.resize import resize_screen
 from spirl.config import ProtocolSettings
 
 MODES = ("train", "eval")
@@ -179,7 +179,7 @@ class AtariEnv:
 
         channels = 1 if protocol.grayscale else 3
         self.frame_shape = (protocol.frame_size, protocol.frame_size, channels)
-        self._resize = BilinearResize(SCREEN_SHAPE, (protocol.frame_size, protocol.frame_size), channels)
+        self._size = (protocol.frame_size, protocol.frame_size)
         # Screens after frames 3 and 4 of the action repeat, max-pooled in place.
         self._screen_prev = np.zeros((*SCREEN_SHAPE, channels), np.uint8)
         self._screen_last = np.zeros((*SCREEN_SHAPE, channels), np.uint8)
@@ -224,7 +224,7 @@ class AtariEnv:
         self.episode_steps = 0
         self._needs_reset = False
         self._grab(self._screen_last)
-        return self._resize(self._screen_last)
+        return resize_screen(self._screen_last, self._size)
 
     # ---------------------------------------------------------------------- step
     def step(self, action: int) -> Step:
@@ -259,7 +259,7 @@ class AtariEnv:
         self._lives = lives
         self._grab(self._screen_last)
         np.maximum(self._screen_prev, self._screen_last, out=self._screen_last)
-        frame = self._resize(self._screen_last)
+        frame = resize_screen(self._screen_last, self._size)
 
         self.episode_steps += 1
         game_over = game_over or self.episode_steps >= self.protocol.max_episode_steps

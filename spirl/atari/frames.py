@@ -17,7 +17,8 @@ no-op RNG).
 
 On disk (``.npz``, deflate-compressed): ``frames`` uint8 ``(N, 96, 96, 3)``, one row
 per frame in collection order, and ``meta``, a JSON string with the game, seed,
-frame count, trajectory lengths, protocol settings and package versions.
+frame count, trajectory lengths, protocol settings, the resize and package versions. ``format_version``
+2 marks frames resized by OpenCV; a dataset of format 1 (the NumPy resize before) is refused on load.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ import numpy as np
 
 from spirl.atari import games
 from spirl.atari.envs import make_env
+from spirl.atari.resize import RESIZE, RESIZE_VERSION
 from spirl.config import ProtocolSettings
 from spirl.integrity import note_unverified, verify_file, write_with_digest
 from spirl.utils import progress, versions
 
 FRAME_SHAPE = (96, 96, 3)  # the MAE's input: 96x96 RGB
-FORMAT_VERSION = 1
+# 2: frames resized by OpenCV (spirl.atari.resize.RESIZE_VERSION); 1 had a NumPy resize, refused on load
+FORMAT_VERSION = RESIZE_VERSION
 _POLICY_STREAM = 0x5EED  # separates the policy's random stream from the environment's
 
 
@@ -110,6 +113,7 @@ def collect_frames(game: str, frames: int | None = None, seed: int = 0,
         "trajectory_lengths": lengths,  # the last one may be cut by the frame budget
         "first_life_only": env.episodic_life,
         "protocol": asdict(protocol),
+        "resize": RESIZE,
         "versions": versions(),
         "collect_seconds": round(time.perf_counter() - start, 3),
     }
@@ -171,6 +175,10 @@ def load_frames(path: str | Path, frame_shape: tuple[int, ...] | None = FRAME_SH
         raise DatasetError(f"{path} has unreadable metadata: {err}") from err
     if not isinstance(meta, dict):
         raise DatasetError(f"{path} has metadata that is not a JSON object")
+    if meta.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+        raise DatasetError(f"{path} is a format-{meta['format_version']} frame dataset (its frames were resized by "
+                           f"the NumPy resize, not OpenCV's: docs/method.md#protocol-resize); recollect it with "
+                           f"'spirl collect'")
     if frames.dtype != np.uint8:
         raise DatasetError(f"{path}: frames must be uint8, got {frames.dtype}")
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:

@@ -36,7 +36,7 @@ from spirl.bench import Options, emit, sync
 from spirl.bench.projection import Rates, Workload, as_dict, project
 from spirl.bench.saliency import benchmark_frames
 from spirl.bench.train import RandomFeatures
-from spirl.config import MethodSettings, RunPlan, for_game, load_method, parse_preset, resolve_method
+from spirl.config import MethodSettings, RunPlan, TrackSettings, for_game, load_method, parse_preset, resolve_method
 from spirl.mae.model import MAE
 from spirl.rl.trainer import Trainer
 from spirl.saliency.error_cache import ErrorCache
@@ -216,7 +216,8 @@ def measure(args: Options, plan: RunPlan, device: str) -> tuple[Rates, dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         small = _small_plan(plan.method, plan.game, fill, steps)
         stand_in = RandomFeatures(int(plan.k_max)) if spirl else None  # the learner is timed on random slabs
-        trainer = Trainer(small, args.seed, tmp, Path(tmp) / "ckpt", device=device, extractor=stand_in)
+        trainer = Trainer(small, args.seed, tmp, Path(tmp) / "ckpt", device=device, extractor=stand_in,
+                          track=TrackSettings(tensorboard=False))  # no tracking output in the timed steps
         trainer.start()
         warm_step = _timed(trainer._env_step, fill, device)
         step_s = update_s = 0.0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from spirl.analysis.published import PublishedDataError, fetch, read_config, sha256_of
 from spirl.commands.args import old_spelling
+from spirl.config import published_file
 from spirl.outputs import refuse_existing
 
 
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         entries = [e for e in entries if e.name in set(args.only)]
     refuse_existing(dirs=[args.out])
     for entry in entries:
-        target = Path(args.out) / f"{entry.name}.json"
+        target = Path(args.out) / published_file(entry.name, entry.url)
         if args.force and target.is_file() and sha256_of(target) != entry.sha256:
             target.unlink()  # --force: replace a file that is not the pinned one
         path = fetch(entry, args.out)

@@ -6,6 +6,7 @@ import argparse
 
 from spirl.analysis import scores as sc
 from spirl.analysis.figures import make_figures
+from spirl.analysis.protocols import sticky_methods
 from spirl.commands.args import old_spelling
 from spirl.config import read_studies
 from spirl.guards import refuse_output_in_inputs
@@ -21,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
     refuse_existing(outputs_in(args.out, ["captions.json"]), force=args.force, dirs=[args.out])  # a finished set
     scores = sc.load_scores(args.scores) if args.scores else None
     studies = [s for path in args.study or [] for s in read_studies(path)]
-    captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.k_hist or [], studies=studies)
+    captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.k_hist or [], studies=studies,
+                            sticky=sticky_methods(args.methods or []))
     print(f"spirl plots: {len(captions)} figures (PNG + PDF) -> {args.out}")
     return 0
 
@@ -33,6 +35,9 @@ def configure_plots(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k-hist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files")
     old_spelling(parser, "--khist", "--k-hist", "k_hist", nargs="*")
     parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one bar figure each")
+    parser.add_argument("--methods", nargs="*", metavar="FILE",
+                        help="resolved method files (results/methods/*.yaml): methods with sticky actions are left out "
+                             "of the learning curves' comparison with published numbers")
     parser.add_argument("--out", required=True, help="directory for PNG + PDF figures and captions.json")
     parser.add_argument("--force", action="store_true",
                         help="overwrite the figures in --out if captions.json is there")

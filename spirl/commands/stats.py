@@ -7,8 +7,9 @@ import sys
 
 import numpy as np
 
+from spirl.analysis.formats import scores_with_published
 from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
-from spirl.analysis.published import scores_with_published
+from spirl.analysis.protocols import sticky_methods
 from spirl.analysis.rliable_stats import DEFAULT_REPS, run_stats
 from spirl.commands.args import number
 from spirl.guards import refuse_beyond_memory, refuse_output_in_inputs, refuse_unwritable
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     # the bootstrap holds reps resamples of every run's score (float64), and their indices (int64)
     refuse_beyond_memory({"bootstrap": 16 * args.reps * max(runs, 1)}, f"{args.reps:,} bootstrap resamples of "
                          f"{runs} runs", "lower --reps (stats.reps)")
-    tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs, interval=args.interval)
+    tables = run_stats(df, args.out, reps=args.reps, seed=args.seed, pairs=args.pairs, interval=args.interval,
+                       sticky=sticky_methods(args.methods or []))
     iqm = tables["aggregates"].query("metric == 'IQM'")
     for game_set, rows in iqm.groupby("game_set", sort=False):
         games = rows["game_list"].iloc[0].split(";") if game_set == "shared" else None
@@ -49,7 +51,8 @@ def configure_stats(parser: argparse.ArgumentParser) -> None:
     """``spirl stats --scores results/scores.csv --out reports/stats/ [--reps N] [--pairs a:b ...]``."""
     parser.add_argument("--scores", help="tidy scores CSV from 'spirl aggregate'")
     parser.add_argument("--published", nargs="*", metavar="[NAME=]PATH",
-                        help="published per-run JSON files ({game: [score per run]}), added as published:NAME")
+                        help="published data: rliable JSON files ({game: [score per run]}) or long CSVs (method, game, "
+                             "seed, step, score), added as published:NAME")
     parser.add_argument("--out", required=True, help="directory for aggregates/profiles/poi/curves CSVs")
     parser.add_argument("--reps", type=number("stats.reps"), default=DEFAULT_REPS,
                         help=f"bootstrap replicates (default {DEFAULT_REPS})")
@@ -60,5 +63,8 @@ def configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", choices=INTERVAL_METHODS, default=DEFAULT_INTERVAL,
                         help=f"rliable's interval method for aggregates and curves (default {DEFAULT_INTERVAL}, "
                              "docs/statistics.md#coverage)")
+    parser.add_argument("--methods", nargs="*", metavar="FILE",
+                        help="resolved method files (results/methods/*.yaml): no pair sets one run with sticky "
+                             "actions against published data")
     parser.add_argument("--force", action="store_true", help="overwrite the four CSVs in --out if they exist")
     parser.set_defaults(func=run)

@@ -9,6 +9,7 @@ from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
 from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
 from spirl.analysis.paper_tables import DEFAULT_METHODS, build_tables
+from spirl.analysis.protocols import sticky_methods
 from spirl.analysis.table_model import TableError, write_tables
 from spirl.commands.args import number, old_spelling
 from spirl.config import read_studies
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     df = sc.load_scores(args.scores)
     studies = [s for path in args.study or [] for s in read_studies(path)]
     tables = build_tables(df, khist=args.k_hist or [], studies=studies, methods=_parse_map(args.map),
-                          reps=args.reps, seed=args.seed, interval=args.interval)
+                          reps=args.reps, seed=args.seed, interval=args.interval,
+                          sticky=sticky_methods(args.methods or []))
     write_tables(tables, args.out)
     print(f"spirl tables: {len(tables)} tables ({', '.join(t.name for t in tables)}) -> {args.out}")
     return 0
@@ -49,6 +51,9 @@ def configure_tables(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one table each")
     parser.add_argument("--map", nargs="*", metavar="KEY=METHOD",
                         help="which of our methods plays spirl / de_rainbow / de_rainbow_p (default: same names)")
+    parser.add_argument("--methods", nargs="*", metavar="FILE",
+                        help="resolved method files (results/methods/*.yaml): methods with sticky actions among them "
+                             "are not compared with published numbers")
     parser.add_argument("--reps", type=number("stats.reps"), default=st.DEFAULT_REPS,
                         help=f"bootstrap replicates for study CIs (default {st.DEFAULT_REPS})")
     parser.add_argument("--seed", type=number("stats.seed"), default=0,

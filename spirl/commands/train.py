@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from spirl.commands.args import device, number
+from spirl.config import TrackSettings
 from spirl.rl.train import train
 
 
@@ -13,7 +14,9 @@ def run(args: argparse.Namespace) -> int:
     """``spirl train`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
     info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
                  pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads, device=args.device,
-                 ckpt_dir=args.ckpt_dir, force=args.force)
+                 ckpt_dir=args.ckpt_dir, force=args.force,
+                 track=TrackSettings(tensorboard=args.tensorboard, wandb=args.track, project=args.wandb_project,
+                                     entity=args.wandb_entity))
     assert info is not None  # only stop_after_steps returns early
     print(f"{info['method']} {info['game']} seed {info['seed']}: final mean score "
           f"{_last_mean(args.out)} after {info['plan']['total_env_steps']} steps, {info['updates']} updates, "
@@ -45,4 +48,10 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt-dir", default=None,
                         help="checkpoint directory (default: results/.ckpt/runs/... beside --out, or OUT/.ckpt)")
     parser.add_argument("--force", action="store_true", help="run again even if --out holds a finished run")
+    parser.add_argument("--track", action="store_true",
+                        help="log to Weights & Biases (settings, curves, final files); WANDB_MODE=offline: local")
+    parser.add_argument("--wandb-project", default=TrackSettings.project, help="W&B project (default: spirl)")
+    parser.add_argument("--wandb-entity", default=None, help="W&B entity (default: the logged-in user's)")
+    parser.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=TrackSettings.tensorboard,
+                        help="TensorBoard scalars beside the checkpoints (default: on)")
     parser.set_defaults(func=run)

@@ -23,7 +23,7 @@ from typing import Any
 
 # module -> the names it gives this package
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "keys": ("STUDY_KEYS", "PresetKeys", "check_number", "check_published"),
+    "keys": ("STUDY_KEYS", "PresetKeys", "check_number", "check_published", "published_file"),
     "methods": ("BUILTIN_METHODS", "SECTIONS", "apply_overrides", "check_arch", "check_pretrain", "check_rules",
                 "merge", "method_file_doc", "settings_from_dict", "settings_to_dict", "validate_sections"),
     "plan": ("RunPlan", "for_game", "resolve_max_ratio"),
@@ -32,7 +32,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "settings": ("DEVICE", "AgentSettings", "BudgetSettings", "Encoder", "IntervalMethod", "LearnerSettings",
                  "LogProbs", "MAEArch", "MethodSettings", "NewPriority", "Padding", "Pooling", "Precision",
                  "PretrainSettings", "ProtocolSettings", "Range", "SaliencySettings", "Selection",
-                 "StatsSettings", "allowed"),
+                 "StatsSettings", "TrackSettings", "allowed"),
     "studies": ("STUDY_TABLES", "Study", "paper_table_tag"),
     "validate": ("ConfigError", "parse_games", "parse_seeds", "suggest"),
 }

@@ -26,6 +26,7 @@ from spirl.config.settings import (
     PretrainSettings,
     Seed,
     StatsSettings,
+    TrackSettings,
 )
 from spirl.config.validate import NAME, ConfigError, check_value, hints
 
@@ -76,6 +77,13 @@ class ReportSettings:
 PublishedList = Annotated[list[dict[str, Any]], PublishedEntry]
 
 
+def published_file(name: str, url: str) -> str:
+    """Where a published entry is fetched to: ``<name>.csv`` for a long CSV (by its URL), else ``<name>.json``."""
+    from urllib.parse import urlparse
+
+    return f"{name}.csv" if urlparse(url).path.lower().endswith(".csv") else f"{name}.json"
+
+
 @dataclass
 class PresetKeys:
     """The top-level keys of a preset (``workflow/config/*.yaml``), their types and defaults."""
@@ -97,6 +105,7 @@ class PresetKeys:
     threads: Count = 1  # torch threads per training, pretraining and K-statistics job
     runs_per_gpu: Count = 1  # GPU jobs that share one GPU (docs/costs.md#sharing-a-gpu)
     report: ReportSettings | None = None
+    track: TrackSettings | None = None  # TensorBoard and W&B of the runs (docs/monitoring.md#tracking); reruns nothing
 
 
 @dataclass

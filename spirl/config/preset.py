@@ -14,7 +14,7 @@ The road of a setting: preset -> ``results/methods/{method}.yaml`` (:func:`metho
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from spirl.config.methods import (
     settings_to_dict,
 )
 from spirl.config.plan import resolve_max_ratio
-from spirl.config.settings import BudgetSettings, MethodSettings, StatsSettings
+from spirl.config.settings import BudgetSettings, MethodSettings, StatsSettings, TrackSettings
 from spirl.config.studies import Study, study_from_file
 from spirl.config.validate import ConfigError, check_fields, parse_games, parse_seeds, suggest
 from spirl.utils import read_yaml
@@ -53,6 +53,7 @@ class Preset:
     runs_per_gpu: int = 1  # GPU jobs that share one GPU (spirl.devices.gpu_resources)
     device: str = "auto"  # the preset's budget.device (auto | cpu | cuda | cuda:N)
     pretrain_frames_spec: int | dict[str, int] | None = None  # the preset's pretrain_frames
+    track: TrackSettings = field(default_factory=TrackSettings)  # TensorBoard and W&B of the runs
 
     def method_names(self) -> list[str]:
         """Every method some run of this preset uses, in a stable order."""
@@ -197,6 +198,7 @@ def parse_preset(raw: dict[str, Any], path: str = "<preset>") -> Preset:
         threads=keys.threads, runs_per_gpu=keys.runs_per_gpu,
         device=BudgetSettings(**under["budget"]).device,
         pretrain_frames_spec=keys.pretrain_frames,
+        track=TrackSettings(**(keys.track or {})),
     )
 
 

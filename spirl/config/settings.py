@@ -278,3 +278,15 @@ class StatsSettings:
     interval: IntervalMethod = "bca"
 
 
+@dataclass
+class TrackSettings:
+    """Experiment tracking of training runs (a preset's ``track:``; ``spirl train --track``; spirl.rl.tracking).
+
+    Views of the CSV logs in other tools; they never change a number, so they are not method settings.
+    """
+
+    tensorboard: bool = True  # TensorBoard scalars in the run's checkpoint directory (when tensorboard is installed)
+    wandb: bool = False  # Weights & Biases, opt-in as CleanRL's --track; WANDB_MODE=offline keeps it local
+    project: Annotated[str, Pattern(r"^\S", "a W&B project", "give a name")] = "spirl"  # W&B project
+    entity: Annotated[str, Pattern(r"^\S", "a W&B entity", "give a team or user name")] | None = None  # None: default
+

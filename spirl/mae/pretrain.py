@@ -272,7 +272,7 @@ def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threa
         "loss": run.rows[-1]["loss"],
         "seed": seed,
         "frames": {"path": os.fspath(frames_path), "n": len(data.frames), "seed": data.meta.get("seed"),
-                   "sha256": bound["inputs"].get("frames")},
+                   "sha256": bound["inputs"].get("frames"), "format_version": data.meta.get("format_version")},
         "iterations_per_epoch": data.iters,
         "device": run.device,
         "threads": threads,

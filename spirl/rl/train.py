@@ -17,9 +17,10 @@ from typing import Any
 
 from spirl.atari import games
 from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir, input_digests
-from spirl.config import apply_overrides, for_game, load_method
+from spirl.config import TrackSettings, apply_overrides, for_game, load_method
 from spirl.guards import output_lock, refuse_output_in_inputs, refuse_unwritable
 from spirl.outputs import refuse_existing
+from spirl.rl.tracking import check_tracking
 from spirl.rl.trainer import RunError, Trainer
 from spirl.utils import choose_device, set_threads
 
@@ -27,11 +28,13 @@ from spirl.utils import choose_device, set_threads
 def train(config: str | Path, method: str, game: str, seed: int, out: str | Path, *, mae: str | Path | None = None,
           k_hist: str | Path | None = None, pretrain_frames: int | None = None, overrides: list[str] | None = None,
           threads: int | None = None, device: str | None = None, ckpt_dir: str | Path | None = None,
-          force: bool = False, stop_after_steps: int | None = None, quiet: bool = False) -> dict[str, Any] | None:
+          force: bool = False, stop_after_steps: int | None = None, quiet: bool = False,
+          track: TrackSettings | None = None) -> dict[str, Any] | None:
     """Run (or resume) one training run and write its outputs; returns the run.json dict.
 
     Returns None when stopped early by ``stop_after_steps`` (as if killed after that step: nothing is
-    saved for the steps after the last checkpoint; the tests of resume use it).
+    saved for the steps after the last checkpoint; the tests of resume use it). ``track``: TensorBoard and
+    W&B outputs (``spirl.rl.tracking``); None is TensorBoard only.
 
     Raises:
         RunError: SPIRL without an MAE (or with another game's), or a finished run in ``out`` without ``force``.
@@ -41,6 +44,7 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
 
     out = Path(out)
     ckpt = Path(ckpt_dir) if ckpt_dir is not None else default_checkpoint_dir(out)
+    check_tracking(track or TrackSettings())
     refuse_output_in_inputs({"--out": out, "--ckpt-dir": ckpt}, {"--config": config, "--mae": mae, "--k-hist": k_hist})
     finished = (out / "run.json").is_file()  # written last; eval.csv without it is an unfinished run's
     if finished:
@@ -53,7 +57,7 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
     plan, inputs = _plan(settings, game, mae, k_hist, pretrain_frames)
     n_threads = set_threads(threads)
     dev = choose_device(device or plan.method.budget.device)
-    trainer = Trainer(plan, seed, out, ckpt, mae_path=mae, device=dev, inputs=inputs)
+    trainer = Trainer(plan, seed, out, ckpt, mae_path=mae, device=dev, inputs=inputs, track=track)
     with output_lock(out, "spirl train"):
         previous = CheckpointStore(ckpt, TRAINING).resume(trainer.restore, force=force)
         if previous is not None and not quiet:

@@ -36,13 +36,14 @@ import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.checkpoints import TRAINING, CheckpointStore, refuse_other_job
-from spirl.config import RunPlan, settings_to_dict
+from spirl.config import RunPlan, TrackSettings, settings_to_dict
 from spirl.devices import to_device
 from spirl.integrity import write_with_digest
 from spirl.rl.evaluate import EvalResult, evaluate, format_rows
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
 from spirl.rl.replay import PrioritizedReplay
+from spirl.rl.tracking import Tracker
 from spirl.saliency.patches import load_checked_mae
 from spirl.saliency.select import SalientPatchExtractor
 from spirl.utils import (
@@ -85,12 +86,14 @@ class Trainer:
             ``reset_cache``.
         inputs: ``{name: sha256}`` of the input files that decide the run's numbers (the MAE, the K
             statistics), bound to its checkpoints and ``run.json`` (``spirl.checkpoints``).
+        track: TensorBoard and W&B outputs (``spirl.rl.tracking``); None: TensorBoard only, as the default.
     """
 
     def __init__(self, plan: RunPlan, seed: int, out: str | Path, ckpt_dir: str | Path,
                  mae_path: str | Path | None = None, device: str = "cpu", extractor: Any = None,
-                 inputs: dict[str, str] | None = None) -> None:
+                 inputs: dict[str, str] | None = None, track: TrackSettings | None = None) -> None:
         s = plan.method
+        self.track = TrackSettings() if track is None else track
         self.plan, self.settings, self.seed = plan, s, int(seed)
         self.out, self.ckpt_dir, self.device = Path(out), Path(ckpt_dir), device
         self.store = CheckpointStore(self.ckpt_dir, TRAINING)
@@ -137,7 +140,7 @@ class Trainer:
         self.sessions = 1
         self.started = time.perf_counter()
         self.log_path = self.ckpt_dir / "train_log.csv"
-        self.writer = None
+        self.tracker: Tracker | None = None
 
     def _load_extractor(self, mae_path: str | Path | None) -> tuple[Any, dict[str, Any]]:
         game = self.plan.game
@@ -266,9 +269,8 @@ class Trainer:
                           step=self.step, desc=f"evaluation at step {self.step}")
         row = result.row()
         self.eval_rows.append(row)
-        if self.writer is not None:
-            self.writer.add_scalar("eval/mean", row["mean"], self.step)
-            self.writer.add_scalar("eval/median", row["median"], self.step)
+        if self.tracker is not None:
+            self.tracker.log({f"eval/{k}": float(row[k]) for k in ("mean", "median", "std", "min", "max")}, self.step)
         return result
 
     # ----------------------------------------------------------------------------------------- logs
@@ -277,11 +279,10 @@ class Trainer:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         if not self.log_path.exists() or self.step == 0:
             atomic_write_text(self.log_path, ",".join(LOG_COLUMNS) + "\n")
-        try:  # TensorBoard is optional: scalars when it is installed, CSV always
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            return
-        self.writer = SummaryWriter(str(self.ckpt_dir / "tb"), purge_step=self.step)
+        name = f"{self.settings.name}/{self.plan.game}/{self.seed}"
+        config = {"method": self.settings.name, "game": self.plan.game, "seed": self.seed,
+                  "settings": settings_to_dict(self.settings), "plan": self._plan_dict()}
+        self.tracker = Tracker(self.track, self.ckpt_dir, name, config, step=self.step)
 
     def _log(self, **fields: Any) -> None:
         """Append a train_log.csv row; ``loss`` is the mean loss of the updates since the previous row."""
@@ -292,10 +293,9 @@ class Trainer:
                **fields}
         with open(self.log_path, "a") as f:
             f.write(",".join("" if row.get(c) is None else str(row[c]) for c in LOG_COLUMNS) + "\n")
-        if self.writer is not None:
-            for key in ("loss", "episode_return", "episode_length"):
-                if key in fields:
-                    self.writer.add_scalar(f"train/{key}", fields[key], self.step)
+        if self.tracker is not None:
+            keys = [k for k in ("loss", "episode_return", "episode_length", "beta") if row.get(k) is not None]
+            self.tracker.log({f"train/{k}": float(row[k]) for k in keys}, self.step)
 
     # -------------------------------------------------------------------------------------- running
 
@@ -329,6 +329,8 @@ class Trainer:
             bar.update(1)
             if stop_after_steps is not None and self.step >= stop_after_steps:
                 bar.close()
+                if self.tracker is not None:
+                    self.tracker.close()
                 return False  # as if killed here: no checkpoint of this step
             if every > 0 and self.step % every == 0 and self.step < plan.total_env_steps:
                 self.save_checkpoint()
@@ -423,8 +425,6 @@ class Trainer:
     def finish(self, threads: int) -> dict[str, Any]:
         """Write ``eval.csv`` and ``run.json`` atomically, the trained network to ``ckpt_dir/final.pt``,
         then drop the step checkpoints. Returns the run.json dict."""
-        if self.writer is not None:
-            self.writer.close()
         wall = self.wall_before + time.perf_counter() - self.started
         plan = self.plan
         final_model = self.ckpt_dir / "final.pt"
@@ -438,10 +438,7 @@ class Trainer:
             "game": plan.game,
             "seed": self.seed,
             "settings": settings_to_dict(self.settings),
-            "plan": {"k_max": plan.k_max, "warmup_steps": plan.warmup_steps, "total_env_steps": plan.total_env_steps,
-                     "replay_capacity": plan.replay_capacity, "eval_steps": list(plan.eval_steps),
-                     "eval_episodes": plan.eval_episodes, "final_eval_episodes": plan.final_eval_episodes,
-                     "expected_updates": plan.expected_updates},
+            "plan": self._plan_dict(),
             "n_actions": self.n_actions,
             "parameters": count_parameters(self.learner.online),
             "mae": self.mae_meta,
@@ -468,5 +465,16 @@ class Trainer:
         info["eval_csv_sha256"] = hashlib.sha256(eval_csv.encode()).hexdigest()
         atomic_write_text(self.out / "eval.csv", eval_csv)
         write_json(self.out / "run.json", info)  # last: a run.json marks a finished run (spirl.rl.train)
+        if self.tracker is not None:
+            files = [self.out / name for name in ("eval.csv", "run.json", "train_log.csv")]
+            final = self.eval_rows[-1] if self.eval_rows else {}
+            self.tracker.finish(files, {f"final/{k}": final[k] for k in ("mean", "median") if k in final})
         self.store.remove_all()
         return info
+
+    def _plan_dict(self) -> dict[str, Any]:
+        plan = self.plan
+        return {"k_max": plan.k_max, "warmup_steps": plan.warmup_steps, "total_env_steps": plan.total_env_steps,
+                "replay_capacity": plan.replay_capacity, "eval_steps": list(plan.eval_steps),
+                "eval_episodes": plan.eval_episodes, "final_eval_episodes": plan.final_eval_episodes,
+                "expected_updates": plan.expected_updates}

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from spirl import cli, settings
+from spirl import cli
 from spirl.analysis import paper_numbers as paper
 from spirl.analysis import scores as sc
+from spirl.analysis.formats import scores_with_published as read_back
 from spirl.analysis.published import (
     HashMismatchError,
     PublishedDataError,
@@ -20,6 +21,7 @@ from spirl.analysis.published import (
     read_config,
 )
 from spirl.atari import games as game_table
+from spirl.config import settings
 
 
 def config(tmp_path, entries):
@@ -42,6 +44,17 @@ def test_fetch_checks_the_pinned_hash_and_feeds_the_statistics(tmp_path, referen
     assert len(data) == 26 and all(len(v) == 5 for v in data.values())
     m = sc.score_matrices(published_frame(data, "SimPLe"))
     assert list(m) == ["published:SimPLe"] and m["published:SimPLe"].shape == (5, 26)
+
+
+def test_a_long_csv_is_fetched_as_csv_and_read_as_published_data(tmp_path):
+    src = tmp_path / "their_curves.csv"
+    src.write_text("method,game,seed,step,score\nBBF,Pong,0,50000,3.0\nBBF,Pong,0,100000,20.5\n"
+                   "BBF,Pong,1,50000,1.0\nBBF,Pong,1,100000,19.5\n")
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    got = fetch(PublishedEntry("BBF", src.as_uri(), sha), tmp_path / "published")
+    assert got.name == "BBF.csv" and got.read_bytes() == src.read_bytes()
+    df = read_back(None, [f"BBF={got}"])
+    assert sc.final_scores(df)["score"].tolist() == [20.5, 19.5] and set(df["method"]) == {"published:BBF"}
 
 
 def test_a_wrong_hash_is_refused_and_leaves_nothing_behind(tmp_path, capsys, reference_file):

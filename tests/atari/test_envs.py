@@ -9,7 +9,7 @@ import pytest
 
 from spirl.atari.envs import FrameStack, StackedEnv, eval_seeds, make_env
 from spirl.atari.games import UnknownGameError
-from spirl.atari.resize import bilinear_resize
+from spirl.atari.resize import resize_screen
 from spirl.config import ProtocolSettings
 
 BREAKOUT_NOOP, BREAKOUT_FIRE = 0, 1  # Breakout's minimal set: NOOP, FIRE, RIGHT, LEFT
@@ -238,8 +238,8 @@ def test_max_pool_of_frames_three_and_four():
     env.ale.restoreState(state)
     frame = env.step(3).frame
     pooled = np.maximum(screens[2], screens[3])
-    np.testing.assert_array_equal(frame, bilinear_resize(pooled, (96, 96)))
-    assert not np.array_equal(frame, bilinear_resize(screens[3], (96, 96)))  # MsPacman flickers: pooling matters
+    np.testing.assert_array_equal(frame, resize_screen(pooled, (96, 96)))
+    assert not np.array_equal(frame, resize_screen(screens[3], (96, 96)))  # MsPacman flickers: pooling matters
 
 
 def test_get_state_set_state_reproduces_the_future_exactly():

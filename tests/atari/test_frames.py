@@ -65,6 +65,16 @@ def test_round_trip_and_metadata(dataset, breakout):
     assert meta["game"] == "Breakout" and meta["seed"] == 0 and meta["frames"] == N
     assert meta["protocol"]["frame_size"] == 96 and meta["protocol"]["episodic_life"] is True
     assert "gymnasium" in meta["versions"] and "ale-py" in meta["versions"]
+    assert meta["format_version"] == 2 and meta["resize"].startswith("cv2.resize INTER_LINEAR")
+    assert "opencv-python-headless" in meta["versions"]
+
+
+def test_a_dataset_made_with_the_numpy_resize_is_refused(tmp_path, breakout):
+    """Format 1 frames were resized by the NumPy code OpenCV replaced: not silently mixed with format 2."""
+    frames, meta = breakout
+    path = save_frames(tmp_path / "old.npz", frames, {**meta, "format_version": 1})
+    with pytest.raises(DatasetError, match=r"format-1 frame dataset .*recollect"):
+        load_frames(path)
 
 
 def test_default_sizes_follow_table_6():

@@ -58,6 +58,22 @@ def test_an_eval_csv_that_contradicts_its_run_json_is_refused(tmp_path, capsys):
     assert not (tmp_path / "s.csv").exists()
 
 
+def test_aggregate_cli_writes_rliable_json_and_long_csv(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for seed, final in enumerate(([4, 5, 6], [7, 8, 9])):
+        write_run(runs, "spirl", "MsPacman", seed, [(50, [1, 2, 3]), (100, final)])
+    out, rl, curves = tmp_path / "scores.csv", tmp_path / "rliable", tmp_path / "curves.csv"
+    args = ["aggregate", "--runs", str(runs), "--out", str(out), "--rliable", str(rl), "--curves", str(curves)]
+    assert cli.main(args) == 0
+    assert json.loads((rl / "spirl.json").read_text()) == {"MsPacman": [5.0, 8.0]}
+    long = pd.read_csv(curves)
+    assert long.to_dict("list") == {"method": ["spirl"] * 4, "game": ["MsPacman"] * 4, "seed": [0, 0, 1, 1],
+                                    "step": [50, 100, 50, 100], "score": [2.0, 5.0, 2.0, 8.0]}
+    assert cli.main(args) == 2  # every output is refused before any is replaced
+    assert "--force" in capsys.readouterr().err
+    assert cli.main([*args, "--force"]) == 0
+
+
 def write_run(root, method, game, seed, evals, meta=True, digest=False):
     d = root / method / game / str(seed)
     d.mkdir(parents=True)

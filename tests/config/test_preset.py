@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from spirl import cli
-from spirl.config import ConfigError, parse_preset, resolve_method
+from spirl.config import ConfigError, MethodSettings, TrackSettings, parse_preset, resolve_method
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,10 @@ from spirl.config import ConfigError, parse_preset, resolve_method
         ({"methods": {"x": {"saliency": {"max_ratio": "best"}}}}, "not a ratio"),
         ({"methods": {"x": {"mae_variant": "big"}}}, "not in mae_variants"),
         ({"seeds": -1}, "seeds: must be >= 1, got -1"),
+        ({"track": {"wandbb": True}}, "did you mean 'wandb'"),
+        ({"track": {"wandb": "yes"}}, "track.wandb: expected true or false"),
+        ({"track": {"project": ""}}, "track.project: '' is not a W&B project"),
+        ({"track": True}, "track: expected a mapping"),
     ],
 )
 def test_bad_presets_fail_with_one_clear_line(bad, needle):
@@ -43,6 +47,20 @@ def test_check_config_cli(small, tmp_path, capsys):
     preset.write_text(yaml.safe_dump({"games": ["Nope"]}))
     assert cli.main(["check-config", "--config", str(preset)]) == 2
     assert "unknown game" in capsys.readouterr().err
+
+
+def test_tracking_is_tensorboard_only_by_default_and_a_preset_turns_wandb_on():
+    assert parse_preset({}).track == TrackSettings(tensorboard=True, wandb=False, project="spirl", entity=None)
+    on = parse_preset({"track": {"wandb": True, "project": "atari", "tensorboard": False}}).track
+    assert (on.wandb, on.project, on.tensorboard, on.entity) == (True, "atari", False, None)
+
+
+def test_sticky_actions_are_off_by_default_as_in_the_paper():
+    assert MethodSettings().protocol.repeat_action_probability == 0.0  # every published number is without
+    sticky = parse_preset({"methods": {"s": {"base": "spirl", "protocol": {"repeat_action_probability": 0.25}}}})
+    assert resolve_method(sticky, "s").protocol.repeat_action_probability == 0.25
+    with pytest.raises(ConfigError, match=r"repeat_action_probability: must be in \[0, 1\]"):
+        parse_preset({"methods": {"s": {"protocol": {"repeat_action_probability": 1.5}}}})
 
 
 def test_runs_per_gpu_is_a_whole_number_of_at_least_one():

@@ -62,6 +62,9 @@ def load_workflow_preset(config: dict):
 PRESET = load_workflow_preset(config)
 METHODS = {name: resolve_method(PRESET, name) for name in PRESET.method_names()}  # name -> MethodSettings
 MAES = mae_settings(PRESET)  # mae variant -> {"mae": ..., "pretrain": ...}
+# The train rule's tracking flags, in its shell command rather than its params: tracking changes no number, so
+# turning it on or off must not rerun a finished run (spirl.workflow_plan.track_flags).
+TRACK_ARGS = wp.track_flags(PRESET.track)
 
 
 def get_threads() -> int:

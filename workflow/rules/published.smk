@@ -29,9 +29,11 @@ rule fetch_published:
     input:
         "results/published/{name}.yaml",
     output:
-        "results/published/{name}.json",
+        "results/published/{name}.{ext}",
+    wildcard_constraints:
+        ext="json|csv",  # rliable's {game: [score per run]} JSON, or a long CSV (spirl.analysis.formats)
     log:
-        "results/logs/published/{name}.log",
+        "results/logs/published/{name}.{ext}.log",
     conda:
         "../envs/spirl.yaml"
     shell:

@@ -8,6 +8,7 @@ rule stats:
     input:
         scores="results/scores.csv",
         published=list(wp.published_jsons(PRESET).values()),
+        methods=wp.method_yamls(PRESET),
         code=get_code("spirl.commands.stats"),
     output:
         aggregates="reports/stats/aggregates.csv",
@@ -15,7 +16,7 @@ rule stats:
         poi="reports/stats/poi.csv",
         curves="reports/stats/curves.csv",
     params:
-        flags=lambda wc: wp.stats_flags(PRESET.stats, wp.published_jsons(PRESET)),
+        flags=lambda wc, input: wp.stats_flags(PRESET.stats, wp.published_jsons(PRESET), input.methods),
     log:
         "results/logs/stats.log",
     benchmark:
@@ -34,6 +35,7 @@ rule tables:
         scores="results/scores.csv",
         khist=wp.k_hists(PRESET),
         studies=wp.study_yamls(PRESET),
+        methods=wp.method_yamls(PRESET),
         code=get_code("spirl.commands.tables"),
     output:
         index="reports/tables/index.json",
@@ -66,7 +68,7 @@ rule tables:
             for study in PRESET.studies
         ],
     params:
-        flags=lambda wc, input: wp.tables_flags(PRESET.stats, input.khist, input.studies),
+        flags=lambda wc, input: wp.tables_flags(PRESET.stats, input.khist, input.studies, input.methods),
     log:
         "results/logs/tables.log",
     benchmark:
@@ -86,6 +88,7 @@ rule plots:
         stats=rules.stats.output,
         khist=wp.k_hists(PRESET),
         studies=wp.study_yamls(PRESET),
+        methods=wp.method_yamls(PRESET),
         code=get_code("spirl.commands.plots"),
     output:
         captions="reports/figures/captions.json",
@@ -118,7 +121,7 @@ rule plots:
             for study in PRESET.studies
         ],
     params:
-        flags=lambda wc, input: wp.plots_flags(input.khist, input.studies),
+        flags=lambda wc, input: wp.plots_flags(input.khist, input.studies, input.methods),
     log:
         "results/logs/plots.log",
     benchmark:

@@ -45,4 +45,4 @@ rule train:
     shell:
         "python -m spirl train --config {input.method} --method {wildcards.method} --game {wildcards.game} "
         "--seed {wildcards.seed} --out {params.out} {params.extra} "
-        "--pretrain-frames {params.pretrain_frames} --threads {threads} > {log} 2>&1"
+        "--pretrain-frames {params.pretrain_frames} --threads {threads} {TRACK_ARGS} > {log} 2>&1"
