@@ -22,6 +22,9 @@ LogProbs = Literal["log_softmax", "clamped"]
 IntervalMethod = Literal["percentile", "basic", "bc", "bca"]
 # Number format of the MAE's arithmetic (spirl.devices.check_precision says where each one pays off).
 Precision = Literal["float32", "bfloat16", "float16"]
+# paper: every evaluation plays eval_episodes; tables: all but the last play curve_episodes (the paper's tables
+# read only the last evaluation; the learning curves get fewer games) (docs/costs.md#tables-protocol)
+EvalSchedule = Literal["paper", "tables"]
 
 
 def allowed(kind: object) -> tuple[str, ...]:
@@ -158,6 +161,8 @@ class BudgetSettings:
     eval_episodes: int = 50  # one episode per environment, run in lockstep
     # the last evaluation's episodes (Table 2 reads only the last one); None: eval_episodes, the paper's protocol
     final_eval_episodes: int | None = None
+    eval_schedule: EvalSchedule = "paper"  # tables: every evaluation but the last plays curve_episodes
+    curve_episodes: int = 10  # episodes of the intermediate evaluations under eval_schedule: tables
     eval_epsilon: float = 0.001
     checkpoint_every: int = 5_000  # env steps between resumable checkpoints
     device: str = "auto"  # auto | cpu | cuda | cuda:N (spirl.fields.DEVICE)
@@ -284,6 +289,7 @@ RANGES: dict[str, Range] = {
     "budget.eval_points": AT_LEAST_1,
     "budget.eval_episodes": AT_LEAST_1,
     "budget.final_eval_episodes": AT_LEAST_1,
+    "budget.curve_episodes": AT_LEAST_1,
     "budget.eval_epsilon": UNIT,
     "budget.checkpoint_every": AT_LEAST_1,
     "stats.reps": Range(10),

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl import preempt
 from spirl.devices import check_precision
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
@@ -219,6 +220,8 @@ def _train_epoch(run: _Run, data: _Data, settings: PretrainSettings, epoch: int,
     loss_sum = torch.zeros((), device=run.device)
     lr = 0.0
     for it in range(data.iters):
+        preempt.check(f"{epoch} of {settings.epochs} epochs are saved (epoch {epoch + 1} is dropped); the same command "
+                      f"resumes from epoch {epoch + 1}")
         lr = lr_at(epoch + it / data.iters, settings)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
@@ -369,8 +372,12 @@ def pretrain(
 
 def _pretrain_cmd(args: argparse.Namespace) -> int:
     arch, settings = apply_set(MAEArch(), PretrainSettings(), args.set)
-    pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
-             game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
+    preempt.install()  # SIGTERM / SIGUSR1: stop, keep the epochs done, exit 75 (spirl.preempt)
+    try:
+        pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
+                 game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
+    except preempt.Preempted as err:
+        return preempt.report("pretrain", err)
     return 0
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from spirl import preempt
 from spirl.atari import games
 from spirl.config import load_method
 from spirl.fields import apply_overrides
@@ -66,9 +67,13 @@ def train(config: str | Path, method: str, game: str, seed: int, out: str | Path
 
 
 def _train_cmd(args: argparse.Namespace) -> int:
-    info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
-                 pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads, device=args.device,
-                 ckpt_dir=args.ckpt_dir, force=args.force)
+    preempt.install()  # SIGTERM / SIGUSR1: checkpoint this step, say so, exit 75 (spirl.preempt)
+    try:
+        info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
+                     pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads,
+                     device=args.device, ckpt_dir=args.ckpt_dir, force=args.force)
+    except preempt.Preempted as err:
+        return preempt.report("train", err)
     assert info is not None  # only stop_after_steps returns early
     print(f"{info['method']} {info['game']} seed {info['seed']}: final mean score "
           f"{_last_mean(args.out)} after {info['plan']['total_env_steps']} steps, {info['updates']} updates, "

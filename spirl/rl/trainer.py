@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl import preempt
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.devices import PinnedStaging
 from spirl.fields import settings_to_dict
@@ -47,6 +48,7 @@ from spirl.rl.checkpoint import (
 from spirl.rl.evaluate import EvalResult, evaluate, format_rows
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
+from spirl.rl.phases import PhaseClock
 from spirl.rl.replay import PrioritizedReplay
 from spirl.utils import (
     atomic_write_text,
@@ -130,6 +132,8 @@ class Trainer:
         self.wall_before = 0.0  # wall time of earlier sessions of this run
         self.sessions = 1
         self.started = time.perf_counter()
+        self.saved_step: int | None = None  # the step of the latest checkpoint written or resumed from
+        self.clock = PhaseClock()  # seconds per phase and error-cache hit rates, for run.json
         self.log_path = self.ckpt_dir / "train_log.csv"
         self.writer = None
 
@@ -219,15 +223,30 @@ class Trainer:
         more = eval_seeds(self.seed, n)[len(have):]
         self.eval_envs = have + [make_env(self.plan.game, "eval", sd, s.protocol) for sd in more]
         encode = self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
-        result = evaluate(self.eval_envs[:n], self.learner.act_greedy, encode, stack=s.protocol.frame_stack,
-                          epsilon=s.budget.eval_epsilon, rng=self.eval_rng, step=self.step,
-                          desc=f"evaluation at step {self.step}")
+        with self.clock.timed("evaluation", self._cache(), count=0):
+            result = evaluate(self.eval_envs[:n], self.learner.act_greedy, encode, stack=s.protocol.frame_stack,
+                              epsilon=s.budget.eval_epsilon, rng=self.eval_rng, step=self.step,
+                              desc=f"evaluation at step {self.step}", stop=self._stop_in_evaluation)
+        self.clock.add_count("evaluation", int(result.lengths.sum()) + n)  # every frame encoded, resets included
         row = result.row()
         self.eval_rows.append(row)
         if self.writer is not None:
             self.writer.add_scalar("eval/mean", row["mean"], self.step)
             self.writer.add_scalar("eval/median", row["median"], self.step)
         return result
+
+    def _cache(self) -> Any:
+        """The extractor's error cache, or None (pixel agents, no cache, a stand-in extractor)."""
+        return getattr(self.extractor, "cache", None)
+
+    def _stop_in_evaluation(self) -> None:
+        """A warning signal during an evaluation: stop there (an evaluation cannot be resumed midway)."""
+        preempt.check(f"the evaluation at step {self.step} was not finished; the run resumes from its last "
+                      f"checkpoint ({self._last_saved()})")
+
+    def _last_saved(self) -> str:
+        step = self.saved_step
+        return f"step {step:,} in {self.ckpt_dir}" if step is not None else "none yet: the run starts again"
 
     # ----------------------------------------------------------------------------------------- logs
 
@@ -272,8 +291,9 @@ class Trainer:
         shown = {"eval_mean": f"{self.eval_rows[-1]['mean']:.1f}"} if self.eval_rows else {}
         loss_shown = self.last_loss
         while self.step < plan.total_env_steps:
-            self._env_step()
-            self._learn()
+            with self.clock.timed("training", self._cache()):
+                self._env_step()
+                self._learn()
             if self.step % LOG_EVERY == 0 and self.loss_count:
                 self._log()
             evaluated = self.step in eval_steps
@@ -288,8 +308,13 @@ class Trainer:
             if stop_after_steps is not None and self.step >= stop_after_steps:
                 bar.close()
                 return False  # as if killed here: no checkpoint of this step
-            if every > 0 and self.step % every == 0 and self.step < plan.total_env_steps:
-                self.save_checkpoint()
+            due = every > 0 and self.step % every == 0
+            if self.step < plan.total_env_steps and (due or preempt.requested() is not None):
+                path = self.save_checkpoint()
+                if not due:  # a warning signal (spirl.preempt): the state of this step is kept
+                    bar.close()
+                    preempt.check(f"checkpoint at step {self.step:,} of {plan.total_env_steps:,} in {path}; "
+                                  "the same command resumes from it")
         bar.close()
         return True
 
@@ -319,6 +344,7 @@ class Trainer:
                 "log_bytes": self.log_path.stat().st_size if self.log_path.exists() else 0,
             },
             "eval_rows": list(self.eval_rows),
+            "phases": self.clock.state(),
         }
 
     def save_checkpoint(self) -> Path:
@@ -327,7 +353,9 @@ class Trainer:
         The extractor's error cache is emptied here: a run resumed from this checkpoint starts with an
         empty one, so both go on with the same cache and give the same numbers.
         """
-        path = write_checkpoint(self.ckpt_dir, self.step, self._state(), self.replay.save)
+        with self.clock.timed("checkpoints"):
+            path = write_checkpoint(self.ckpt_dir, self.step, self._state(), self.replay.save)
+        self.saved_step = self.step
         if self.extractor is not None:
             self.extractor.reset_cache()
         return path
@@ -365,6 +393,8 @@ class Trainer:
         self.loss_sum, self.loss_count = c["loss_sum"], c["loss_count"]
         self.wall_before, self.sessions = c["wall_time"], c["sessions"] + 1
         self.eval_rows = list(state["eval_rows"])
+        self.clock.load(state.get("phases"))
+        self.saved_step = self.step
         if self.log_path.exists():  # drop log rows written after the checkpoint; they will be written again
             with open(self.log_path, "r+b") as f:
                 f.truncate(c["log_bytes"])
@@ -406,6 +436,7 @@ class Trainer:
             "episodes": self.episodes,
             "sessions": self.sessions,
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            "phases": self.clock.summary(),
             "checkpoint_dir": str(self.ckpt_dir),
             "final_network": str(final_model),
         }

@@ -9,12 +9,14 @@ analysis (Fig. 8 table and figure). It does not import torch; the command loads 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from spirl import preempt
 from spirl.atari import games
 from spirl.settings import Precision, allowed
 from spirl.utils import atomic_path
@@ -139,6 +141,28 @@ def load_k_hists(paths: Sequence[str | Path]) -> dict[str, dict[str, pd.DataFram
     return out
 
 
+def _identity(args: argparse.Namespace, n_frames: int) -> str:
+    """What decides the K of a frame: the MAE and frame files (sha256), the frames, the Lorenz scale and
+    the number format; a partial count of other inputs is not resumed."""
+    from spirl.integrity import sha256_file
+
+    return (f"mae={sha256_file(args.mae)} frames={sha256_file(args.frames)} n={n_frames} xscale={args.xscale!r} "
+            f"precision={args.precision}")
+
+
+def _read_partial(path: Path, identity: str) -> np.ndarray | None:
+    """K of the frames a warned ``spirl saliency-stats`` counted with the same inputs, or None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            if str(z["identity"]) != identity:
+                return None
+            return np.asarray(z["k"], dtype=np.int64)
+    except (OSError, ValueError, KeyError):  # unreadable: count again from the first frame
+        return None
+
+
 def _run_saliency_stats(args: argparse.Namespace) -> int:
     from spirl.atari.frames import load_frames
     from spirl.cliargs import refuse_existing
@@ -147,6 +171,7 @@ def _run_saliency_stats(args: argparse.Namespace) -> int:
     from spirl.utils import choose_device, set_threads
 
     refuse_existing([args.out], force=args.force)
+    preempt.install()  # SIGTERM / SIGUSR1: save K counted so far, say so, exit 75
     set_threads(args.threads)
     device = choose_device(args.device)
     frames, meta = load_frames(args.frames)
@@ -155,10 +180,27 @@ def _run_saliency_stats(args: argparse.Namespace) -> int:
     if len(frames) == 0:
         raise EmptyDatasetError(f"{args.frames} holds no frames; K statistics need at least one")
     mae, _ = load_checked_mae(args.mae, game=meta.get("game"), device=device)
-    k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device, precision=args.precision,
-                     error_cache=args.error_cache)
+    partial = Path(f"{args.out}.partial.npz")  # K counted before a warning signal (spirl.preempt)
+    identity = _identity(args, len(frames))
+    done = _read_partial(partial, identity)
+    if done is not None:
+        print(f"spirl saliency-stats: resuming after {len(done):,} frames counted before ({partial})", file=sys.stderr)
+
+    def stop(k_so_far: np.ndarray) -> None:
+        if preempt.requested() is not None:
+            with atomic_path(partial) as tmp, open(tmp, "wb") as f:
+                np.savez(f, k=k_so_far, identity=np.array(identity))
+            preempt.check(f"K of {len(k_so_far):,} of {len(frames):,} frames saved in {partial}; the same command "
+                          "resumes after them")
+
+    try:
+        k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device,
+                         precision=args.precision, error_cache=args.error_cache, done=done, stop=stop)
+    except preempt.Preempted as err:
+        return preempt.report("saliency-stats", err)
     hist = k_histogram(k)
     write_k_hist(args.out, hist)
+    partial.unlink(missing_ok=True)
     ideal = float(hist["ideal_ratio"].iloc[0])
     print(f"K statistics of {len(k)} frames: median K {int(np.median(k))} ({np.median(k) / NUM_PATCHES:.0%}), "
           f"ideal maximal ratio {ideal:.2f} (Kmax {games.k_max(ideal)}) -> {args.out}")
