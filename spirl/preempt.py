@@ -23,7 +23,7 @@ SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 _received: int | None = None
 
 
-class Preempted(Exception):
+class PreemptionError(Exception):
     """Raised at a safe point after a warning signal; ``saved`` says what the command kept."""
 
     def __init__(self, signum: int, saved: str) -> None:
@@ -55,15 +55,15 @@ def requested() -> int | None:
 
 
 def check(saved: str) -> None:
-    """Raise :class:`Preempted` (``saved``: what a stop here keeps) if a warning signal came."""
+    """Raise :class:`PreemptionError` (``saved``: what a stop here keeps) if a warning signal came."""
     if _received is not None:
-        raise Preempted(_received, saved)
+        raise PreemptionError(_received, saved)
 
 
-def report(command: str, err: Preempted) -> int:
+def report(command: str, err: PreemptionError) -> int:
     """Print the one line of a warned stop and return :data:`EXIT_RESUME`."""
     print(f"spirl {command}: {err}", file=sys.stderr, flush=True)
     return EXIT_RESUME
 
 
-__all__ = ["EXIT_RESUME", "Preempted", "SIGNALS", "check", "install", "report", "requested", "reset"]
+__all__ = ["EXIT_RESUME", "SIGNALS", "PreemptionError", "check", "install", "report", "requested", "reset"]

@@ -32,10 +32,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl import costs
 from spirl.atari.envs import eval_seeds, make_env
-from spirl.bench import emit, sync
+from spirl.bench import emit, machine, sync
 from spirl.bench.projection import Rates, Workload, as_dict, project
 from spirl.config import load_method, parse_preset, resolve_method
+from spirl.costs import RATES_FILE
 from spirl.plan import RunPlan, for_game
 from spirl.settings import MethodSettings, Precision, allowed
 from spirl.utils import choose_device, set_threads
@@ -56,10 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="assumed length of a trained agent's episodes, in random-policy episode lengths")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny samples, capped episodes)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", nargs="?", const=RATES_FILE, default=None, metavar="RATES_JSON",
+                        help=f"add the measured rates to the rates file of the workflow (default {RATES_FILE})")
+    parser.add_argument("--compare", default=None, metavar="RUN",
+                        help="a finished run's directory: its method, game and MAE, and its measured time per phase "
+                             "beside the projection")
 
 
 def _settings(args: argparse.Namespace) -> MethodSettings:
-    if args.config:
+    if args.compare:
+        from spirl.fields import settings_from_dict
+
+        s = settings_from_dict(args.compared["settings"])
+    elif args.config:
         s = load_method(args.config, args.method)
     else:
         s = resolve_method(parse_preset({"games": [args.game]}), args.method)
@@ -278,12 +289,8 @@ def measure(args: argparse.Namespace, plan: RunPlan, device: str) -> tuple[Rates
 
 
 def workload(plan: RunPlan, lengths: list[int], factor: float) -> Workload:
-    """The plan's counts with evaluation episodes ``factor`` times the given lengths (capped at the protocol's)."""
-    cap = plan.method.protocol.max_episode_steps
-    return Workload(plan.total_env_steps, plan.warmup_steps, plan.method.learner.warmup_random_actions,
-                    plan.expected_updates, len(plan.eval_steps), plan.eval_episodes, plan.final_eval_episodes,
-                    plan.method.budget.checkpoint_every, min(cap, factor * float(np.mean(lengths))),
-                    min(cap, factor * float(np.max(lengths))))
+    """The plan's counts with evaluation episodes ``factor`` times the given lengths (``spirl.costs.workload``)."""
+    return costs.workload(plan, float(np.mean(lengths)), float(np.max(lengths)), factor)
 
 
 def _report(label: str, p: dict[str, Any]) -> None:
@@ -298,6 +305,15 @@ def _report(label: str, p: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure, project and print; the last line is the ratio (straightforward/shipped projected time)."""
+    args.compared = None
+    if args.compare:  # the run's own settings, game and MAE
+        from spirl.bench.compare import read_run
+
+        args.compared = read_run(args.compare)
+        args.game = args.compared["game"]
+        mae = (args.compared.get("mae") or {}).get("path")
+        if args.mae is None and mae and Path(mae).is_file():
+            args.mae = mae
     threads = set_threads(args.threads)
     device = choose_device(args.device)
     settings = _settings(args)
@@ -342,6 +358,15 @@ def run(args: argparse.Namespace) -> int:
                         "encode_batch": f["encode_batch_uncached"] - f["map_batch"] + f["map_reference_batch"]})
         ratio = project(slow, workload(plan, lengths, args.trained_factor))["total_s"] / \
             figures["projection_trained"]["total_s"]
+    if args.compared is not None:
+        from spirl.bench.compare import report
+
+        figures["compare"] = report(rates, workload(plan, lengths, args.trained_factor), args.compared,
+                                    extra.get("features_s"))
+    if args.save:
+        key = costs.rates_key(plan, threads)
+        costs.save_rates(args.save, key, plan.game, rates, lengths, {"machine": machine(), "device": device})
+        print(f"  rates saved to {args.save} ({key}, {plan.game}): the workflow's runtime requests use them")
     print(f"ratio shipped/straightforward: {ratio:.2f}x (projected run time with the straightforward error map "
           "over the shipped one)")
     emit(args, figures, ratio=ratio, device=device, precision=settings.saliency.precision)

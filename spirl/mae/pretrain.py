@@ -376,7 +376,7 @@ def _pretrain_cmd(args: argparse.Namespace) -> int:
     try:
         pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
                  game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
-    except preempt.Preempted as err:
+    except preempt.PreemptionError as err:
         return preempt.report("pretrain", err)
     return 0
 

@@ -72,7 +72,7 @@ def _train_cmd(args: argparse.Namespace) -> int:
         info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
                      pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads,
                      device=args.device, ckpt_dir=args.ckpt_dir, force=args.force)
-    except preempt.Preempted as err:
+    except preempt.PreemptionError as err:
         return preempt.report("train", err)
     assert info is not None  # only stop_after_steps returns early
     print(f"{info['method']} {info['game']} seed {info['seed']}: final mean score "

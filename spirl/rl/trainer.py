@@ -227,7 +227,7 @@ class Trainer:
             result = evaluate(self.eval_envs[:n], self.learner.act_greedy, encode, stack=s.protocol.frame_stack,
                               epsilon=s.budget.eval_epsilon, rng=self.eval_rng, step=self.step,
                               desc=f"evaluation at step {self.step}", stop=self._stop_in_evaluation)
-        self.clock.add_count("evaluation", int(result.lengths.sum()) + n)  # every frame encoded, resets included
+        self.clock.add_count("evaluation", int(result.lengths.sum()))  # frames encoded: the resets and all but the last
         row = result.row()
         self.eval_rows.append(row)
         if self.writer is not None:

@@ -196,7 +196,7 @@ def _run_saliency_stats(args: argparse.Namespace) -> int:
     try:
         k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device,
                          precision=args.precision, error_cache=args.error_cache, done=done, stop=stop)
-    except preempt.Preempted as err:
+    except preempt.PreemptionError as err:
         return preempt.report("saliency-stats", err)
     hist = k_histogram(k)
     write_k_hist(args.out, hist)

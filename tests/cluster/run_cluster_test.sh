@@ -10,14 +10,18 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+# The venv's Snakemake: this checkout's .venv, else the one on PATH (a shared venv; with PYTHONPATH=$ROOT
+# its jobs import this tree's spirl).
 SNAKEMAKE="${SNAKEMAKE:-$ROOT/.venv/bin/snakemake}"
+[ -x "$SNAKEMAKE" ] || SNAKEMAKE="$(command -v snakemake || true)"
+PYTHON="$(dirname "$SNAKEMAKE")/python"
 START=$(date +%s)
 
 say() { echo "test-cluster: $*"; }
 die() { echo "test-cluster: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (it installs and starts slurmctld, slurmd and munged)"
-[ -x "$SNAKEMAKE" ] || die "no snakemake at $SNAKEMAKE (run make setup first)"
+[ -n "$SNAKEMAKE" ] && [ -x "$SNAKEMAKE" ] || die "no snakemake in $ROOT/.venv or on PATH (run make setup first)"
 
 # ------------------------------------------------------------------------------------ packages
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
@@ -64,7 +68,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 free_port() {
-    "$ROOT/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'
+    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'
 }
 
 # munge: its own key and socket, so a site's munged (if any) is left alone.
@@ -159,4 +163,70 @@ submitted=$(grep -c "has been submitted with SLURM jobid" "$T/snakemake.log" || 
 allocated=$(grep -c "sched: Allocate JobId" "$T/slurmctld.log" || true)
 [ "$submitted" -ge 7 ] || die "expected 7 SLURM jobs (collect, pretrain, saliency, 4 x train), snakemake submitted $submitted"
 [ "$allocated" -ge "$submitted" ] || die "slurmctld allocated $allocated jobs for $submitted submissions"
-say "ok: $submitted jobs ran through SLURM, $rows score rows; DAG ${DAG_SECONDS} s, total $(($(date +%s) - START)) s"
+say "ok: $submitted jobs ran through SLURM, $rows score rows; DAG ${DAG_SECONDS} s"
+
+# ------------------------------------------------------- a time limit: signalled, resubmitted, resumed
+# spirl_long (tests/cluster/long.yaml) needs several minutes; its job may run 2. SLURM sends SIGTERM
+# 30-90 s before the limit (--signal=TERM@30; its resolution is up to a minute): the run keeps a
+# checkpoint of that step and exits 75, the job fails, Snakemake's retries resubmit it, and the run
+# resumes, until it is done. Meanwhile the same run is trained here uninterrupted: the two eval.csv
+# must be bit-identical.
+say "a SPIRL run under a 2-minute time limit (signalled, resubmitted, resumed) and the same run uninterrupted"
+LONG_START=$(date +%s)
+RUN=results/runs/spirl_long/Seaquest/0
+"$SNAKEMAKE" --snakefile "$ROOT/Snakefile" --directory "$W" --profile "$ROOT/workflow/profiles/slurm" \
+    --configfile "$ROOT/tests/cluster/config.yaml" "$ROOT/tests/cluster/long.yaml" \
+    --slurm-no-account --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 \
+    --set-resources "train:runtime=2" "train:slurm_extra='--signal=TERM@30'" \
+    --jobs 4 --latency-wait 10 --retries 12 "$RUN/eval.csv" >"$T/snakemake-long.log" 2>&1 &
+LONG_PID=$!
+(cd "$W" && "$PYTHON" -m spirl train --config results/methods/spirl_long.yaml --method spirl_long --game Seaquest \
+    --seed 0 --out "$T/uninterrupted" --ckpt-dir "$T/uninterrupted-ckpt" --mae results/mae/tiny/Seaquest/model.pt \
+    --pretrain-frames 64 --threads 1 >"$T/uninterrupted.log" 2>&1) || { tail -n 5 "$T/uninterrupted.log"; die "the uninterrupted run failed"; }
+wait "$LONG_PID" || { tail -n 40 "$T/snakemake-long.log"; die "snakemake failed on the time-limited run"; }
+cmp "$W/$RUN/eval.csv" "$T/uninterrupted/eval.csv" || die "the resumed run's eval.csv differs from the uninterrupted run's"
+sessions=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["sessions"])' "$W/$RUN/run.json")
+stopped=$(grep -l "exit status 75" "$W"/.snakemake/slurm_logs/rule_train/*spirl_long*/*.log 2>/dev/null | wc -l || true)
+[ "$sessions" -ge 2 ] || die "the time-limited run finished in $sessions session(s): it was never stopped and resumed"
+[ "$stopped" -ge 1 ] || die "no SLURM job of the time-limited run exited 75 (checkpoint kept, resume me)"
+say "ok: the time-limited run took $sessions sessions ($stopped jobs stopped by SIGTERM with exit 75, then resumed); \
+eval.csv bit-identical to the uninterrupted run's; $(($(date +%s) - LONG_START)) s"
+
+# -------------------------------------------------- grouped jobs: one allocation, both runs side by side
+# The slurm profile's recipe for runs_per_gpu > 1 (groups + group-components): two training runs as ONE
+# SLURM job. A watcher records, every 0.2 s, the `spirl train` processes alive and their SLURM job id.
+say "two runs grouped into one SLURM job (groups: train=pack, group-components: pack=2)"
+before=$(grep -c "sched: Allocate JobId" "$T/slurmctld.log" || true)
+(while :; do
+    for pid in $(pgrep -f "spirl train --config results/methods/de_rainbow_long" || true); do
+        job=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SLURM_JOB_ID=//p')
+        [ -n "$job" ] && echo "$(date +%s.%N) $job $pid"
+    done
+    sleep 0.2
+done) >"$T/alive.txt" 2>/dev/null &
+WATCH=$!
+PIDS+=($WATCH)
+"$SNAKEMAKE" --snakefile "$ROOT/Snakefile" --directory "$W" --profile "$ROOT/workflow/profiles/slurm" \
+    --configfile "$ROOT/tests/cluster/config.yaml" "$ROOT/tests/cluster/long.yaml" \
+    --slurm-no-account --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 \
+    --groups train=pack --group-components pack=2 --jobs 4 --latency-wait 10 --retries 0 \
+    results/runs/de_rainbow_long/Seaquest/{0,1}/eval.csv >"$T/snakemake-group.log" 2>&1 ||
+    { tail -n 40 "$T/snakemake-group.log"; die "snakemake failed on the grouped runs"; }
+kill "$WATCH" 2>/dev/null || true
+allocated_group=$(($(grep -c "sched: Allocate JobId" "$T/slurmctld.log" || true) - before))
+jobs_seen=$(awk '{print $2}' "$T/alive.txt" | sort -u | wc -l)
+group_train=$(grep -c "submitted with SLURM jobid" "$T/snakemake-group.log" || true)
+[ "$group_train" -eq 1 ] || die "the two grouped runs went to $group_train SLURM jobs, not 1"
+[ "$jobs_seen" -eq 1 ] || die "the grouped runs' processes carried $jobs_seen SLURM job ids, not 1"
+concurrent=$(awk '{print $2, $3}' "$T/alive.txt" | sort -u | awk '{n[$1]++} END {for (k in n) print n[k]}' | sort -n | tail -1)
+overlap=$("$PYTHON" - "$T/alive.txt" <<'PY'
+import collections, sys
+seen = collections.defaultdict(set)
+for line in open(sys.argv[1]):
+    t, job, pid = line.split()
+    seen[round(float(t), 1)].add(pid)
+print(max((len(p) for p in seen.values()), default=0))
+PY
+)
+[ "${concurrent:-0}" -ge 2 ] && [ "${overlap:-0}" -ge 2 ] || die "the grouped runs were never alive at the same time (max $overlap at once)"
+say "ok: 2 grouped runs in 1 SLURM job ($allocated_group allocation), both alive at once; total $(($(date +%s) - START)) s"

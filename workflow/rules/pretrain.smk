@@ -18,13 +18,13 @@ rule pretrain:
         "results/benchmarks/pretrain/{mae}/{game}.tsv"
     threads: threads_per_job()
     resources:
-        mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
-        runtime=pretrain_runtime,
+        mem_mb=get_frames_mem_mb,
+        runtime=get_pretrain_runtime,
         gpu=lambda wc: gpu_share(PRESET.device, "gpu"),
         gpu_slots=lambda wc: gpu_share(PRESET.device, "gpu_slots"),
         gres=lambda wc: gpu_share(PRESET.device, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl pretrain --frames {input.frames} --out {output.model} {params.settings} "
+        "exec python -m spirl pretrain --frames {input.frames} --out {output.model} {params.settings} "
         "--ckpt-dir {params.ckpt} --threads {threads} > {log} 2>&1"

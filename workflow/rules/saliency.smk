@@ -14,13 +14,13 @@ rule saliency_stats:
         "results/benchmarks/saliency/{mae}/{game}.tsv"
     threads: threads_per_job()
     resources:
-        mem_mb=lambda wc: frames_mem_mb(pretrain_frames(wc)),
-        runtime=lambda wc: max(10, math.ceil(pretrain_frames(wc) / 50_000 * 240)),
+        mem_mb=get_frames_mem_mb,
+        runtime=get_kstats_runtime,
         gpu=lambda wc: gpu_share(PRESET.device, "gpu"),
         gpu_slots=lambda wc: gpu_share(PRESET.device, "gpu_slots"),
         gres=lambda wc: gpu_share(PRESET.device, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl saliency-stats --mae {input.mae} --frames {input.frames} --out {output} "
+        "exec python -m spirl saliency-stats --mae {input.mae} --frames {input.frames} --out {output} "
         "--threads {threads} > {log} 2>&1"
