@@ -30,16 +30,17 @@ MARGIN = 1.5  # requested time over projected time
 MIN_MINUTES = 10
 TRAINED_FACTOR = 2.0  # a trained agent's evaluation episodes, in random-policy episode lengths (an assumption)
 
-# Built-in rates, seconds per unit (spirl.bench.projection.Rates): `spirl bench run --threads 1` on Seaquest,
-# 2026-12-05, the 2-core AMD EPYC machine shared with other jobs (load 4-7), rounded up. SPIRL's are the paper
-# MAE's (a smaller MAE costs less, so they over-ask for it).
+# Built-in rates, seconds per unit (spirl.bench.projection.Rates), rounded up from `spirl bench run --threads 1`
+# with the other core busy (docs/costs.md#what-a-run-costs, 2026-12-01: SPIRL Seaquest 19.9 h, DE-Rainbow 2.4 h
+# at a trained agent's lengths) on the 2-core AMD EPYC machine. SPIRL's are the paper MAE's with the error
+# cache (a smaller MAE costs less, so they over-ask for it).
 BUILTIN: dict[str, Rates] = {
-    "spirl": Rates(warm_step=0.0015, step=0.008, update=0.040, encode_1=0.120, encode_batch=2.0, eval_batch=50,
-                   eval_env_step=0.0012, policy_1=0.006, policy_batch=0.030, checkpoint_fixed=0.5,
-                   write_bytes_per_s=200e6, replay_bytes_per_step=12_000),
-    "pixels": Rates(warm_step=0.0015, step=0.006, update=0.040, encode_1=0.0, encode_batch=0.0, eval_batch=50,
-                    eval_env_step=0.0012, policy_1=0.003, policy_batch=0.010, checkpoint_fixed=0.5,
-                    write_bytes_per_s=200e6, replay_bytes_per_step=7_100),
+    "spirl": Rates(warm_step=0.002, step=0.010, update=0.060, encode_1=0.190, encode_batch=4.0, eval_batch=50,
+                   eval_env_step=0.002, policy_1=0.006, policy_batch=0.060, checkpoint_fixed=1.0,
+                   write_bytes_per_s=50e6, replay_bytes_per_step=12_000),
+    "pixels": Rates(warm_step=0.002, step=0.010, update=0.070, encode_1=0.0, encode_batch=0.0, eval_batch=50,
+                    eval_env_step=0.002, policy_1=0.006, policy_batch=0.060, checkpoint_fixed=1.0,
+                    write_bytes_per_s=50e6, replay_bytes_per_step=7_100),
 }
 # Random-policy evaluation episodes (mean, longest) in agent steps, `spirl bench run` 2026-12-01 (docs/costs.md);
 # a game not listed is costed as the longest of these (BattleZone).
