@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "coverage": "coverage of rliable's 95% interval methods at 2-10 runs per game (a simulation)",
     "verdicts": "false-alarm rate and power of the verdict rule vs the Welch / t-interval rules (a simulation)",
     "run": "projected wall time of one full paper-protocol run from measured component rates",
+    "alloc": "batch-1 error maps with the allocator setting (spirl.alloc) vs glibc's defaults",
 }
 
 

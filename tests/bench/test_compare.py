@@ -41,12 +41,12 @@ def test_read_run_needs_the_phases(tmp_path, capsys):
     (tmp_path / "run.json").write_text(json.dumps({"method": "spirl"}))
     with pytest.raises(ValueError, match="no 'phases'"):
         compare.read_run(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no run.json"):
+    with pytest.raises(FileNotFoundError, match=r"no run\.json"):
         compare.read_run(tmp_path / "missing")
     info = run_info(1000)
     (tmp_path / "run.json").write_text(json.dumps(info))
-    figures = compare.report(RATES, W, compare.read_run(tmp_path), {"hit_rate_1": 0.6, "hit_rate_batch": 0.7,
-                                                                     "long_hit_rate_1": 0.8, "long_hit_rate_batch": 0.9})
+    bench = {"hit_rate_1": 0.6, "hit_rate_batch": 0.7, "long_hit_rate_1": 0.8, "long_hit_rate_batch": 0.9}
+    figures = compare.report(RATES, W, compare.read_run(tmp_path), bench)
     out = capsys.readouterr().out
     assert "training 80% in the run, 60% projected" in out and "evaluation 90% in the run, 70% projected" in out
     assert [r["phase"] for r in figures["compare"]] == ["training", "evaluation", "checkpoints", "total"]
