@@ -25,7 +25,8 @@ from spirl.bench.projection import Rates, Workload, project
 from spirl.plan import RunPlan
 
 RATES_FORMAT = "spirl-rates-1"
-RATES_FILE = "results/bench/rates.json"  # relative to the workflow's directory; `spirl bench run --save` default
+RATES_IN_RESULTS = "bench/rates.json"  # below the results folder
+RATES_FILE = f"results/{RATES_IN_RESULTS}"  # relative to the workflow's directory; `spirl bench run --save` default
 MARGIN = 1.5  # requested time over projected time
 MIN_MINUTES = 10
 TRAINED_FACTOR = 2.0  # a trained agent's evaluation episodes, in random-policy episode lengths (an assumption)
@@ -105,8 +106,9 @@ def rates_for(plan: RunPlan, threads: int, entries: dict[str, Any]) -> tuple[Rat
 def workload(plan: RunPlan, mean_length: float, max_length: float, factor: float = TRAINED_FACTOR) -> Workload:
     """The plan's counts with evaluation episodes ``factor`` times the given lengths (capped at the protocol's)."""
     cap = plan.method.protocol.max_episode_steps
-    return Workload(plan.total_env_steps, plan.warmup_steps, plan.method.learner.warmup_random_actions,
-                    plan.expected_updates, len(plan.eval_steps), plan.eval_episodes, plan.final_eval_episodes,
+    warm = min(plan.warmup_steps, plan.total_env_steps)  # a warm-up longer than the run ends with it
+    return Workload(plan.total_env_steps, warm, plan.method.learner.warmup_random_actions,
+                    max(0, plan.expected_updates), len(plan.eval_steps), plan.eval_episodes, plan.final_eval_episodes,
                     plan.method.budget.checkpoint_every, min(cap, factor * mean_length), min(cap, factor * max_length))
 
 
@@ -159,7 +161,6 @@ def kstats_minutes(n_frames: int) -> int:
     return minutes(n_frames / KSTATS_FRAMES_PER_S)
 
 
-__all__ = ["BUILTIN", "BUILTIN_LENGTHS", "MARGIN", "MIN_MINUTES", "RATES_FILE", "TRAINED_FACTOR", "collect_minutes",
-           "frames_mem_mb",
-           "kstats_minutes", "minutes", "pretrain_minutes", "rates_for", "rates_key", "read_rates", "run_seconds",
-           "save_rates", "train_mem_mb", "train_minutes", "workload"]
+__all__ = ["BUILTIN", "BUILTIN_LENGTHS", "MARGIN", "MIN_MINUTES", "RATES_FILE", "RATES_IN_RESULTS", "TRAINED_FACTOR",
+           "collect_minutes", "frames_mem_mb", "kstats_minutes", "minutes", "pretrain_minutes", "rates_for",
+           "rates_key", "read_rates", "run_seconds", "save_rates", "train_mem_mb", "train_minutes", "workload"]
