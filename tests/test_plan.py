@@ -29,3 +29,16 @@ def test_final_eval_episodes_must_be_positive():
         _plan(final_eval_episodes=0)
     with pytest.raises(ConfigError, match=r"budget\.final_eval_episodes: expected an integer or null"):
         _plan(final_eval_episodes="many")
+
+
+def test_the_tables_schedule_plays_fewer_games_before_the_last_evaluation():
+    def plan(**budget):
+        return for_game(resolve_method(parse_preset({"games": ["Frostbite"], "budget": budget}), "spirl"), "Frostbite")
+
+    paper, tables = plan(), plan(eval_schedule="tables")
+    assert (paper.eval_episodes, paper.final_eval_episodes) == (50, 50)
+    assert (tables.eval_episodes, tables.final_eval_episodes) == (10, 50) and tables.episodes_at(100_000) == 50
+    assert tables.eval_steps == paper.eval_steps
+    assert plan(eval_schedule="tables", curve_episodes=5, eval_episodes=4).eval_episodes == 4  # never more
+    with pytest.raises(ConfigError, match="eval_schedule"):
+        plan(eval_schedule="fast")
