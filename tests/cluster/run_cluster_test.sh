@@ -181,7 +181,7 @@ LONG_START=$(date +%s)
 RUN=results/runs/spirl_long/Seaquest/0
 # Each attempt rewrites the run's log: keep every line it prints about a stop or a resume as it appears.
 LOG="$W/results/logs/train/spirl_long/Seaquest/0.log"
-(while :; do grep -hE "^spirl train: (stopped|resuming)" "$LOG" 2>/dev/null; sleep 1; done) >"$T/stops-raw.txt" &
+(set +e; while :; do grep -hE "^spirl train: (stopped|resuming)" "$LOG" 2>/dev/null; sleep 1; done) >"$T/stops-raw.txt" &
 KEEP=$!
 PIDS+=($KEEP)
 "$SNAKEMAKE" --snakefile "$ROOT/Snakefile" --directory "$W" --profile "$ROOT/workflow/profiles/slurm" \
@@ -211,7 +211,7 @@ $resumed resumes); eval.csv bit-identical to the uninterrupted run's; $(($(date 
 # SLURM job. A watcher records, every 0.2 s, the `spirl train` processes alive and their SLURM job id.
 say "two runs grouped into one SLURM job (groups: train=pack, group-components: pack=2)"
 before=$(grep -c "sched: Allocate JobId" "$T/slurmctld.log" || true)
-(while :; do
+(set +e; while :; do
     for pid in $(pgrep -f "spirl train --config results/methods/de_rainbow_long" || true); do
         job=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^SLURM_JOB_ID=//p')
         [ -n "$job" ] && echo "$(date +%s.%N) $job $pid"
