@@ -1,6 +1,6 @@
 """What a job costs and asks for: the one cost model of the workflow, ``spirl bench run`` and ``spirl status``.
 
-A run's seconds are ``spirl.bench.projection.project`` of its plan (``spirl.plan.RunPlan``) at component
+A run's seconds are ``spirl.projection.project`` of its plan (``spirl.plan.RunPlan``) at component
 rates: the rates ``spirl bench run --save`` measured on this kind of machine, from a rates file
 (:data:`RATES_FILE`, JSON), else the conservative built-in ones below (the paper MAE's features and a
 DE-Rainbow learner on one core of the 2-core AMD EPYC machine of docs/costs.md with another job beside
@@ -21,8 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from spirl.bench.projection import Rates, Workload, project
 from spirl.plan import RunPlan
+from spirl.projection import Rates, Workload, project
 
 RATES_FORMAT = "spirl-rates-1"
 RATES_IN_RESULTS = "bench/rates.json"  # below the results folder
@@ -31,7 +31,7 @@ MARGIN = 1.5  # requested time over projected time
 MIN_MINUTES = 10
 TRAINED_FACTOR = 2.0  # a trained agent's evaluation episodes, in random-policy episode lengths (an assumption)
 
-# Built-in rates, seconds per unit (spirl.bench.projection.Rates), rounded up from `spirl bench run --threads 1`
+# Built-in rates, seconds per unit (spirl.projection.Rates), rounded up from `spirl bench run --threads 1`
 # with the other core busy (docs/costs.md#what-a-run-costs, 2026-12-01: SPIRL Seaquest 19.9 h, DE-Rainbow 2.4 h
 # at a trained agent's lengths) on the 2-core AMD EPYC machine. SPIRL's are the paper MAE's with the error
 # cache (a smaller MAE costs less, so they over-ask for it).

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from spirl import costs
-from spirl.bench.projection import Rates, project
 from spirl.config import load_preset, parse_preset, resolve_method
 from spirl.plan import for_game
+from spirl.projection import Rates, project
 
 ROOT = Path(__file__).resolve().parents[1]
 

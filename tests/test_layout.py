@@ -8,7 +8,7 @@ import pytest
 
 SPIRL = Path(__file__).resolve().parents[1] / "spirl"
 GROUND = {"settings", "fields", "config", "config_commands", "studies", "plan", "utils", "integrity", "cliargs",
-          "progress", "devices"}
+          "progress", "devices", "projection", "costs", "preempt", "alloc"}
 # Bottom to top: what each room may import (besides itself and the ground). The game table is a leaf
 # data module that the ground's validation reads for game names; the analysis reads files only, through
 # their owners' readers (the K histogram's is spirl.saliency.kstats).

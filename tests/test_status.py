@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from spirl import costs
-from spirl.bench.projection import Rates
 from spirl.cli import main
 from spirl.config import load_preset, resolve_method
 from spirl.plan import for_game
 from spirl.progress import ProgressRecorder
+from spirl.projection import Rates
 from spirl.rl.checkpoint import STATE_FORMAT, default_checkpoint_dir, write_checkpoint
 from spirl.rl.evaluate import EvalResult, format_rows
 from spirl.status import DEFAULT_PRESET, LOG_FILE, RUN_DIR, STALLED_AFTER_S, campaign_status

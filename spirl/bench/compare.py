@@ -2,7 +2,7 @@
 
 A run writes, in ``run.json`` ``phases`` (``spirl.rl.phases``), the seconds it spent training, evaluating
 and checkpointing, the frames it evaluated and its error cache's hit rates. Set beside the projection
-(``spirl.bench.projection``) of the same plan at the rates measured now, this checks the projection's
+(``spirl.projection``) of the same plan at the rates measured now, this checks the projection's
 two assumptions separately: the component rates (the projection at the run's own evaluation frames),
 and a trained agent's episode lengths (the projection at the assumed lengths).
 """
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spirl.bench.projection import Rates, Workload, project
+from spirl.projection import Rates, Workload, project
 
 
 def read_run(path: str | Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ the evaluation batch (``SalientPatchExtractor``: the paper MAE, randomly initial
 cost does not depend on the weights), greedy actions at both batch sizes, evaluation env steps, a
 checkpoint and the disk's write rate, and the game's evaluation-episode lengths under a uniform-random
 policy. It then prints the projected wall time of one run at the method's protocol (``spirl.plan.for_game``
-of the built-in method, or of ``--config``'s), broken down (``spirl.bench.projection``), for two episode
+of the built-in method, or of ``--config``'s), broken down (``spirl.projection``), for two episode
 lengths: the random policy's, and a trained agent's, **assumed** to be ``--trained-factor`` (2) times longer.
 
 The features are timed with the method's ``saliency.error_cache`` on streams of consecutive random-policy frames
@@ -35,10 +35,10 @@ import torch
 from spirl import costs
 from spirl.atari.envs import eval_seeds, make_env
 from spirl.bench import emit, machine, sync
-from spirl.bench.projection import Rates, Workload, as_dict, project
 from spirl.config import load_method, parse_preset, resolve_method
 from spirl.costs import RATES_FILE
 from spirl.plan import RunPlan, for_game
+from spirl.projection import Rates, Workload, as_dict, project
 from spirl.settings import MethodSettings, Precision, allowed
 from spirl.utils import choose_device, set_threads
 

@@ -2,7 +2,7 @@
 
 A run (``spirl.rl.trainer.Trainer``) is training steps (env step, features of the new frame, learner
 updates), evaluations and checkpoints; ``spirl bench run`` projects each from measured rates
-(``spirl.bench.projection``). The trainer times each phase here and counts the error cache's lookups
+(``spirl.projection``). The trainer times each phase here and counts the error cache's lookups
 and hits separately for training and evaluation frames, so a finished (or partial) run's
 ``run.json`` ``phases`` can be set beside its projection (``spirl bench run --compare RUN``). The
 counters are part of the checkpoint, so a resumed run reports all its sessions.

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from spirl.bench import compare
-from spirl.bench.projection import Rates, Workload, project
+from spirl.projection import Rates, Workload, project
 
 RATES = Rates(warm_step=0.001, step=0.002, update=0.01, encode_1=0.05, encode_batch=0.5, eval_batch=10,
               eval_env_step=0.001, policy_1=0.002, policy_batch=0.01, checkpoint_fixed=0.1, write_bytes_per_s=1e8,
