@@ -83,7 +83,7 @@ class Trainer:
         extractor: for SPIRL encoders, a ready feature extractor used instead of loading ``mae_path``
             (``spirl bench train`` passes random features to time the learner alone); it has the methods
             of ``SalientPatchExtractor`` the trainer calls: ``__call__``, ``rng_state``, ``set_rng_state``,
-            ``reset_cache``.
+            ``reset_cache`` and its ``cache`` (an ``ErrorCache`` or None).
     """
 
     def __init__(self, plan: RunPlan, seed: int, out: str | Path, ckpt_dir: str | Path,
@@ -237,7 +237,7 @@ class Trainer:
 
     def _cache(self) -> Any:
         """The extractor's error cache, or None (pixel agents, no cache, a stand-in extractor)."""
-        return getattr(self.extractor, "cache", None)
+        return None if self.extractor is None else self.extractor.cache
 
     def _stop_in_evaluation(self) -> None:
         """A warning signal during an evaluation: stop there (an evaluation cannot be resumed midway)."""
