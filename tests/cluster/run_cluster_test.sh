@@ -197,6 +197,7 @@ wait "$LONG_PID" || { tail -n 40 "$T/snakemake-long.log"; die "snakemake failed 
 kill "$KEEP" 2>/dev/null || true
 awk '!seen[$0]++' "$T/stops-raw.txt" >"$T/stops.txt"
 cmp "$W/$RUN/eval.csv" "$T/uninterrupted/eval.csv" || die "the resumed run's eval.csv differs from the uninterrupted run's"
+cmp "$W/$RUN/train_log.csv" "$T/uninterrupted/train_log.csv" || die "the resumed run's losses differ from the uninterrupted run's"
 sessions=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["sessions"])' "$W/$RUN/run.json")
 stopped=$(grep -c "^spirl train: stopped by SIGTERM: checkpoint at step" "$T/stops.txt" || true)
 resumed=$(grep -c "^spirl train: resuming" "$T/stops.txt" || true)
@@ -204,7 +205,7 @@ resumed=$(grep -c "^spirl train: resuming" "$T/stops.txt" || true)
 [ "$stopped" -ge 1 ] && [ "$resumed" -ge 1 ] || die "the run's log never said it stopped on SIGTERM and resumed"
 head -n 4 "$T/stops.txt" | sed 's/^/    /'
 say "ok: the time-limited run took $sessions sessions ($stopped stops on SLURM's SIGTERM, each keeping its step, \
-$resumed resumes); eval.csv bit-identical to the uninterrupted run's; $(($(date +%s) - LONG_START)) s"
+$resumed resumes); eval.csv and train_log.csv (every loss) bit-identical to the uninterrupted run's; $(($(date +%s) - LONG_START)) s"
 
 # -------------------------------------------------- grouped jobs: one allocation, both runs side by side
 # The slurm profile's recipe for runs_per_gpu > 1 (groups + group-components): two training runs as ONE
