@@ -115,6 +115,10 @@ ReturnToService=2
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 MinJobAge=600
+# A default memory per CPU, as production sites set: the executor's job steps (srun) ask for no memory,
+# so without it SLURM gives a group job's first step all of the job's memory and its second step waits
+# (grouped runs one after the other; docs/costs.md#sharing-a-gpu).
+DefMemPerCPU=1000
 NodeName=$NODE CPUs=2 RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=test Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
