@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml requirements/lock.txt
 setup: $(STAMP)
 
 # The preset is checked first (spirl check-config names a YAML error's file and line, which Snakemake's
-# own reader does not); a lock left by a killed run is removed by the Snakefile (docs/reliability.md).
+# own reader does not); a lock left by a killed run is removed with Snakemake's own --unlock when no
+# Snakemake process works here (spirl unlock; docs/reliability.md#stale-lock).
 reproduce: $(STAMP)
 	$(BIN)/spirl check-config --config $(PRESET)
+	$(BIN)/spirl unlock
 	$(BIN)/snakemake --cores $(CORES) --profile workflow/profiles/default --configfile $(PRESET)
 
 test: $(STAMP)

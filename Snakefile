@@ -6,9 +6,7 @@
 #   snakemake --cores 8 --configfile workflow/config/paper100k.yaml --profile workflow/profiles/default
 #   snakemake --profile workflow/profiles/slurm --configfile workflow/config/paper100k.yaml
 
-import sys
-
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -21,27 +19,19 @@ if not workflow.overwrite_configfiles:
     configfile: f"{workflow.basedir}/workflow/config/default.yaml"
 
 
+# The preset is checked (a wrong one stops before any job, with one line naming the key) and
+# resolved in common.smk; resources.smk holds the runtime and memory each job asks for.
 include: "workflow/rules/common.smk"
-include: "workflow/rules/recover.smk"
-
-
-# A wrong config stops here, before any job, with one line naming the key: first spirl's checks
-# (spirl.config.check_preset, exactly what `spirl check-config` runs), then the JSON Schema, which
-# tests/test_settings.py keeps equal to them (so it never refuses what spirl accepts).
-try:
-    set_preset(load_workflow_preset(config))
-    validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
-except (WorkflowError, ValueError) as err:
-    sys.exit(config_error_line(err))
+include: "workflow/rules/resources.smk"
 
 
 wildcard_constraints:
-    game=alternatives(spirl_games.GAMES),
+    game=wp.alternatives(spirl_games.GAMES),
     seed=r"\d+",
-    method=alternatives(PRESET.methods),
-    mae=alternatives(PRESET.mae_variants),
-    study=alternatives(PRESET.studies),
-    name=alternatives(published_jsons()),
+    method=wp.alternatives(PRESET.methods),
+    mae=wp.alternatives(PRESET.mae_variants),
+    study=wp.alternatives(PRESET.studies),
+    name=wp.alternatives(wp.published_jsons(PRESET)),
 
 
 include: "workflow/rules/data.smk"
@@ -50,6 +40,9 @@ include: "workflow/rules/saliency.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/studies.smk"
+include: "workflow/rules/published.smk"
+include: "workflow/rules/statistics.smk"
+include: "workflow/rules/panels.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -1,7 +1,7 @@
 """The ``spirl`` command line: one subcommand per step of the workflow.
 
 Subcommands are imported lazily, so ``spirl --help`` and a single command start fast.
-Each entry names the module that owns the command; that module defines
+Each entry names the command's module in spirl/commands/; that module defines
 ``configure_<command>(parser)``, which adds the arguments and sets ``func`` (the
 callable run with the parsed ``argparse.Namespace``, returning an exit code or None).
 
@@ -21,28 +21,30 @@ import importlib
 import os
 import sys
 
-from spirl import alloc
+from spirl import __version__, alloc
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # command -> (owning module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "collect": ("spirl.atari.frames", "collect random-policy frames of one game into a .npz dataset"),
-    "pretrain": ("spirl.mae.pretrain", "pretrain the MAE on a frame dataset (resumable)"),
-    "saliency-stats": ("spirl.saliency.kstats", "uncapped dynamic-K histogram and ideal maximal ratio (Fig. 8)"),
-    "visualize": ("spirl.saliency.panels", "error maps, Lorenz curves and selections as PNG (Figs. 2-3)"),
-    "resolve-method": ("spirl.config_commands", "write one method's fully resolved settings as YAML"),
-    "check-config": ("spirl.config_commands", "validate a preset and list the runs it expands to"),
-    "train": ("spirl.rl.train", "train one method on one game with one seed (resumable)"),
-    "status": ("spirl.status", "how far a campaign is: each run's state, steps, rate and ETA, from its files"),
-    "aggregate": ("spirl.analysis.scores", "gather every run's eval.csv into one tidy scores table"),
-    "stats": ("spirl.analysis.stats", "rliable aggregates with stratified-bootstrap CIs"),
-    "tables": ("spirl.analysis.paper_tables", "paper tables side by side with ours (Markdown, LaTeX, CSV)"),
-    "plots": ("spirl.analysis.figures", "figures: intervals, profiles, learning curves, K histograms"),
-    "attention": ("spirl.rl.policy_attention", "policy-attention strip (PNG + GIF) of a trained SPIRL run"),
-    "report": ("spirl.analysis.report", "assemble reports/report.html"),
-    "fetch-published": ("spirl.analysis.published", "download published per-run scores, checking sha256"),
-    "bench": ("spirl.bench", "benchmarks of the hot paths against their straightforward versions"),
+    "collect": ("spirl.commands.collect", "collect random-policy frames of one game into a .npz dataset"),
+    "pretrain": ("spirl.commands.pretrain", "pretrain the MAE on a frame dataset (resumable)"),
+    "saliency-stats": ("spirl.commands.saliency_stats",
+                       "uncapped dynamic-K histogram and ideal maximal ratio (Fig. 8)"),
+    "visualize": ("spirl.commands.visualize", "error maps, Lorenz curves and selections as PNG (Figs. 2-3)"),
+    "resolve-method": ("spirl.commands.config", "write one method's fully resolved settings as YAML"),
+    "check-config": ("spirl.commands.config", "validate a preset and list the runs it expands to"),
+    "train": ("spirl.commands.train", "train one method on one game with one seed (resumable)"),
+    "status": ("spirl.commands.status", "how far a campaign is: each run's state, steps, rate and ETA, from its files"),
+    "aggregate": ("spirl.commands.aggregate", "gather every run's eval.csv into one tidy scores table"),
+    "stats": ("spirl.commands.stats", "rliable aggregates with stratified-bootstrap CIs"),
+    "tables": ("spirl.commands.tables", "paper tables side by side with ours (Markdown, LaTeX, CSV)"),
+    "plots": ("spirl.commands.plots", "figures: intervals, profiles, learning curves, K histograms"),
+    "attention": ("spirl.commands.attention", "policy-attention strip (PNG + GIF) of a trained SPIRL run"),
+    "report": ("spirl.commands.report", "assemble reports/report.html"),
+    "fetch-published": ("spirl.commands.fetch_published", "download published per-run scores, checking sha256"),
+    "unlock": ("spirl.commands.unlock", "remove the lock a killed Snakemake left, when no Snakemake works there"),
+    "bench": ("spirl.commands.bench", "benchmarks of the hot paths against their straightforward versions"),
 }
 
 
@@ -84,8 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         _top_parser().print_help()
         return 0 if argv else 2
     if argv[0] == "--version":
-        from spirl import __version__
-
         print(f"spirl {__version__}")
         return 0
     command = argv[0]

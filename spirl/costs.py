@@ -1,6 +1,6 @@
 """What a job costs and asks for: the one cost model of the workflow, ``spirl bench run`` and ``spirl status``.
 
-A run's seconds are ``spirl.projection.project`` of its plan (``spirl.plan.RunPlan``) at component
+A run's seconds are ``spirl.projection.project`` of its plan (``spirl.config.RunPlan``) at component
 rates: the rates ``spirl bench run --save`` measured on this kind of machine, from a rates file
 (:data:`RATES_FILE`, JSON), else the conservative built-in ones below (the paper MAE's features and a
 DE-Rainbow learner on one core of the 2-core AMD EPYC machine of docs/costs.md with another job beside
@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from spirl.plan import RunPlan
+from spirl.config import RunPlan
 from spirl.projection import Rates, Workload, project
 
 RATES_FORMAT = "spirl-rates-1"

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from spirl.settings import Precision, allowed
+from spirl.config import Precision, allowed
 
 PRECISIONS = allowed(Precision)
 # CPU flags (as /proc/cpuinfo and torch.cpu.get_capabilities() name them) of bfloat16 matrix units.

@@ -28,6 +28,8 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from spirl.utils import atomic_path
+
 MANIFEST = "MANIFEST"
 DIGEST_SUFFIX = ".sha256"
 _LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
@@ -202,7 +204,6 @@ def write_with_digest(path: str | os.PathLike[str], write: Callable[[Path], None
     The old sidecar is removed first, so a kill between the two writes leaves a file without a
     digest (read unverified, with a note), never a file with a digest that is not its own.
     """
-    from spirl.utils import atomic_path
 
     target = Path(path)
     sidecar = digest_path(target)

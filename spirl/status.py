@@ -29,7 +29,6 @@ less than the longest running run's own ETA; the projected runs are counted. doc
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import re
@@ -39,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from spirl import costs
-from spirl.config import Preset, load_preset, resolve_method
-from spirl.fields import ConfigError
-from spirl.plan import RunPlan, for_game
+from spirl.analysis.scores import read_eval_csv
+from spirl.config import ConfigError, Preset, RunPlan, for_game, resolve_method
 from spirl.progress import clock_text, parse_record
 from spirl.rl.checkpoint import default_checkpoint_dir, newest_written
 
@@ -103,7 +101,6 @@ def _error_line(tail: list[str]) -> str | None:
 def run_status(results: Path, method: str, game: str, seed: int, *, now: float,
                stalled_after_s: float = STALLED_AFTER_S) -> RunStatus:
     """The state of one run from its files below ``results`` (``now``: seconds since the epoch)."""
-    from spirl.analysis.scores import read_eval_csv  # the one eval.csv reader
 
     ident = {"method": method, "game": game, "seed": seed}
     run_dir = results / RUN_DIR.format(**ident)
@@ -293,21 +290,3 @@ def format_table(c: Campaign) -> str:
 def to_json(c: Campaign) -> dict[str, Any]:
     """The status as plain JSON types (``spirl status --json``)."""
     return asdict(c)
-
-
-def _status_cmd(args: argparse.Namespace) -> int:
-    preset = load_preset(args.config)
-    c = campaign_status(args.results, preset, stalled_after_s=60.0 * args.stalled_after)
-    print(json.dumps(to_json(c), indent=2) if args.json else format_table(c))
-    return 0
-
-
-def configure_status(parser: argparse.ArgumentParser) -> None:
-    """``spirl status [RESULTS_DIR] [--config PRESET] [--json] [--stalled-after MINUTES]``."""
-    parser.add_argument("results", nargs="?", default="results", help="the campaign's results folder (results)")
-    parser.add_argument("--config", default=DEFAULT_PRESET,
-                        help=f"the preset the campaign runs (default: {DEFAULT_PRESET}, the workflow's default)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--stalled-after", type=float, default=STALLED_AFTER_S / 60.0, metavar="MINUTES",
-                        help="call a run stalled after this long without a change in its log or checkpoints (10)")
-    parser.set_defaults(func=_status_cmd)

@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from spirl.devices import select_device
+from spirl.progress import ProgressRecorder
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -128,7 +131,6 @@ def choose_device(requested: str = "auto") -> str:
 
     See ``spirl.devices.select_device``, which this calls.
     """
-    from spirl.devices import select_device
 
     return select_device(requested)
 
@@ -196,8 +198,6 @@ def progress(iterable: Iterable[Any] | None = None, *, total: int | None = None,
     are ``spirl.progress``'s (docs/monitoring.md).
     """
     if not sys.stderr.isatty():
-        from spirl.progress import ProgressRecorder
-
         return ProgressRecorder(iterable, total=total, desc=desc, unit=unit, initial=initial)
     from tqdm.auto import tqdm
 

@@ -39,12 +39,12 @@ def test_a_usage_error_is_one_line_and_exit_code_2(capsys):
 
 
 def test_a_failure_during_the_work_is_exit_code_1_and_one_line(monkeypatch, capsys):
-    import spirl.config_commands
+    import spirl.commands.config
 
     def fail(args):
         raise RuntimeError("the loss became nan\nmore detail")
 
-    monkeypatch.setattr(spirl.config_commands, "_check_cmd", fail)
+    monkeypatch.setattr(spirl.commands.config, "_check_cmd", fail)
     assert cli.main(["check-config", "--config", "x.yaml"]) == 1
     assert capsys.readouterr().err.strip().splitlines() == ["spirl check-config: error: the loss became nan"]
     monkeypatch.setenv("SPIRL_TRACEBACK", "1")

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from spirl import costs
-from spirl.config import load_preset, parse_preset, resolve_method
-from spirl.plan import for_game
+from spirl.config import for_game, load_preset, parse_preset, resolve_method
 from spirl.projection import Rates, project
 
 ROOT = Path(__file__).resolve().parents[1]

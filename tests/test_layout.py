@@ -6,14 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from spirl.imports import cycles, import_graph
+
 SPIRL = Path(__file__).resolve().parents[1] / "spirl"
-GROUND = {"settings", "fields", "config", "config_commands", "studies", "plan", "utils", "integrity", "cliargs",
-          "progress", "devices", "projection", "costs", "preempt", "alloc"}
+GROUND = {"config", "utils", "integrity", "outputs", "imports", "progress", "devices", "workflow_plan",
+          "workflow_lock", "projection", "costs", "preempt", "alloc"}
 # Bottom to top: what each room may import (besides itself and the ground). The game table is a leaf
 # data module that the ground's validation reads for game names; the analysis reads files only, through
 # their owners' readers (the K histogram's is spirl.saliency.kstats).
 ALLOWED = {
     "ground": {"atari.games"},
+    "config": {"atari.games"},  # the configuration package: settings, presets, studies, plans
     "atari": set(),
     "mae": {"atari"},
     "saliency": {"atari", "mae"},
@@ -74,3 +77,22 @@ def test_nothing_imports_snakemake_or_reads_outside_the_repository():
         names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
         assert not any(n.split(".")[0] == "snakemake" for n in names), path
         assert OUTSIDE not in text and not re.search(r'/\s*"shared"\s*/', text), path
+
+
+# Where a command line is read: the command modules and the dispatcher. Everything else is the science
+# and its ground, called with plain values.
+COMMAND_LINE = {SPIRL / "cli.py", *(SPIRL / "commands").glob("*.py")}
+
+
+@pytest.mark.parametrize("path", sorted(set(SPIRL.rglob("*.py")) - COMMAND_LINE),
+                         ids=lambda p: str(p.relative_to(SPIRL.parent)))
+def test_no_domain_module_reads_a_command_line(path):
+    tree = ast.parse(path.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+    assert "argparse" not in names, f"{path.name} imports argparse: its command belongs in spirl/commands/"
+    assert not any(n.startswith("spirl.commands") for n in names), f"{path.name} imports a command module"
+
+
+def test_no_import_cycle():
+    assert cycles(import_graph(SPIRL.parent)) == []

@@ -20,9 +20,9 @@ import yaml
 
 from spirl import cli
 from spirl.atari.frames import save_frames
+from spirl.config import MAEArch
 from spirl.mae.checkpoint import save_mae
 from spirl.mae.model import MAE
-from spirl.settings import MAEArch
 
 TINY = MAEArch(embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
 GOOD = {  # a preset check-config accepts; each bad preset below changes one thing

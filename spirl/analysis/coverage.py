@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from spirl.analysis.intervals import INTERVAL_METHODS, intervals_from_indices, vector_statistic
+from spirl.analysis.published import load_published
+from spirl.atari import games as game_table
 from spirl.utils import progress
 
 
@@ -40,8 +42,6 @@ def population_from_file(path: str | Path, games: Sequence[str] | None = None) -
 
     Games are the file's (table order) or ``games``; every game must have the same number of runs.
     """
-    from spirl.analysis.published import load_published
-    from spirl.atari import games as game_table
 
     data = load_published(path)
     chosen = game_table.order_games(data) if games is None else [game_table.canonical(g) for g in games]

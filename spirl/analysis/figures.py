@@ -1,4 +1,4 @@
-"""The figure set of a report: each figure composed from the plot functions of ``spirl.analysis.plots``
+"""The figure set of a report: each figure composed from the plot functions of ``spirl.analysis.plot_axes``
 and the tables ``spirl stats`` wrote, captions beside them; ``make_figures`` and the ``spirl plots`` command.
 
 Aggregates are drawn over the games every method shares; a method's aggregate over its own, different
@@ -7,7 +7,6 @@ games goes to a separate figure (``aggregates_own``), labelled as not comparable
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -21,10 +20,10 @@ matplotlib.use("Agg")  # files only; never a window (Snakemake jobs, CI)
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.intervals import MIN_RUNS
-from spirl.analysis.plots import (
+from spirl.analysis.plot_axes import (
     plot_aggregate_intervals,
     plot_k_histogram,
     plot_learning_curves,
@@ -35,6 +34,8 @@ from spirl.analysis.plots import (
     save_figure,
 )
 from spirl.analysis.styles import STYLE, MethodStyle, method_styles
+from spirl.atari.games import paper_order
+from spirl.saliency.kstats import load_k_hists
 from spirl.utils import atomic_write_text
 
 
@@ -122,7 +123,6 @@ def _stats_figures(out: Path, tables: dict[str, pd.DataFrame], styles: Mapping[s
 
 def _learning_curve_figure(out: Path, scores: pd.DataFrame, styles: Mapping[str, MethodStyle]) -> dict[str, str]:
     """One panel per game of our runs' learning curves, published 100K numbers beside them."""
-    from spirl.atari.games import paper_order
 
     ours = scores[scores["method"].map(sc.kind_of) == "reproduced"]
     gs = paper_order(ours["game"].unique())
@@ -139,7 +139,6 @@ def _learning_curve_figure(out: Path, scores: pd.DataFrame, styles: Mapping[str,
 def _study_figures(out: Path, scores: pd.DataFrame, studies: Sequence[Any],
                    styles: Mapping[str, MethodStyle]) -> dict[str, str]:
     """One bar figure per study of which at least one variant ran."""
-    from spirl.atari.games import paper_order
 
     captions: dict[str, str] = {}
     for study in studies:
@@ -158,8 +157,6 @@ def _study_figures(out: Path, scores: pd.DataFrame, studies: Sequence[Any],
 
 def _k_hist_figures(out: Path, khist: Sequence[str | Path]) -> dict[str, str]:
     """One Fig. 8 analogue per MAE variant, a panel per game."""
-    from spirl.atari.games import paper_order
-    from spirl.saliency.kstats import load_k_hists
 
     captions: dict[str, str] = {}
     for mae, hists in load_k_hists(khist).items():
@@ -193,32 +190,3 @@ def make_figures(out_dir: str | Path, *, scores: pd.DataFrame | None = None, sta
     captions |= _k_hist_figures(out, khist)
     atomic_write_text(out / "captions.json", json.dumps(captions, indent=2) + "\n")
     return captions
-
-
-def _plots_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import outputs_in, refuse_existing
-    from spirl.studies import read_studies
-
-    if not (args.scores or args.stats or args.k_hist):
-        raise ValueError("nothing to plot: give --scores, --stats and/or --k-hist")
-    refuse_existing(outputs_in(args.out, ["captions.json"]), force=args.force, dirs=[args.out])  # a finished set
-    scores = sc.load_scores(args.scores) if args.scores else None
-    studies = [s for path in args.study or [] for s in read_studies(path)]
-    captions = make_figures(args.out, scores=scores, stats_dir=args.stats, khist=args.k_hist or [], studies=studies)
-    print(f"spirl plots: {len(captions)} figures (PNG + PDF) -> {args.out}")
-    return 0
-
-
-def configure_plots(parser: argparse.ArgumentParser) -> None:
-    """``spirl plots --scores results/scores.csv --stats reports/stats --k-hist ... --out reports/figures/``."""
-    from spirl.cliargs import old_spelling
-
-    parser.add_argument("--scores", help="tidy scores CSV (learning curves, study bars)")
-    parser.add_argument("--stats", help="directory written by 'spirl stats' (aggregates, profiles, poi, curves)")
-    parser.add_argument("--k-hist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files")
-    old_spelling(parser, "--khist", "--k-hist", "k_hist", nargs="*")
-    parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one bar figure each")
-    parser.add_argument("--out", required=True, help="directory for PNG + PDF figures and captions.json")
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite the figures in --out if captions.json is there")
-    parser.set_defaults(func=_plots_cmd)

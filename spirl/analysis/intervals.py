@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from spirl.settings import IntervalMethod, StatsSettings, allowed
+from spirl.config import IntervalMethod, StatsSettings, allowed
 
 INTERVAL_METHODS: tuple[str, ...] = allowed(IntervalMethod)
 DEFAULT_INTERVAL: str = StatsSettings.interval

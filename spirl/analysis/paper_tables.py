@@ -13,7 +13,6 @@ Published numbers are labelled "published" with their source; ours "reproduced".
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from spirl.analysis import paper_numbers as paper
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
-from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
+from spirl.analysis.intervals import DEFAULT_INTERVAL
 from spirl.analysis.study_tables import study_table
-from spirl.analysis.tables import (
+from spirl.analysis.table_model import (
     ABOVE_MARK,
     ABOVE_NOTE,
     Cell,
@@ -37,13 +36,12 @@ from spirl.analysis.tables import (
     paper_cell,
     section,
     summarise,
-    write_tables,
 )
 from spirl.analysis.verdicts import verdict_cell, verdict_notes
 from spirl.atari import games as game_table
 from spirl.atari.games import paper_order
+from spirl.config import Padding, Pooling, Study, allowed
 from spirl.saliency.kstats import load_k_hists
-from spirl.studies import Study, read_studies
 
 PAPER_BUDGET = {"100K": 100_000, "400K": 400_000}
 
@@ -310,7 +308,7 @@ def _paper_variants(studies: list[Study]) -> tuple[dict[str, str], dict[tuple[st
     for s in studies:
         if s.paper_table is None:
             continue
-        expected = ("zero", "token", "mask") if s.paper_table == "table14" else ("avg", "cls")
+        expected = allowed(Padding) if s.paper_table == "table14" else allowed(Pooling)  # the tables' columns
         for label, method in s.variants.items():
             key = _LABEL_ALIASES.get(label.lower())
             if key not in expected:
@@ -344,47 +342,3 @@ def build_tables(df: pd.DataFrame, *, khist: Sequence[str | Path] = (), studies:
     tables += [study_table(df, s, reps=reps, seed=seed, interval=interval) for s in studies
                if ran & set(s.variants.values())]
     return tables
-
-
-def _parse_map(items: Sequence[str] | None) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or key not in DEFAULT_METHODS or not value:
-            raise TableError(f"--map {item!r}: expected KEY=METHOD with KEY one of {', '.join(DEFAULT_METHODS)}")
-        out[key] = value
-    return out
-
-
-def _tables_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import outputs_in, refuse_existing
-
-    refuse_existing(outputs_in(args.out, ["index.json"]), force=args.force, dirs=[args.out])  # a finished set
-    df = sc.load_scores(args.scores)
-    studies = [s for path in args.study or [] for s in read_studies(path)]
-    tables = build_tables(df, khist=args.k_hist or [], studies=studies, methods=_parse_map(args.map),
-                          reps=args.reps, seed=args.seed, interval=args.interval)
-    write_tables(tables, args.out)
-    print(f"spirl tables: {len(tables)} tables ({', '.join(t.name for t in tables)}) -> {args.out}")
-    return 0
-
-
-def configure_tables(parser: argparse.ArgumentParser) -> None:
-    """``spirl tables --scores results/scores.csv --out reports/tables/ [--k-hist ...] [--study FILE ...]``."""
-    from spirl.cliargs import number, old_spelling
-
-    parser.add_argument("--scores", required=True, help="tidy scores CSV from 'spirl aggregate'")
-    parser.add_argument("--out", required=True, help="directory for the tables (md, tex, csv, html, index.json)")
-    parser.add_argument("--k-hist", nargs="*", help="results/saliency/{mae}/{game}/k_hist.csv files (Fig. 8)")
-    old_spelling(parser, "--khist", "--k-hist", "k_hist", nargs="*")
-    parser.add_argument("--study", nargs="*", help="study descriptions (JSON/YAML), one table each")
-    parser.add_argument("--map", nargs="*", metavar="KEY=METHOD",
-                        help="which of our methods plays spirl / de_rainbow / de_rainbow_p (default: same names)")
-    parser.add_argument("--reps", type=number("stats.reps"), default=st.DEFAULT_REPS,
-                        help=f"bootstrap replicates for study CIs (default {st.DEFAULT_REPS})")
-    parser.add_argument("--seed", type=number("stats.seed"), default=0,
-                        help="random state of the bootstrap (default 0)")
-    parser.add_argument("--force", action="store_true", help="overwrite the tables in --out if index.json is there")
-    parser.add_argument("--interval", choices=INTERVAL_METHODS, default=DEFAULT_INTERVAL,
-                        help=f"rliable's interval method for study IQMs (default {DEFAULT_INTERVAL})")
-    parser.set_defaults(func=_tables_cmd)

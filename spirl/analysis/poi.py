@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from spirl.analysis.scores import StatsError
-from spirl.settings import StatsSettings
+from spirl.config import StatsSettings
 
 DEFAULT_REPS = StatsSettings.reps  # bootstrap replicates (rliable's recommendation)
 DEFAULT_CONFIDENCE = 0.95

@@ -17,7 +17,6 @@ refused and nothing is left behind; a file already present with the right hash i
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -31,7 +30,7 @@ import pandas as pd
 
 from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, StatsError, check_scores, load_scores
 from spirl.atari import games as game_table
-from spirl.fields import ConfigError, check_published
+from spirl.config import ConfigError, check_published
 from spirl.utils import atomic_path, read_yaml
 
 
@@ -65,7 +64,7 @@ def sha256_of(path: str | Path) -> str:
 def read_config(path: str | Path) -> list[PublishedEntry]:
     """The ``published:`` entries of a YAML or JSON config (an empty list gives no entries).
 
-    The entries are checked by ``spirl.fields.check_published`` (the same rule a preset's list obeys).
+    The entries are checked by ``spirl.config.check_published`` (the same rule a preset's list obeys).
 
     Raises:
         PublishedDataError: a missing key, a malformed URL or sha256, or a repeated name.
@@ -145,41 +144,6 @@ def load_published(path: str | Path) -> dict[str, list[float]]:
             raise PublishedDataError(f"{path}: game {canonical} appears twice")
         out[canonical] = [float(s) for s in runs]
     return out
-
-
-def _fetch_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing
-
-    if args.published_config is None:
-        raise ValueError("the argument --published-config is required (see 'spirl fetch-published --help')")
-    entries = read_config(args.published_config)
-    if args.only:
-        unknown = sorted(set(args.only) - {e.name for e in entries})
-        if unknown:
-            raise PublishedDataError(f"--only: {', '.join(unknown)} not in {args.published_config}")
-        entries = [e for e in entries if e.name in set(args.only)]
-    refuse_existing(dirs=[args.out])
-    for entry in entries:
-        target = Path(args.out) / f"{entry.name}.json"
-        if args.force and target.is_file() and sha256_of(target) != entry.sha256:
-            target.unlink()  # --force: replace a file that is not the pinned one
-        path = fetch(entry, args.out)
-        print(f"{entry.name}: {path} (sha256 ok)")
-    return 0
-
-
-def configure_fetch_published(parser: argparse.ArgumentParser) -> None:
-    """``spirl fetch-published --published-config CONFIG --out DIR [--only NAME ...]``."""
-    from spirl.cliargs import old_spelling
-
-    parser.add_argument("--published-config", default=None,
-                        help="(required) YAML/JSON with a 'published:' list (name, url, sha256), e.g. a preset")
-    old_spelling(parser, "--config", "--published-config", "published_config")
-    parser.add_argument("--out", required=True, help="directory for <name>.json")
-    parser.add_argument("--only", nargs="*", help="fetch only these names")
-    parser.add_argument("--force", action="store_true",
-                        help="replace a file in --out whose sha256 is not the pinned one (one that is, is kept)")
-    parser.set_defaults(func=_fetch_cmd)
 
 
 def published_frame(data: dict[str, Sequence[float]], name: str, step: int = 100_000) -> pd.DataFrame:

@@ -12,7 +12,6 @@ not the paper's (their numbers are then a demonstration, not a reproduction).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime
 import html
@@ -25,7 +24,7 @@ from typing import Any
 import yaml
 
 from spirl.analysis import paper_numbers as paper
-from spirl.utils import atomic_write_text
+from spirl.analysis.published import read_config
 
 PAPER_BUDGETS = (100_000, 400_000)
 PAPER_EVAL_EPISODES = 50
@@ -286,8 +285,6 @@ def sources_section(published_config: str | Path | None = None) -> str:
     rows += [[a.method + " (26-game aggregates)", "published", a.runs, a.source] for a in paper.PUBLISHED_AGGREGATES]
     text = "<h2>Sources of published numbers</h2>" + _table(["numbers", "kind", "runs", "source"], rows)
     if published_config is not None:
-        from spirl.analysis.published import read_config
-
         entries = read_config(published_config)
         if entries:
             text += "<p>Published per-run score files (downloaded on request, sha256-pinned, never committed):</p>"
@@ -336,28 +333,3 @@ def _with_contents(text: str) -> str:
     text = re.sub(r"<h2>(.*?)</h2>", anchor, text)
     nav = '<nav class="contents">Contents: ' + " · ".join(links) + "</nav>" if links else ""
     return text.replace("</p>", "</p>" + nav, 1) if "</p>" in text else nav + text
-
-
-def _report_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing
-
-    refuse_existing([args.out], force=args.force)
-    text = build_report(tables_dir=args.tables, figure_dirs=args.figures or [], runs_dir=args.runs,
-                        methods_dir=args.methods, published_config=args.published_config, title=args.title)
-    atomic_write_text(args.out, text)
-    print(f"spirl report: {args.out} ({len(text) / 1e6:.1f} MB)")
-    return 0
-
-
-def configure_report(parser: argparse.ArgumentParser) -> None:
-    """``spirl report --out reports/report.html --tables DIR --figures DIR... --runs results/runs
-    --methods results/methods``."""
-    parser.add_argument("--out", required=True, help="HTML file to write (atomically)")
-    parser.add_argument("--tables", help="directory written by 'spirl tables'")
-    parser.add_argument("--figures", nargs="*", help="figure directories (PNG + captions.json)")
-    parser.add_argument("--runs", help="results/runs (every run.json below it is listed)")
-    parser.add_argument("--methods", help="results/methods (resolved settings, one YAML per method)")
-    parser.add_argument("--published-config", help="config with the 'published:' list of downloaded files")
-    parser.add_argument("--title", default="SPIRL reproduction report", help="page title")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    parser.set_defaults(func=_report_cmd)

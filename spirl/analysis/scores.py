@@ -13,7 +13,6 @@ the episodes of its *final* evaluation (the harness reports the final evaluation
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import math
@@ -361,25 +360,3 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a table as CSV without its index, atomically."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
-
-
-def _aggregate_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing
-
-    refuse_existing([args.out], force=args.force)
-    df = aggregate_runs(args.runs)
-    write_scores(df, args.out)
-    runs = df.groupby(["method", "game", "seed"]).ngroups
-    print(f"spirl aggregate: {runs} runs, {len(df)} episode scores -> {args.out}")
-    return 0
-
-
-def configure_aggregate(parser: argparse.ArgumentParser) -> None:
-    """``spirl aggregate --runs DIR|GLOB|eval.csv ... --out results/scores.csv``."""
-    parser.add_argument("--runs", nargs="+", required=True,
-                        help="run directories (searched for eval.csv), globs, or eval.csv files")
-    parser.add_argument("--out", required=True, help="tidy scores CSV to write (atomically)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    parser.set_defaults(func=_aggregate_cmd)
-
-

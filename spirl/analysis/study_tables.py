@@ -6,13 +6,13 @@ import math
 
 import pandas as pd
 
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.intervals import DEFAULT_INTERVAL, MIN_RUNS, few_runs_note
-from spirl.analysis.tables import Cell, Table, bold_best, ours_cell, summarise
+from spirl.analysis.table_model import Cell, Table, bold_best, ours_cell, summarise
 from spirl.analysis.verdicts import judge
 from spirl.atari.games import paper_order
-from spirl.studies import Study
+from spirl.config import Study
 
 
 def study_table(df: pd.DataFrame, study: Study, *, reps: int = st.DEFAULT_REPS, seed: int = 0,

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spirl.analysis import paper_numbers as paper
-from spirl.analysis.tables import Cell, Summary
+from spirl.analysis.table_model import Cell, Summary
 
 ALPHA = 0.05  # two-sided level of the test
 EFFECT_SD = 1.0  # the gap, in run-to-run standard deviations, that a "consistent" must be able to find ...

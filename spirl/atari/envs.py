@@ -7,7 +7,7 @@ each protocol point is a few explicit lines below instead of a stack of gymnasiu
 wrappers, and one agent step costs four ``act`` calls, two screen grabs, one
 max-pool and one resize.
 
-Protocol (docs/method.md#step-protocol, paper Table 9), all settings in ``spirl.settings.ProtocolSettings``:
+Protocol (docs/method.md#step-protocol, paper Table 9), all settings in ``spirl.config.ProtocolSettings``:
 
 * observation: max of the screens after emulator frames 3 and 4 of the action
   repeat, the full 210x160 frame resized to 96x96 RGB by **bilinear** interpolation
@@ -75,7 +75,7 @@ from ale_py import roms
 
 from spirl.atari import games
 from spirl.atari.resize import BilinearResize
-from spirl.settings import ProtocolSettings
+from spirl.config import ProtocolSettings
 
 MODES = ("train", "eval")
 SCREEN_SHAPE = (210, 160)  # every ALE game renders 210 x 160

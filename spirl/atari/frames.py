@@ -22,7 +22,6 @@ frame count, trajectory lengths, protocol settings and package versions.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 import zipfile
@@ -35,8 +34,8 @@ import numpy as np
 
 from spirl.atari import games
 from spirl.atari.envs import make_env
+from spirl.config import ProtocolSettings
 from spirl.integrity import note_unverified, verify_file, write_with_digest
-from spirl.settings import ProtocolSettings
 from spirl.utils import progress, versions
 
 FRAME_SHAPE = (96, 96, 3)  # the MAE's input: 96x96 RGB
@@ -185,34 +184,3 @@ def load_frames(path: str | Path, frame_shape: tuple[int, ...] | None = FRAME_SH
     return frames, meta
 
 
-# ---------------------------------------------------------------------------- CLI
-def configure_collect(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``spirl collect``."""
-    from spirl.cliargs import add_force, number, old_spelling
-
-    parser.add_argument("--game", required=True, help="game, any spelling (MsPacman, ms_pacman, ALE/MsPacman-v5)")
-    parser.add_argument("--n-frames", type=number("preset.pretrain_frames"), default=None,
-                        help="frames to collect (default: the paper's 5,000 for Frostbite, 50,000 otherwise)")
-    old_spelling(parser, "--frames", "--n-frames", "n_frames", type=number("preset.pretrain_frames"))
-    parser.add_argument("--seed", type=number("run.seed"), default=0,
-                        help="seed of the environment and the random policy")
-    parser.add_argument("--out", required=True, help="output .npz (written atomically, with its .sha256)")
-    add_force(parser, "--out")
-    parser.set_defaults(func=_run_collect)
-
-
-def _run_collect(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing, refuse_oversized
-
-    out = Path(args.out)
-    refuse_existing([out], force=args.force)  # fail before collecting, not after
-    game = games.canonical(args.game)
-    n = default_frames(game) if args.n_frames is None else args.n_frames
-    refuse_oversized(2 * n * int(np.prod(FRAME_SHAPE)), f"collecting {n:,} frames",
-                     "collect fewer (--n-frames) or on a larger machine")
-    frames, meta = collect_frames(game, n, args.seed)
-    save_frames(out, frames, meta, force=args.force)
-    size_mb = out.stat().st_size / 2**20
-    print(f"{meta['game']}: {meta['frames']} frames in {meta['trajectories']} first-life trajectories "
-          f"(seed {meta['seed']}, {meta['collect_seconds']:.1f} s) -> {out} ({size_mb:.1f} MiB)")
-    return 0

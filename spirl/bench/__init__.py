@@ -1,60 +1,30 @@
 """``spirl bench NAME``: benchmarks of the hot paths.
 
-Each benchmark lives in ``spirl/bench/<name>.py`` and defines ``add_arguments(parser)``
-and ``run(args)``. It prints its figures and the ratio of the shipped path against the
+Each benchmark lives in ``spirl/bench/<name>.py`` and defines ``run(options)`` (its options are
+defined by ``spirl.commands.bench``). It prints its figures and the ratio of the shipped path against the
 straightforward version measured in the same process. With ``--json`` (added to every
-benchmark here) its last line is one JSON object (:func:`emit`): the benchmark, its figures,
+benchmark) its last line is one JSON object (:func:`emit`): the benchmark, its figures,
 the device, the number format, ``ratio`` and the machine, so that CI and scripts can track them.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import importlib
 import json
 import math
 import platform
-from typing import Any
+from typing import Any, TypeAlias
 
-BENCHMARKS: dict[str, str] = {
-    "env": "training environment vs gymnasium's stock AtariPreprocessing + FrameStackObservation",
-    "pretrain": "MAE pretraining samples/s and the paper schedule's estimated wall time",
-    "saliency": "error-map frames/s of the shipped path vs the straightforward computation",
-    "train": "learner steps/s of DE-Rainbow and SPIRL vs a straightforward learner step",
-    "stats": "vectorised probability of improvement vs rliable's",
-    "coverage": "coverage of rliable's 95% interval methods at 2-10 runs per game (a simulation)",
-    "verdicts": "false-alarm rate and power of the verdict rule vs the Welch / t-interval rules (a simulation)",
-    "run": "projected wall time of one full paper-protocol run from measured component rates",
-    "alloc": "batch-1 error maps with the allocator setting (spirl.alloc) vs glibc's defaults",
-}
+from spirl.devices import probe
 
-
-def configure_bench(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``spirl bench``: the benchmark's name, then that benchmark's own options."""
-    lines = "\n".join(f"  {name:<10} {help_}" for name, help_ in BENCHMARKS.items())
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "benchmarks:\n" + lines
-    parser.add_argument("benchmark", choices=list(BENCHMARKS), metavar="NAME", help="which benchmark")
-    parser.add_argument("options", nargs=argparse.REMAINDER, help="options of that benchmark")
-    parser.set_defaults(func=_dispatch)
-
-
-def _dispatch(args: argparse.Namespace) -> int | None:
-    module = importlib.import_module(f"spirl.bench.{args.benchmark}")
-    sub = argparse.ArgumentParser(prog=f"spirl bench {args.benchmark}", description=BENCHMARKS[args.benchmark])
-    module.add_arguments(sub)
-    sub.add_argument("--json", action="store_true", help="end with one JSON line: figures, device, precision, ratio")
-    parsed = sub.parse_args(args.options)
-    parsed.benchmark = args.benchmark
-    return module.run(parsed)
+# The parsed options of ``spirl bench NAME`` (spirl.commands.bench defines each benchmark's); read by
+# attribute only, so a test or script may pass any object with those attributes.
+Options: TypeAlias = Any
 
 
 def machine() -> dict[str, Any]:
     """Where a figure was measured: CPU, its vector ISA, threads, GPU, versions, date."""
     import torch
-
-    from spirl.devices import probe
 
     hw = probe()
     return {"cpu": _cpu_model(), "cpu_capability": hw.cpu_capability,
@@ -99,7 +69,7 @@ def sync(device: Any) -> None:
         torch.cuda.synchronize(device)
 
 
-def emit(args: argparse.Namespace, figures: dict[str, Any], *, ratio: float | None, device: str,
+def emit(args: Options, figures: dict[str, Any], *, ratio: float | None, device: str,
          precision: str = "float32") -> None:
     """With ``--json``, print the benchmark's one JSON line (call it last): at least its figures, the
     device, the number format and ``ratio`` (the shipped/straightforward ratio it printed in words)."""

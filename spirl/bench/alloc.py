@@ -8,20 +8,13 @@ timed frame, and the setting's speed-up (the ratio).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 from typing import Any
 
-from spirl.bench import emit
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``spirl bench alloc``."""
-    parser.add_argument("--frames", type=int, default=20, help="timed frames (default 20)")
-    parser.add_argument("--warm", type=int, default=3, help="frames before timing (default 3)")
+from spirl.bench import Options, emit
 
 
 def child(warm: int, frames: int) -> None:
@@ -37,10 +30,10 @@ def child(warm: int, frames: int) -> None:
 
     configured = alloc.configure()
     torch.set_num_threads(1)
+    from spirl.config import MAEArch
     from spirl.mae.model import MAE
     from spirl.saliency.error_map import error_map
     from spirl.saliency.patches import frames_to_images
-    from spirl.settings import MAEArch
 
     torch.manual_seed(0)
     mae = MAE(MAEArch()).eval().requires_grad_(False)
@@ -69,7 +62,7 @@ def measure(setting: str | None, warm: int = 3, frames: int = 20) -> dict[str, A
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Measure both sides and print them; the last line is the ratio (glibc's defaults / the setting)."""
     shipped, plain = measure(None, args.warm, args.frames), measure("default", args.warm, args.frames)
     for label, r in (("spirl.alloc setting", shipped), ("glibc's defaults", plain)):

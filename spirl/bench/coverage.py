@@ -11,7 +11,6 @@ default, percentile: their mean coverage over 3-10 runs.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -19,20 +18,10 @@ import numpy as np
 from spirl.analysis import coverage as cv
 from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
 from spirl.atari.games import PAPER_GAMES
+from spirl.bench import Options
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the study."""
-    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (100 trials, 200 replicates)")
-    parser.add_argument("--trials", type=int, default=2000, help="simulated experiments per cell (default 2000)")
-    parser.add_argument("--reps", type=int, default=1000, help="bootstrap replicates per experiment (default 1000)")
-    parser.add_argument("--runs", type=int, nargs="+", default=[2, 3, 5, 10], help="runs per game (default 2 3 5 10)")
-    parser.add_argument("--metrics", nargs="+", default=["mean", "IQM"], help="aggregates (default mean IQM)")
-    parser.add_argument("--population", help="published per-run scores JSON to draw runs from (e.g. SPR.json)")
-    parser.add_argument("--seed", type=int, default=0)
-
-
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Simulate, print the coverage table and, last, the default against percentile."""
     trials, reps = (100, 200) if args.quick else (args.trials, args.reps)
     populations = {"gamma-4": cv.synthetic_population(4, seed=args.seed)}

@@ -21,7 +21,6 @@ evaluation would cost; see docs/protocol.md#batched-evaluation).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import time
@@ -33,17 +32,7 @@ import numpy as np
 from spirl.atari import games
 from spirl.atari.envs import SCREEN_SHAPE, FrameStack, StackedEnv, make_env
 from spirl.atari.resize import BilinearResize
-from spirl.bench import emit
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``spirl bench env``."""
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (300 steps, one round)")
-    parser.add_argument("--steps", type=int, default=None, help="agent steps per measurement (default 4000)")
-    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds; best kept (default 3)")
-    parser.add_argument("--game", default="MsPacman", help="game (default MsPacman)")
-    parser.add_argument("--vector-threads", type=int, default=2, help="threads of AtariVectorEnv (default 2)")
-    parser.add_argument("--seed", type=int, default=0)
+from spirl.bench import Options, emit
 
 
 @contextlib.contextmanager
@@ -132,7 +121,7 @@ def _vector(game: str, steps: int, threads: int, seed: int, native: bool) -> flo
     return rate
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Measure and print steps/s of ours, stock and AtariVectorEnv; the last line is the ratio ours/stock."""
     game = games.canonical(args.game)
     steps = args.steps or (300 if args.quick else 4000)

@@ -18,19 +18,20 @@ a real dataset, when given) and prints the two final losses.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 from typing import Any
 
 import torch
 
-from spirl.bench import emit, sync
+from spirl.atari.frames import load_frames
+from spirl.bench import Options, emit, sync
+from spirl.config import MAEArch, PretrainSettings
 from spirl.devices import check_precision
 from spirl.mae.model import MAE, Attention, frames_to_images
 from spirl.mae.optim import build_optimizer
 from spirl.mae.pretrain import grad_scaler, iterations_per_epoch, pretrain_step
-from spirl.settings import MAEArch, Precision, PretrainSettings, allowed
+from spirl.utils import choose_device, set_threads
 
 PAPER_FRAMES = {"50K-frame game": 50_000, "Frostbite (5K frames)": 5_000}
 
@@ -59,21 +60,6 @@ def with_explicit_attention(model: MAE) -> MAE:
     return twin
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``spirl bench pretrain``."""
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (2 timed updates each)")
-    parser.add_argument("--iters", type=int, default=None, help="timed updates per version (default 12; quick 2)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size (paper: 64)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the count in force)")
-    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
-    parser.add_argument("--precision", default="float32", choices=allowed(Precision),
-                        help="number format of the forward pass (pretrain.precision)")
-    parser.add_argument("--frames", default=None, help="frame dataset (.npz) for the batches; default: random images")
-    parser.add_argument("--loss-updates", type=int, default=None,
-                        help="updates of the float32-vs-format loss comparison (default 40; quick 2)")
-    parser.add_argument("--seed", type=int, default=0)
-
-
 def _timed_updates(model: MAE, optimizer: torch.optim.Optimizer, imgs: torch.Tensor, settings: PretrainSettings,
                    mask_rng: torch.Generator, n: int, device: str, dtype: torch.dtype = torch.float32) -> float:
     """Seconds taken by ``n`` pretraining updates."""
@@ -99,9 +85,8 @@ def loss_curves(init: MAE, batches: list[torch.Tensor], settings: PretrainSettin
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Print samples/s of both versions, the paper schedule's estimated hours, and the ratio last."""
-    from spirl.utils import choose_device, set_threads
 
     threads = set_threads(args.threads)
     device = choose_device(args.device)
@@ -168,12 +153,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batches(args: argparse.Namespace, n: int) -> list[torch.Tensor]:
+def _batches(args: Options, n: int) -> list[torch.Tensor]:
     """``n`` batches of images (B, 3, 96, 96): from ``--frames`` (drawn with a seeded generator), else uniform noise."""
     g = torch.Generator().manual_seed(args.seed)
     if args.frames:
-        from spirl.atari.frames import load_frames
-
         frames = torch.from_numpy(load_frames(args.frames)[0])
         return [frames_to_images(frames[torch.randint(len(frames), (args.batch_size,), generator=g)])
                 for _ in range(n)]

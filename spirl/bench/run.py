@@ -7,7 +7,7 @@ Measures, on this machine and with the method's own code paths: env steps (warm-
 the evaluation batch (``SalientPatchExtractor``: the paper MAE, randomly initialised unless ``--mae``: the
 cost does not depend on the weights), greedy actions at both batch sizes, evaluation env steps, a
 checkpoint and the disk's write rate, and the game's evaluation-episode lengths under a uniform-random
-policy. It then prints the projected wall time of one run at the method's protocol (``spirl.plan.for_game``
+policy. It then prints the projected wall time of one run at the method's protocol (``spirl.config.for_game``
 of the built-in method, or of ``--config``'s), broken down (``spirl.projection``), for two episode
 lengths: the random policy's, and a trained agent's, **assumed** to be ``--trained-factor`` (2) times longer.
 
@@ -22,7 +22,6 @@ The printed ratio is the projected wall time with the straightforward error map
 
 from __future__ import annotations
 
-import argparse
 import copy
 import tempfile
 import time
@@ -34,40 +33,23 @@ import torch
 
 from spirl import costs
 from spirl.atari.envs import eval_seeds, make_env
-from spirl.bench import emit, machine, sync
-from spirl.config import load_method, parse_preset, resolve_method
-from spirl.costs import RATES_FILE
-from spirl.plan import RunPlan, for_game
+from spirl.bench import Options, emit, machine, sync
+from spirl.bench.saliency import benchmark_frames
+from spirl.bench.train import RandomFeatures
+from spirl.config import MethodSettings, RunPlan, for_game, load_method, parse_preset, resolve_method
+from spirl.mae.model import MAE
 from spirl.projection import Rates, Workload, as_dict, project
-from spirl.settings import MethodSettings, Precision, allowed
+from spirl.rl.trainer import Trainer
+from spirl.saliency.error_cache import ErrorCache
+from spirl.saliency.error_map import error_map, error_map_reference
+from spirl.saliency.patches import frames_to_images, load_checked_mae
+from spirl.saliency.select import SalientPatchExtractor
 from spirl.utils import choose_device, set_threads
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``spirl bench run``."""
-    parser.add_argument("--method", default="spirl", help="spirl, de_rainbow, de_rainbow_p or a --config method")
-    parser.add_argument("--game", default="Frostbite", help="game (default Frostbite)")
-    parser.add_argument("--config", default=None, help="preset or method file; default: the built-in methods")
-    parser.add_argument("--precision", default=None, choices=allowed(Precision),
-                        help="saliency.precision to project (default: the method's)")
-    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the run (default 1)")
-    parser.add_argument("--mae", default=None, help="MAE checkpoint for the features; default: random paper MAE")
-    parser.add_argument("--episodes", type=int, default=None, help="random-policy evaluation episodes (default 10)")
-    parser.add_argument("--trained-factor", type=float, default=2.0,
-                        help="assumed length of a trained agent's episodes, in random-policy episode lengths")
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny samples, capped episodes)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save", nargs="?", const=RATES_FILE, default=None, metavar="RATES_JSON",
-                        help=f"add the measured rates to the rates file of the workflow (default {RATES_FILE})")
-    parser.add_argument("--compare", default=None, metavar="RUN",
-                        help="a finished run's directory: its method, game and MAE, and its measured time per phase "
-                             "beside the projection")
-
-
-def _settings(args: argparse.Namespace) -> MethodSettings:
+def _settings(args: Options) -> MethodSettings:
     if args.compare:
-        from spirl.fields import settings_from_dict
+        from spirl.config import settings_from_dict
 
         s = settings_from_dict(args.compared["settings"])
     elif args.config:
@@ -152,7 +134,6 @@ def _cached_rate(ext: Any, stream: list[np.ndarray], warm: int, device: str) -> 
 def _stream_hit_rate(stream: list[np.ndarray]) -> float:
     """Share of the neighbourhoods of ``stream`` (batches of frames) that an earlier frame had: the error cache's
     own table and its emptying when full (``spirl.saliency.error_cache``), with no error maps computed."""
-    from spirl.saliency.error_cache import ErrorCache
 
     cache = ErrorCache()
     for batch in stream:
@@ -160,7 +141,7 @@ def _stream_hit_rate(stream: list[np.ndarray]) -> float:
     return cache.hit_rate
 
 
-def _features(plan: RunPlan, args: argparse.Namespace, device: str, batch: int, n_single: int) -> dict[str, float]:
+def _features(plan: RunPlan, args: Options, device: str, batch: int, n_single: int) -> dict[str, float]:
     """Seconds of the extractor and of the error map (shipped, straightforward) at batch 1 and ``batch``.
 
     ``encode_*_uncached``: the extractor without the error cache on benchmark frames; ``encode_*``: with the
@@ -169,19 +150,11 @@ def _features(plan: RunPlan, args: argparse.Namespace, device: str, batch: int, 
     with the hit rates ``hit_rate_*`` of the timed part; ``long_hit_rate_*``: the hit rates of longer streams (2,000
     frames of one game; ``batch`` games in lockstep for 400 steps), from the keys alone.
     """
-    from spirl.bench.saliency import benchmark_frames
-    from spirl.saliency.error_map import error_map, error_map_reference
-    from spirl.saliency.patches import frames_to_images
-    from spirl.saliency.select import SalientPatchExtractor
 
     s = plan.method
     if args.mae:
-        from spirl.saliency.patches import load_checked_mae
-
         mae, _ = load_checked_mae(args.mae, arch=s.mae, device=device)
     else:
-        from spirl.mae.model import MAE
-
         torch.manual_seed(args.seed)
         mae = MAE(s.mae).to(device).eval().requires_grad_(False)
     plain = copy.deepcopy(s.saliency)
@@ -237,10 +210,8 @@ def _lengths(plan: RunPlan, episodes: int, cap: int | None, seed: int) -> tuple[
     return lengths, (time.perf_counter() - t0) / steps
 
 
-def measure(args: argparse.Namespace, plan: RunPlan, device: str) -> tuple[Rates, dict[str, Any]]:
+def measure(args: Options, plan: RunPlan, device: str) -> tuple[Rates, dict[str, Any]]:
     """Every component rate of a run of ``plan`` on this machine, and the extras (lengths, error-map rates)."""
-    from spirl.bench.train import RandomFeatures
-    from spirl.rl.trainer import Trainer
 
     quick = args.quick
     fill, steps = (100, 10) if quick else (1000, 150)
@@ -319,7 +290,7 @@ def _report(label: str, p: dict[str, Any]) -> None:
           f"{sum(ck.values()) / h:.2f} h")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Measure, project and print; the last line is the ratio (straightforward/shipped projected time)."""
     args.compared = None
     if args.compare:  # the run's own settings, game and MAE

@@ -17,7 +17,6 @@ The printed ratio is shipped/straightforward (the smaller of the two batch sizes
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,12 +25,15 @@ import numpy as np
 import torch
 
 from spirl.atari import games
-from spirl.bench import emit, sync
+from spirl.atari.frames import collect_frames, load_frames
+from spirl.bench import Options, emit, sync
 from spirl.devices import check_precision
+from spirl.mae.model import MAE
+from spirl.saliency.agreement import compare, selection_stats
+from spirl.saliency.error_cache import ErrorCache
 from spirl.saliency.error_map import error_map, error_map_reference, lowered
-from spirl.saliency.patches import NUM_PATCHES, frames_to_images
+from spirl.saliency.patches import NUM_PATCHES, frames_to_images, load_checked_mae
 from spirl.saliency.select import dynamic_k, salient_index
-from spirl.settings import Precision, allowed
 from spirl.utils import choose_device, set_threads
 
 TOLERANCE = 1e-4  # largest allowed |shipped - straightforward| of a float32 error-map entry
@@ -42,7 +44,6 @@ def benchmark_frames(n: int, game: str = "MsPacman", seed: int = 0) -> np.ndarra
 
     Every 3rd frame of a longer collection is kept, so that consecutive benchmark frames differ.
     """
-    from spirl.atari.frames import collect_frames
 
     frames, _ = collect_frames(game, frames=3 * n, seed=seed, show_progress=False)
     return frames[::3][:n]
@@ -74,32 +75,9 @@ def race(paths: dict[str, Callable[[torch.Tensor], torch.Tensor]], imgs: torch.T
     return {name: (len(imgs) / min(wall[name]), len(imgs) / min(cpu[name]), torch.cat(outs[name])) for name in paths}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``spirl bench saliency``."""
-    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (batch 1 and 2, two frames)")
-    parser.add_argument("--frames", default=None, help="frame dataset (.npz) to take the frames from; "
-                                                       "default: collect random-policy frames of --game")
-    parser.add_argument("--mae", default=None, help="MAE checkpoint (model.pt); default: randomly initialised")
-    parser.add_argument("--game", default="MsPacman", help="game whose frames are collected and whose cap is used")
-    parser.add_argument("--batch", type=int, default=50, help="the evaluation batch (default 50)")
-    parser.add_argument("--precision", default="float32", choices=allowed(Precision), help="number format")
-    parser.add_argument("--agreement-frames", type=int, default=None,
-                        help="frames of --frames (evenly spaced) for the agreement of --precision with float32")
-    parser.add_argument("--cache-frames", type=int, default=None,
-                        help="the first N (consecutive) frames of --frames through the error cache vs without it")
-    parser.add_argument("--compile", action="store_true",
-                        help="also time the shipped path through torch.compile (measured, not kept: "
-                             "docs/costs.md#the-error-map)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the MAE initialisation and the collection")
-
-
-def _frames(args: argparse.Namespace, n: int, game: str) -> tuple[np.ndarray, str, np.ndarray | None]:
+def _frames(args: Options, n: int, game: str) -> tuple[np.ndarray, str, np.ndarray | None]:
     """The timed frames, a description, and the whole dataset when ``--frames`` gives one."""
     if args.frames:
-        from spirl.atari.frames import load_frames
-
         frames, meta = load_frames(args.frames)
         if len(frames) < n:
             raise ValueError(f"{args.frames} holds {len(frames)} frames; the benchmark needs {n}")
@@ -108,13 +86,10 @@ def _frames(args: argparse.Namespace, n: int, game: str) -> tuple[np.ndarray, st
     return frames, f"{n} random-policy {game} frames (spirl.atari.frames.collect_frames, seed {args.seed})", None
 
 
-def _model(args: argparse.Namespace, device: str) -> tuple[torch.nn.Module, str]:
+def _model(args: Options, device: str) -> tuple[torch.nn.Module, str]:
     if args.mae:
-        from spirl.saliency.patches import load_checked_mae
-
         mae, meta = load_checked_mae(args.mae, device=device)
         return mae, f"{args.mae} ({meta.get('game', '?')}, epoch {meta.get('extra', {}).get('epoch', '?')})"
-    from spirl.mae.model import MAE
 
     torch.manual_seed(args.seed)
     return MAE().to(device).eval().requires_grad_(False), f"randomly initialised paper architecture (seed {args.seed})"
@@ -133,7 +108,7 @@ def _same_selection(e_fast: torch.Tensor, e_ref: torch.Tensor, k_max: int) -> tu
     return same, reordered
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Run the benchmark; returns 1 if the two float32 paths disagree."""
     threads = set_threads(args.threads)
     device = choose_device(args.device)
@@ -211,10 +186,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _agreement(args: argparse.Namespace, mae: torch.nn.Module, low: torch.nn.Module, frames: np.ndarray,
+def _agreement(args: Options, mae: torch.nn.Module, low: torch.nn.Module, frames: np.ndarray,
                dataset: np.ndarray | None, k_max: int, device: str) -> dict[str, Any]:
     """Agreement of ``--precision`` with float32 (``spirl.saliency.agreement.compare``), printed and returned."""
-    from spirl.saliency.agreement import compare
 
     if args.agreement_frames is not None:
         if dataset is None:
@@ -237,8 +211,6 @@ def _agreement(args: argparse.Namespace, mae: torch.nn.Module, low: torch.nn.Mod
 def _cache(mae: torch.nn.Module, frames: np.ndarray, k_max: int, batch: int, device: str) -> dict[str, Any]:
     """Consecutive ``frames`` through the error cache (``spirl.saliency.error_cache``) and without it, in batches:
     frames/s of each, the hit rate, and the agreement of the selections (``agreement.selection_stats``)."""
-    from spirl.saliency.agreement import selection_stats
-    from spirl.saliency.error_cache import ErrorCache
 
     cache, plain, cached, seconds = ErrorCache(device), [], [], {"plain": 0.0, "cached": 0.0}
     for s in range(0, len(frames), batch):

@@ -13,7 +13,6 @@ constant); ``--full`` runs it at full size. The last line is the speed-up.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
 
@@ -21,20 +20,7 @@ import numpy as np
 
 from spirl.analysis import poi
 from spirl.analysis.intervals import seeded_global_rng
-from spirl.bench import emit
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the benchmark."""
-    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (200 / 20 replicates)")
-    parser.add_argument("--full", action="store_true", help="run rliable at the full replicate count too")
-    parser.add_argument("--reps", type=int, default=2000, help="bootstrap replicates (default 2000)")
-    parser.add_argument("--rliable-reps", type=int, default=200,
-                        help="replicates for rliable without --full; its time is scaled to --reps (default 200)")
-    parser.add_argument("--methods", type=int, default=4)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--games", type=int, default=26)
-    parser.add_argument("--seed", type=int, default=0)
+from spirl.bench import Options, emit
 
 
 def _rliable_poi(x: np.ndarray, y: np.ndarray, reps: int, seed: int) -> tuple[float, float, float]:
@@ -46,7 +32,7 @@ def _rliable_poi(x: np.ndarray, y: np.ndarray, reps: int, seed: int) -> tuple[fl
     return float(point["pair"]), float(interval["pair"][0, 0]), float(interval["pair"][1, 0])
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Time both implementations and print the figures, the agreement check and, last, the ratio."""
     reps = 200 if args.quick else args.reps
     rl_reps = reps if args.full else min(20 if args.quick else args.rliable_reps, reps)
@@ -75,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     same = {p: poi.probability_of_improvement_interval(scores[p[0]], scores[p[1]], reps=rl_reps,
                                                       random_state=args.seed) for p in pairs}
     worst = max(abs(a - b) for p in pairs for a, b in zip(same[p], theirs[p]))
-    print(f"vectorised (spirl.analysis.stats): {t_ours:8.2f} s for {len(pairs)} pairs x {reps} replicates")
+    print(f"vectorised (spirl.analysis.rliable_stats): {t_ours:8.2f} s for {len(pairs)} pairs x {reps} replicates")
     scaled = "" if rl_reps == reps else f" (measured at {rl_reps} replicates, scaled to {reps})"
     print(f"rliable (scipy per game):  {t_theirs:8.2f} s{scaled}")
     print(f"largest difference in estimate/CI at {rl_reps} replicates: {worst:.2e}")

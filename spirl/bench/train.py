@@ -17,7 +17,6 @@ shipped DE-Rainbow step to the straightforward one.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from typing import Any
@@ -26,9 +25,8 @@ import numpy as np
 import torch
 
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
-from spirl.bench import emit
-from spirl.config import parse_preset, resolve_method
-from spirl.plan import RunPlan, for_game
+from spirl.bench import Options, emit
+from spirl.config import RunPlan, for_game, parse_preset, resolve_method
 from spirl.rl.evaluate import evaluate
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network
@@ -182,7 +180,7 @@ def _replay_gb(frame_shape: tuple[int, ...], dtype: Any, store_k: bool = False, 
     return r.nbytes / 2**30
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     threads = set_threads(args.threads)
     device = choose_device(args.device)
     fill, steps = (100, 20) if args.quick else (args.fill, args.steps)
@@ -234,16 +232,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``spirl bench train``."""
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
-    parser.add_argument("--game", default="MsPacman", help="game (MsPacman: 9 actions, Kmax 43)")
-    parser.add_argument("--batch", type=int, default=32, help="batch size of an update")
-    parser.add_argument("--fill", type=int, default=2000, help="random warm-up steps before timing")
-    parser.add_argument("--steps", type=int, default=300, help="timed learner steps per configuration")
-    parser.add_argument("--eval-envs", type=int, default=50, help="environments of the timed evaluation")
-    parser.add_argument("--eval-cap", type=int, default=100, help="episode cap of the timed evaluation")
-    parser.add_argument("--episode-length", type=int, default=2000,
-                        help="assumed mean evaluation-episode length for the 100K projection")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (runs use 1 each by default)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")

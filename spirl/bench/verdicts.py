@@ -12,23 +12,13 @@ still equal). The table is docs/statistics.md#verdict's; the last line compares 
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 from scipy import stats as sps
 
 from spirl.analysis import verdicts as vd
+from spirl.bench import Options
 
 PAIRS = [(2, 5), (2, 10), (5, 5), (5, 10), (10, 5), (10, 10)]  # (ours, paper's) run counts
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the simulation."""
-    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (2,000 experiments)")
-    parser.add_argument("--trials", type=int, default=100_000, help="simulated experiments per cell (default 1e5)")
-    parser.add_argument("--skewed", action="store_true", help="gamma(shape 2) scores instead of normal ones")
-    parser.add_argument("--ratio", type=float, default=1.0, help="our std / the paper's std (default 1)")
-    parser.add_argument("--seed", type=int, default=0)
 
 
 def _welch_differs(m1: np.ndarray, s1: np.ndarray, n1: int, m2: np.ndarray, s2: np.ndarray, n2: int) -> np.ndarray:
@@ -43,7 +33,7 @@ def _interval_differs(m1: np.ndarray, s1: np.ndarray, n1: int, m2: np.ndarray) -
     return np.abs(m1 - m2) > sps.t.ppf(0.975, n1 - 1) * s1 / np.sqrt(n1)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Options) -> int:
     """Simulate every pair, print the table and, last, the false-alarm rates of the new and the old rule."""
     trials = 2_000 if args.quick else args.trials
     rng = np.random.default_rng(args.seed)

@@ -14,8 +14,10 @@ from typing import Any
 
 import torch
 
+from spirl.atari.games import canonical
+from spirl.config import MAEArch
+from spirl.integrity import load_torch, write_with_digest
 from spirl.mae.model import DECODER_MODULES, MAE, count_parameters
-from spirl.settings import MAEArch
 
 CHECKPOINT_FORMAT = "spirl-mae/1"
 
@@ -38,8 +40,6 @@ def save_mae(
     tensors; without the decoder when ``include_decoder`` is False), ``game`` (canonical id),
     ``has_decoder`` and ``extra`` (pretraining settings, epoch, loss, versions, ...).
     """
-    from spirl.atari.games import canonical
-    from spirl.integrity import write_with_digest
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()
              if include_decoder or not _is_decoder_key(k)}
@@ -65,7 +65,6 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         spirl.integrity.IntegrityError: the file differs from its digest.
         CheckpointMismatchError: if the file is not a readable MAE checkpoint of this format.
     """
-    from spirl.integrity import load_torch
 
     payload = load_torch(path, what="MAE checkpoint", map_location=map_location, error=CheckpointMismatchError,
                          remedy="pass a model.pt written by 'spirl pretrain' (results/mae/{variant}/{game}/model.pt)")
@@ -100,7 +99,6 @@ def load_mae(
         CheckpointMismatchError: not an MAE checkpoint, another game, or another architecture; the
             message names each differing field with both values.
     """
-    from spirl.atari.games import canonical
 
     payload = read_checkpoint(path, map_location)
     where = os.fspath(path)

@@ -1,7 +1,6 @@
 """The masked autoencoder (MAE) that SPIRL pretrains per game (docs/method.md#step-mae, appendix Table 4).
 
 A small ViT written as named steps, each with its shapes:
-
     imgs (B, 3, 96, 96) in [0, 1]
       -> patchify                 (B, P, p*p*3)      P = 144 patches of 8 x 8, values ordered (p_row, p_col, channel)
       -> embed_patches            (B, P, D)          conv patch embedding + fixed 2-D sin-cos position
@@ -14,7 +13,7 @@ Mask semantics everywhere: **1 = hidden (masked), 0 = visible**. Masks are drawn
 ``torch.Generator`` passed in, never from the global RNG, so a run is repeatable and the
 saliency code can run the same modules on hand-picked subsets of patches.
 
-Defaults are the paper's (``spirl.settings.MAEArch``): encoder 64 wide, 3 blocks, 4 heads;
+Defaults are the paper's (``spirl.config.MAEArch``): encoder 64 wide, 3 blocks, 4 heads;
 decoder 128 wide, 3 blocks, 8 heads; 162,432 encoder + 628,160 decoder parameters, 790,784
 in total with the cls and mask tokens (the frozen position embeddings are buffers).
 """
@@ -28,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spirl.settings import MAEArch
+from spirl.config import MAEArch, check_arch, validate_sections
 
 LN_EPS = 1e-6  # LayerNorm eps of the released MAE (timm default is 1e-5)
 NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
@@ -37,14 +36,12 @@ NORM_PIX_EPS = 1e-6  # added to the unbiased per-patch variance of the target
 def validate_arch(arch: MAEArch) -> None:
     """Refuse an architecture the model cannot be built with (one sentence naming the field).
 
-    The ranges and rules live in ``spirl.fields`` (the one validation of every setting).
+    The ranges live on ``MAEArch``'s fields and the rules in ``spirl.config.check_arch`` (the one validation).
 
     Raises:
         ValueError: a field out of its range, a non-divisible image/patch size or width/heads, or a
             width the 2-D sin-cos embedding cannot split into four equal parts.
     """
-    from spirl.fields import check_arch, validate_sections
-
     validate_sections("", {"mae": asdict(arch)})
     check_arch(arch)
 

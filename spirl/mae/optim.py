@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spirl.settings import PretrainSettings
+from spirl.config import PretrainSettings
 
 
 def peak_lr(settings: PretrainSettings) -> float:

@@ -19,7 +19,6 @@ atomically at the end, then the state is removed.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import time
@@ -31,6 +30,17 @@ import numpy as np
 import torch
 
 from spirl import preempt
+from spirl.atari.frames import load_frames
+from spirl.atari.games import canonical
+from spirl.config import (
+    ConfigError,
+    MAEArch,
+    MethodSettings,
+    PretrainSettings,
+    apply_overrides,
+    check_pretrain,
+    validate_sections,
+)
 from spirl.devices import check_precision
 from spirl.mae.checkpoint import describe, save_mae
 from spirl.mae.model import MAE, frames_to_images, validate_arch
@@ -44,7 +54,8 @@ from spirl.mae.pretrain_state import (
     remove_states,
     save_state,
 )
-from spirl.settings import MAEArch, PretrainSettings
+from spirl.outputs import refuse_existing
+from spirl.utils import atomic_write_text, choose_device, git_commit, progress, seed_everything, set_threads, versions
 
 SET_SECTIONS = ("mae", "pretrain")
 
@@ -56,16 +67,13 @@ SET_SECTIONS = ("mae", "pretrain")
 def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tuple[MAEArch, PretrainSettings]:
     """Apply ``--set section.key=value`` overrides to the two sections pretraining reads.
 
-    Values are parsed and type-checked by ``spirl.fields.apply_overrides`` (YAML scalars coerced to
+    Values are parsed and type-checked by ``spirl.config.apply_overrides`` (YAML scalars coerced to
     the dataclass field's type), so ``pretrain.epochs=2``, ``mae.decoder_depth=1`` or
     ``pretrain.betas=[0.9,0.999]`` work and a wrong key names the allowed ones.
 
     Raises:
         ValueError: a malformed pair, a section other than ``mae``/``pretrain``, an unknown key, a bad value.
     """
-    from spirl.config import ConfigError
-    from spirl.fields import apply_overrides
-    from spirl.settings import MethodSettings
 
     for pair in pairs:
         section = pair.split("=", 1)[0].split(".", 1)[0]
@@ -80,13 +88,12 @@ def apply_set(arch: MAEArch, pretrain: PretrainSettings, pairs: list[str]) -> tu
 def validate_settings(settings: PretrainSettings, num_patches: int = 144) -> None:
     """Refuse pretraining settings that cannot run, with one sentence naming the setting.
 
-    The ranges and rules live in ``spirl.fields`` (the one validation of every setting).
+    The ranges live on ``PretrainSettings``' fields and the rules in ``spirl.config.check_pretrain``.
 
     Raises:
         ValueError: a field out of its range (epochs, batch size, lr, warm-up, decay, betas, mask
             ratio), a ``min_lr`` above the peak lr, or a mask ratio that hides every patch.
     """
-    from spirl.fields import check_pretrain, validate_sections
 
     validate_sections("", {"pretrain": asdict(settings)})
     check_pretrain(settings, num_patches)
@@ -133,8 +140,6 @@ def iterations_per_epoch(n_frames: int, batch_size: int) -> int:
 
 
 def _resolve_game(game: str | None, meta: dict[str, Any], frames_path: str | os.PathLike[str]) -> str:
-    from spirl.atari.games import canonical
-
     stored = meta.get("game")
     if game is None and stored is None:
         raise ValueError(f"{os.fspath(frames_path)!r} does not name its game in its metadata; pass --game")
@@ -172,7 +177,6 @@ class _Run:
 def _load_data(frames_path: str | os.PathLike[str], arch: MAEArch, settings: PretrainSettings,
                game: str | None) -> _Data:
     """Load the frames and refuse a set that does not fit the architecture or holds less than one batch."""
-    from spirl.atari.frames import load_frames
 
     frames, meta = load_frames(frames_path)  # uint8 (N, H, W, C)
     game = _resolve_game(game, meta, frames_path)
@@ -190,7 +194,6 @@ def _load_data(frames_path: str | os.PathLike[str], arch: MAEArch, settings: Pre
 def _new_run(arch: MAEArch, settings: PretrainSettings, seed: int, device: str,
              dtype: torch.dtype = torch.float32) -> _Run:
     """A fresh model initialised from the seeded global RNG, its optimiser and two seeded generators."""
-    from spirl.utils import seed_everything
 
     seed_everything(seed)
     model = MAE(arch).to(device)
@@ -248,7 +251,6 @@ def _state_payload(run: _Run, fingerprint: str, epoch: int) -> dict[str, Any]:
 def _finish(run: _Run, data: _Data, settings: PretrainSettings, seed: int, threads: int,
             frames_path: str | os.PathLike[str], out_path: Path) -> dict[str, Any]:
     """Write ``pretrain.csv`` then ``model.pt`` (last: its presence marks a finished pretraining)."""
-    from spirl.utils import atomic_write_text, git_commit, versions
 
     extra = {
         "pretrain": asdict(settings),
@@ -317,8 +319,6 @@ def pretrain(
         ValueError: bad settings, a dataset that does not fit the architecture, or a game mismatch.
         RuntimeError: the loss became NaN or infinite.
     """
-    from spirl.cliargs import refuse_existing
-    from spirl.utils import choose_device, progress, set_threads
 
     arch = arch if arch is not None else MAEArch()
     settings = settings if settings is not None else PretrainSettings()
@@ -366,45 +366,10 @@ def pretrain(
     return extra
 
 
-# ---------------------------------------------------------------------------------------------
-# CLI
-
-
-def _pretrain_cmd(args: argparse.Namespace) -> int:
-    arch, settings = apply_set(MAEArch(), PretrainSettings(), args.set)
-    preempt.install()  # SIGTERM / SIGUSR1: stop, keep the epochs done, exit 75 (spirl.preempt)
-    try:
-        pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
-                 game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
-    except preempt.PreemptionError as err:
-        return preempt.report("pretrain", err)
-    return 0
-
-
-def configure_pretrain(parser: argparse.ArgumentParser) -> None:
-    """``spirl pretrain --frames PATH.npz --out DIR/model.pt [--game G] [--set key=value ...] ...``."""
-    from spirl.cliargs import add_force, device, number
-
-    parser.add_argument("--frames", required=True, help="frame dataset (.npz) from 'spirl collect'")
-    parser.add_argument("--out", required=True, help="model checkpoint to write; pretrain.csv goes beside it")
-    parser.add_argument("--game", default=None, help="game name (default: the dataset's; must agree with it)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override an mae.* or pretrain.* setting, e.g. pretrain.epochs=100 or "
-                             "mae.decoder_depth=1 (repeatable)")
-    parser.add_argument("--seed", type=number("run.seed"), default=0,
-                        help="seed of the initialisation, batches and masks")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None,
-                        help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu or cuda")
-    parser.add_argument("--ckpt-dir", default=None,
-                        help="where the resumable per-epoch state lives (default: <out dir>/.ckpt/<out stem>)")
-    add_force(parser, "the model and pretrain.csv")
-    parser.set_defaults(func=_pretrain_cmd)
 
 
 __all__ = [
     "apply_set",
-    "configure_pretrain",
     "default_ckpt_dir",
     "iterations_per_epoch",
     "pretrain",

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.config import MAEArch, PretrainSettings
 from spirl.integrity import IntegrityError, latest_verified, load_torch, remove_stale, write_checkpoint_dir
-from spirl.settings import MAEArch, PretrainSettings
 
 STATE_FORMAT = "spirl-pretrain-state/1"
 PREFIX = "epoch-"

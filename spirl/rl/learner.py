@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.config import LearnerSettings, LogProbs, allowed
 from spirl.rl.networks import RainbowNetwork
-from spirl.settings import LearnerSettings, LogProbs, allowed
 
 # rlpyt's NaN guard: probabilities are clamped to [EPS, 1] before the log, KL priorities to [EPS, 1/EPS].
 EPS = 1e-6

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spirl.settings import AgentSettings
+from spirl.config import AgentSettings, Padding, Pooling, allowed
 
 # rlpyt scales the encoder's gradient by 1/sqrt(2) in the dueling head: two streams share one encoder.
 DUELING_GRAD_SCALE = 2**-0.5
@@ -254,10 +254,10 @@ class SpirlAttentionEncoder(nn.Module):
                  mlp_hidden: int = 128, depth: int = 1, residual: bool = False, pooling: str = "cls",
                  padding: str = "zero") -> None:
         super().__init__()
-        if pooling not in ("cls", "avg"):
-            raise ValueError(f"pooling must be 'cls' or 'avg', got {pooling!r}")
-        if padding not in ("zero", "token", "mask"):
-            raise ValueError(f"padding must be 'zero', 'token' or 'mask', got {padding!r}")
+        if pooling not in allowed(Pooling):
+            raise ValueError(f"pooling must be one of {', '.join(allowed(Pooling))}, got {pooling!r}")
+        if padding not in allowed(Padding):
+            raise ValueError(f"padding must be one of {', '.join(allowed(Padding))}, got {padding!r}")
         self.pooling, self.padding, self.proj_dim = pooling, padding, proj_dim
         self.proj = nn.Linear(feature_dim, proj_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, proj_dim))

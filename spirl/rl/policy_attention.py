@@ -17,7 +17,6 @@ are dropped from the display.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +25,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl.atari.envs import eval_seeds, make_env
+from spirl.config import settings_from_dict
+from spirl.integrity import load_torch
+from spirl.rl.checkpoint import default_checkpoint_dir
+from spirl.rl.networks import SpirlAttentionEncoder, build_network
 from spirl.rl.trainer import EVAL_STREAM  # evaluation's epsilon stream, so the strip replays an evaluation
-from spirl.utils import atomic_path, atomic_write_text, choose_device, progress, set_threads
+from spirl.saliency.patches import load_checked_mae
+from spirl.saliency.select import SalientPatchExtractor
+from spirl.utils import atomic_path, atomic_write_text, progress
 
 TRAINED_FORMAT = "spirl-trained-network-1"
-SHADE = np.array([230, 159, 0], dtype=np.float32)  # Okabe-Ito orange, as in spirl.analysis.plots
-
+SHADE = np.array([230, 159, 0], dtype=np.float32)  # Okabe-Ito orange, as in spirl.analysis.plot_axes
 
 
 class AttentionError(ValueError):
@@ -100,7 +105,6 @@ def pooling_attention(encoder: torch.nn.Module, features: torch.Tensor, k: torch
 def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
     """Where ``spirl train`` left the run's trained network: run.json's ``final_network``, else beside the
     checkpoints (``results/.ckpt/runs/...``)."""
-    from spirl.rl.checkpoint import default_checkpoint_dir
 
     recorded = Path(meta["final_network"]) if meta.get("final_network") else None
     if recorded is not None and recorded.is_file():
@@ -111,9 +115,6 @@ def trained_network_path(run_dir: Path, meta: dict[str, Any]) -> Path:
 
 def load_trained(path: str | Path, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a trained network from ``final.pt``: (RainbowNetwork in eval mode, MethodSettings, payload)."""
-    from spirl.fields import settings_from_dict
-    from spirl.integrity import load_torch
-    from spirl.rl.networks import SpirlAttentionEncoder, build_network
 
     path = Path(path)
     payload = load_torch(path, what="trained network", error=AttentionError,
@@ -265,9 +266,6 @@ def write_records(records: list[StepRecord], path: str | Path) -> None:
 def make_attention(run_dir: str | Path, mae_path: str | Path, out_dir: str | Path, *, network: str | Path | None = None,
                    frames: int = 8, max_steps: int = 400, gif_every: int = 2, device: str = "cpu") -> dict[str, Any]:
     """Attention strip (PNG), GIF and CSV of one trained SPIRL run; returns a summary."""
-    from spirl.atari.envs import eval_seeds, make_env
-    from spirl.saliency.patches import load_checked_mae
-    from spirl.saliency.select import SalientPatchExtractor
 
     run_dir = Path(run_dir)
     run_json = run_dir / "run.json"
@@ -296,36 +294,3 @@ def make_attention(run_dir: str | Path, mae_path: str | Path, out_dir: str | Pat
     write_records(records, out / "attention.csv")
     return {"method": payload["method"], "game": game, "seed": seed, "steps": len(records),
             "max_steps": max_steps}
-
-
-def _attention_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import outputs_in, refuse_existing
-
-    refuse_existing(outputs_in(args.out, ["attention.png", "attention.gif", "attention.csv"]), force=args.force,
-                    dirs=[args.out])
-    set_threads(args.threads)
-    summary = make_attention(args.run, args.mae, args.out, network=args.network, frames=args.n_frames,
-                             max_steps=args.max_steps, gif_every=args.gif_every, device=choose_device(args.device))
-    print(f"spirl attention: {summary['method']} {summary['game']} seed {summary['seed']}, "
-          f"{summary['steps']} steps -> {args.out}/attention.png, attention.gif, attention.csv")
-    return 0
-
-
-def configure_attention(parser: argparse.ArgumentParser) -> None:
-    """``spirl attention --run results/runs/spirl/GAME/SEED --mae results/mae/paper/GAME/model.pt --out DIR``."""
-    from spirl.cliargs import add_force, device, number, old_spelling
-
-    parser.add_argument("--run", required=True, help="a finished SPIRL run directory (with run.json)")
-    parser.add_argument("--mae", required=True, help="the MAE checkpoint the run used")
-    parser.add_argument("--out", required=True, help="directory for attention.png, attention.gif, attention.csv")
-    parser.add_argument("--network", help="trained network (default: run.json's final_network)")
-    parser.add_argument("--n-frames", type=number("run.n_frames"), default=8, help="frames in the strip (default 8)")
-    old_spelling(parser, "--frames", "--n-frames", "n_frames", type=number("run.n_frames"))
-    parser.add_argument("--max-steps", type=number("run.steps"), default=400,
-                        help="steps of the episode to play at most (default 400)")
-    parser.add_argument("--gif-every", type=number("run.every"), default=2,
-                        help="keep every n-th step in the GIF (default 2)")
-    parser.add_argument("--device", type=device, default="cpu", help="cpu | cuda | auto (default cpu)")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
-    add_force(parser, "attention.png, attention.gif and attention.csv")
-    parser.set_defaults(func=_attention_cmd)

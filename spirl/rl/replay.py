@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from spirl.settings import NewPriority, allowed
+from spirl.config import NewPriority, allowed
 from spirl.utils import atomic_path
 
 PRIORITY_MIN, PRIORITY_MAX = 1e-6, 1e6  # released rlpyt clamps TD/KL priorities to this range

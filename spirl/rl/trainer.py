@@ -34,10 +34,9 @@ import torch
 
 from spirl import preempt
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
+from spirl.config import RunPlan, settings_to_dict
 from spirl.devices import PinnedStaging
-from spirl.fields import settings_to_dict
 from spirl.integrity import write_with_digest
-from spirl.plan import RunPlan
 from spirl.rl.checkpoint import (
     STATE_FORMAT,
     read_state,
@@ -50,6 +49,8 @@ from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
 from spirl.rl.phases import PhaseClock
 from spirl.rl.replay import PrioritizedReplay
+from spirl.saliency.patches import load_checked_mae
+from spirl.saliency.select import SalientPatchExtractor
 from spirl.utils import (
     atomic_write_text,
     git_commit,
@@ -74,7 +75,7 @@ class Trainer:
     """Everything one run owns, built deterministically from its plan and seed.
 
     Args:
-        plan: ``spirl.plan.for_game`` of the method's settings on the game.
+        plan: ``spirl.config.for_game`` of the method's settings on the game.
         seed: the run's seed (networks, noise, replay sampling, envs, actions).
         out: where ``eval.csv``, ``run.json`` (declared outputs) and ``train_log.csv`` go.
         ckpt_dir: checkpoint directory (outside the declared outputs).
@@ -138,9 +139,6 @@ class Trainer:
         self.writer = None
 
     def _load_extractor(self, mae_path: str | Path | None) -> tuple[Any, dict[str, Any]]:
-        from spirl.saliency.patches import load_checked_mae
-        from spirl.saliency.select import SalientPatchExtractor
-
         game = self.plan.game
         if mae_path is None:
             raise RunError(f"method {self.settings.name!r} uses the SPIRL encoder, which needs the MAE pretrained "

@@ -189,36 +189,37 @@ def _masked_slots(mae: nn.Module) -> _MaskedSlots:
     return slots
 
 
-def _first_decoder_layer(blk: nn.Module, ms: _MaskedSlots, xv: Tensor, slots: Tensor, valid: Tensor,
+def _first_decoder_layer(blk: nn.Module, masked_slots: _MaskedSlots, inputs: Tensor, slots: Tensor, valid: Tensor,
                          target: Tensor) -> Tensor:
-    """Decoder layer 1 for n problems whose visible inputs are ``xv`` ``(n, V, Dd)`` at ``slots`` ``(n, V)``.
+    """Decoder layer 1 for n problems whose visible inputs are ``inputs`` ``(n, V, Dd)`` at ``slots`` ``(n, V)``.
 
     ``valid`` bool ``(n, V)``: False marks padding (a copy of the cls entry, so that problems with
     3, 5 and 8 neighbours share one tensor). Queries at masked slots reuse the precomputed sums
     over masked keys and add the visible keys; queries at visible slots attend over all 145 keys
     directly. Returns ``(n, 1+P, Dd)``.
     """
-    n, V, Dd = xv.shape
-    H, S = ms.q.shape[0], ms.q.shape[1]
+    n, V, Dd = inputs.shape
+    H, S = masked_slots.q.shape[0], masked_slots.q.shape[1]
     hd = Dd // H
-    dt = xv.dtype  # the model's format; the softmax bookkeeping below is float32 (no-op casts for a float32 model)
-    qv, kv, vv = blk.attn.qkv(blk.norm1(xv)).reshape(n, V, 3, H, hd).permute(2, 0, 3, 1, 4)  # 3 x [n, H, V, hd]
+    dt = inputs.dtype  # the model's format; the softmax bookkeeping below is float32 (no-op casts for a float32 model)
+    qv, kv, vv = blk.attn.qkv(blk.norm1(inputs)).reshape(n, V, 3, H, hd).permute(2, 0, 3, 1, 4)  # 3 x [n, H, V, hd]
     qv, kv, vv = qv.float(), kv.float(), vv.float()
     # Masked-slot queries: softmax over (precomputed masked keys) + (this problem's visible keys).
-    s = torch.einsum("hjd,nhkd->nhjk", ms.q, kv) - ms.c[target][..., None]  # [n, H, 1+P, V] scores minus c
+    # [n, H, 1+P, V] scores minus c
+    s = torch.einsum("hjd,nhkd->nhjk", masked_slots.q, kv) - masked_slots.c[target][..., None]
     # Shift each row by its largest term, as a softmax does: 0 unless a visible key outscores the masked ones.
     shift = s.amax(-1).clamp_min(0.0)  # [n, H, 1+P]
     w = torch.exp(s - shift[..., None]) * valid[:, None, None, :]  # [n, H, 1+P, V]
     vv1 = torch.cat([vv, torch.ones_like(vv[..., :1])], -1)  # [n, H, V, hd+1]: values and a 1 for the sum
-    acc = ms.sums[target] * torch.exp(-shift)[..., None]  # [n, H, 1+P, hd+1]
+    acc = masked_slots.sums[target] * torch.exp(-shift)[..., None]  # [n, H, 1+P, hd+1]
     acc.view(n * H, S, hd + 1).baddbmm_(w.reshape(n * H, S, V), vv1.reshape(n * H, V, hd + 1))
     out = acc[..., :hd] / acc[..., hd:]  # [n, H, 1+P, hd]
     # Visible-slot queries: all keys, the masked ones precomputed (padding rewrites the cls entry with itself).
     idx = slots[:, None, :, None].expand(n, H, V, hd)
-    keys = ms.k.expand(n, -1, -1, -1).scatter(2, idx, kv)  # [n, H, 1+P, hd]
-    values = ms.v.expand(n, -1, -1, -1).scatter(2, idx, vv)
+    keys = masked_slots.k.expand(n, -1, -1, -1).scatter(2, idx, kv)  # [n, H, 1+P, hd]
+    values = masked_slots.v.expand(n, -1, -1, -1).scatter(2, idx, vv)
     out.scatter_(2, idx, F.scaled_dot_product_attention(qv, keys, values))
-    x = ms.x0.expand(n, -1, -1).scatter(1, slots[..., None].expand(n, V, Dd), xv.float())  # [n, 1+P, Dd] input
+    x = masked_slots.x0.expand(n, -1, -1).scatter(1, slots[..., None].expand(n, V, Dd), inputs.float())  # [n, 1+P, Dd]
     x = (x + blk.attn.proj(out.transpose(1, 2).reshape(n, S, Dd).to(dt))).to(dt)
     return x + blk.mlp(blk.norm2(x))
 
@@ -253,18 +254,18 @@ def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int,
 
     ``z`` ``(B, P, D)`` patch tokens; ``need`` host bool ``(B, P)``: only these problems (all when None; the
     kept problems are found on the host, so a GPU is never waited for). Returns, over the n kept problems
-    (n = B * P without ``need``): ``xv`` ``(n, 9, Dd)`` (decoder embedding + decoder position at the cls
+    (n = B * P without ``need``): ``inputs`` ``(n, 9, Dd)`` (decoder embedding + decoder position at the cls
     slot and the ring's slots), ``slots`` ``(n, 9)``, ``valid`` bool ``(n, 9)``, ``frame`` ``(n,)``,
     ``target`` ``(n,)``. Padding repeats the cls entry.
     """
     V = 1 + max(g.size for g in neighbour_groups())
-    lay = _layout(batch, z.device)
+    layout = _layout(batch, z.device)
     keep = None
     if need is not None:
         frame_h, target_h = _host_layout(batch)
         keep = np.flatnonzero(need[frame_h, target_h])  # kept problems, in the layout's group order
-    xvs, start = [], 0
-    for frame, ring, slots in lay.groups:
+    group_inputs, start = [], 0
+    for frame, ring, slots in layout.groups:
         m, n = ring.shape[1], frame.numel()
         if keep is not None:
             part = keep[(keep >= start) & (keep < start + n)] - start
@@ -273,25 +274,26 @@ def _visible_inputs(mae: nn.Module, z: Tensor, batch: int, chunk: int,
         start += n
         parts = [mae.decoder_embed(encode_tokens(mae, z[frame[s:s + chunk, None], ring[s:s + chunk]]))
                  for s in range(0, frame.numel(), chunk)]
-        xv = torch.cat(parts) if parts else z.new_zeros(0, 1 + m, mae.decoder_embed.out_features)
-        xv = xv + mae.decoder_pos_embed[0, slots[:, :1 + m]]
-        xvs.append(torch.cat([xv, xv[:, :1].expand(-1, V - 1 - m, -1)], 1))  # [n, 9, Dd], padding repeats cls
-    out = (lay.slots, lay.valid, lay.frame, lay.target)
+        inputs = torch.cat(parts) if parts else z.new_zeros(0, 1 + m, mae.decoder_embed.out_features)
+        inputs = inputs + mae.decoder_pos_embed[0, slots[:, :1 + m]]
+        # [n, 9, Dd], the padding repeats cls
+        group_inputs.append(torch.cat([inputs, inputs[:, :1].expand(-1, V - 1 - m, -1)], 1))
+    out = (layout.slots, layout.valid, layout.frame, layout.target)
     if keep is not None:
         index = torch.from_numpy(keep).to(z.device)
         out = tuple(t[index] for t in out)
-    return (torch.cat(xvs), *out)
+    return (torch.cat(group_inputs), *out)
 
 
 @functools.lru_cache(maxsize=128)
 def _host_layout(batch: int) -> tuple[np.ndarray, np.ndarray]:
     """The layout's frame and target of every problem of a batch of ``batch`` frames, as host arrays ``(B * P,)``."""
-    lay = _layout(batch, torch.device("cpu"))
-    return lay.frame.numpy(), lay.target.numpy()
+    layout = _layout(batch, torch.device("cpu"))
+    return layout.frame.numpy(), layout.target.numpy()
 
 
 @dataclass(frozen=True)
-class _Layout:
+class _ProblemLayout:
     """The index tensors of every problem of a batch of B frames, on one device (cached, see :func:`_layout`).
 
     ``groups``: per ring size, frame ``(n,)``, ring ``(n, m)`` and padded slots ``(n, 9)``; then over all
@@ -306,7 +308,7 @@ class _Layout:
 
 
 @functools.lru_cache(maxsize=128)
-def _layout(batch: int, device: torch.device) -> _Layout:
+def _layout(batch: int, device: torch.device) -> _ProblemLayout:
     """Built once per (batch size, device): no Python loops, and on a GPU no host-to-device copies, per call."""
     V = 1 + max(g.size for g in neighbour_groups())
     groups, parts = [], [[], [], [], []]
@@ -320,7 +322,7 @@ def _layout(batch: int, device: torch.device) -> _Layout:
         groups.append((frame, ring, slots))
         for part, t in zip(parts, (slots, valid, frame, tgt)):
             part.append(t)
-    return _Layout(tuple(groups), *(torch.cat(p) for p in parts))
+    return _ProblemLayout(tuple(groups), *(torch.cat(p) for p in parts))
 
 
 @torch.no_grad()
@@ -353,27 +355,28 @@ def neighbour_reconstruction(mae: nn.Module, imgs: Tensor, *, chunk: int = CHUNK
     check_mae(mae)
     with torch.autocast(imgs.device.type, enabled=False):
         B = imgs.shape[0]
-        ms = _masked_slots(mae)
+        masked_slots = _masked_slots(mae)
         target = mae.normalized_target(imgs)  # [B, P, 192]
         z = mae.embed_patches(imgs.to(compute_dtype(mae)))  # [B, P, D]
         if isinstance(need, Tensor):
             need = need.cpu().numpy()
-        xv, slots, valid, frame, tgt = _visible_inputs(mae, z, B, 32 * chunk, need)
+        inputs, slots, valid, frame, tgt = _visible_inputs(mae, z, B, 32 * chunk, need)
         errors = imgs.new_zeros(B, NUM_PATCHES)
         preds = imgs.new_zeros(B, NUM_PATCHES, target.shape[-1])
         for s in range(0, frame.numel(), chunk):
             f, t = frame[s:s + chunk], tgt[s:s + chunk]
-            pred = _run_chunk(compiled, mae, ms, xv[s:s + chunk], slots[s:s + chunk], valid[s:s + chunk], t)
+            pred = _run_chunk(compiled, mae, masked_slots, inputs[s:s + chunk], slots[s:s + chunk],
+                              valid[s:s + chunk], t)
             preds[f, t] = pred
             errors[f, t] = ((pred - target[f, t]) ** 2).mean(-1)
     return errors, preds
 
 
-def _decoder_chunk(mae: nn.Module, ms: _MaskedSlots, xv: Tensor, slots: Tensor, valid: Tensor,
+def _decoder_chunk(mae: nn.Module, masked_slots: _MaskedSlots, inputs: Tensor, slots: Tensor, valid: Tensor,
                    target: Tensor) -> Tensor:
     """The decoder for n problems (``_first_decoder_layer``'s inputs) -> float32 predictions ``(n, 192)``."""
     blocks = mae.decoder_blocks
-    x = _first_decoder_layer(blocks[0], ms, xv, slots, valid, target)
+    x = _first_decoder_layer(blocks[0], masked_slots, inputs, slots, valid, target)
     if len(blocks) == 1:
         xt = x[torch.arange(x.shape[0], device=x.device), target + 1]  # [n, Dd]
     else:

@@ -8,17 +8,13 @@ analysis (Fig. 8 table and figure). It does not import torch; the command loads 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from spirl import preempt
 from spirl.atari import games
-from spirl.settings import Precision, allowed
 from spirl.utils import atomic_path
 
 NUM_PATCHES = games.NUM_PATCHES
@@ -141,16 +137,21 @@ def load_k_hists(paths: Sequence[str | Path]) -> dict[str, dict[str, pd.DataFram
     return out
 
 
-def _identity(args: argparse.Namespace, n_frames: int) -> str:
-    """What decides the K of a frame: the MAE and frame files (sha256), the frames, the Lorenz scale and
-    the number format; a partial count of other inputs is not resumed."""
+def partial_identity(mae: str | Path, frames: str | Path, n_frames: int, xscale: float, precision: str) -> str:
+    """What decides the K of a frame: the MAE and frame files (sha256), the frames used, the Lorenz scale and
+    the number format; a partial count (:func:`write_partial`) of other inputs is not resumed."""
     from spirl.integrity import sha256_file
 
-    return (f"mae={sha256_file(args.mae)} frames={sha256_file(args.frames)} n={n_frames} xscale={args.xscale!r} "
-            f"precision={args.precision}")
+    return f"mae={sha256_file(mae)} frames={sha256_file(frames)} n={n_frames} xscale={xscale!r} precision={precision}"
 
 
-def _read_partial(path: Path, identity: str) -> np.ndarray | None:
+def write_partial(path: Path, k: np.ndarray, identity: str) -> None:
+    """Keep the K of the frames counted so far (a warned ``spirl saliency-stats``, ``spirl.preempt``)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, k=k, identity=np.array(identity))
+
+
+def read_partial(path: Path, identity: str) -> np.ndarray | None:
     """K of the frames a warned ``spirl saliency-stats`` counted with the same inputs, or None."""
     if not path.is_file():
         return None
@@ -161,68 +162,3 @@ def _read_partial(path: Path, identity: str) -> np.ndarray | None:
             return np.asarray(z["k"], dtype=np.int64)
     except (OSError, ValueError, KeyError):  # unreadable: count again from the first frame
         return None
-
-
-def _run_saliency_stats(args: argparse.Namespace) -> int:
-    from spirl.atari.frames import load_frames
-    from spirl.cliargs import refuse_existing
-    from spirl.saliency.patches import load_checked_mae
-    from spirl.saliency.select import k_statistics
-    from spirl.utils import choose_device, set_threads
-
-    refuse_existing([args.out], force=args.force)
-    preempt.install()  # SIGTERM / SIGUSR1: save K counted so far, say so, exit 75
-    set_threads(args.threads)
-    device = choose_device(args.device)
-    frames, meta = load_frames(args.frames)
-    if args.limit is not None:
-        frames = frames[:args.limit]
-    if len(frames) == 0:
-        raise EmptyDatasetError(f"{args.frames} holds no frames; K statistics need at least one")
-    mae, _ = load_checked_mae(args.mae, game=meta.get("game"), device=device)
-    partial = Path(f"{args.out}.partial.npz")  # K counted before a warning signal (spirl.preempt)
-    identity = _identity(args, len(frames))
-    done = _read_partial(partial, identity)
-    if done is not None:
-        print(f"spirl saliency-stats: resuming after {len(done):,} frames counted before ({partial})", file=sys.stderr)
-
-    def stop(k_so_far: np.ndarray) -> None:
-        if preempt.requested() is not None:
-            with atomic_path(partial) as tmp, open(tmp, "wb") as f:
-                np.savez(f, k=k_so_far, identity=np.array(identity))
-            preempt.check(f"K of {len(k_so_far):,} of {len(frames):,} frames saved in {partial}; the same command "
-                          "resumes after them")
-
-    try:
-        k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device,
-                         precision=args.precision, error_cache=args.error_cache, done=done, stop=stop)
-    except preempt.PreemptionError as err:
-        return preempt.report("saliency-stats", err)
-    hist = k_histogram(k)
-    write_k_hist(args.out, hist)
-    partial.unlink(missing_ok=True)
-    ideal = float(hist["ideal_ratio"].iloc[0])
-    print(f"K statistics of {len(k)} frames: median K {int(np.median(k))} ({np.median(k) / NUM_PATCHES:.0%}), "
-          f"ideal maximal ratio {ideal:.2f} (Kmax {games.k_max(ideal)}) -> {args.out}")
-    return 0
-
-
-def configure_saliency_stats(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``spirl saliency-stats``."""
-    from spirl.cliargs import add_force, device, number
-
-    parser.add_argument("--mae", required=True, help="MAE checkpoint (model.pt) saved with its decoder")
-    parser.add_argument("--frames", required=True, help="frame dataset (.npz from 'spirl collect')")
-    parser.add_argument("--out", required=True, help="output CSV (k_hist.csv)")
-    parser.add_argument("--xscale", type=number("saliency.xscale", float), default=1.0,
-                        help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
-    parser.add_argument("--batch", type=number("run.batch"), default=64, help="frames per error-map batch")
-    parser.add_argument("--limit", type=number("run.limit"), default=None, help="use only the first N frames")
-    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
-    parser.add_argument("--precision", default="float32", choices=allowed(Precision),
-                        help="error-map number format (float32 exact; docs/costs.md#reduced-precision)")
-    parser.add_argument("--error-cache", action=argparse.BooleanOptionalAction, default=True,
-                        help="reuse errors of neighbourhoods seen before (exact; docs/costs.md#the-error-cache)")
-    add_force(parser, "--out")
-    parser.set_defaults(func=_run_saliency_stats)

@@ -13,7 +13,6 @@ Figures are ``matplotlib.figure.Figure`` objects rendered by the Agg canvas (no 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,9 @@ from torch import nn
 
 from spirl.atari import games
 from spirl.saliency.error_map import neighbour_reconstruction
-from spirl.saliency.patches import GRID, NUM_PATCHES, PATCH, frames_to_images, load_checked_mae
+from spirl.saliency.patches import GRID, NUM_PATCHES, PATCH, frames_to_images
 from spirl.saliency.select import dynamic_k, fixed_k, salient_index
-from spirl.utils import atomic_path, choose_device, progress, set_threads
+from spirl.utils import atomic_path, progress
 
 # The figure script's sweep of fixed ratios (docs/method.md#step-controls): K = 14, 21, 28, 36, 43, 50, 57, 64, 72.
 FIXED_MASK_RATIOS = (0.90, 0.85, 0.80, 0.75, 0.70, 0.65, 0.60, 0.55, 0.50)
@@ -189,38 +188,3 @@ def visualize(mae: nn.Module, frames: np.ndarray, indices: list[int], out_dir: s
         written.append(save_figure(fixed_ratio_panel(frames[i], errors[0], title=f"frame {i}: fixed K"),
                                    out_dir / f"frame{i:05d}_fixed.png"))
     return written
-
-
-def _run_visualize(args: argparse.Namespace) -> int:
-    from spirl.atari.frames import load_frames
-    from spirl.cliargs import outputs_in, refuse_existing
-
-    names = [f"frame{i:05d}_{kind}.png" for i in args.index for kind in ("panel", "fixed")]
-    refuse_existing(outputs_in(args.out, names), force=args.force, dirs=[args.out])
-    set_threads(args.threads)
-    device = choose_device(args.device)
-    frames, meta = load_frames(args.frames)
-    mae, _ = load_checked_mae(args.mae, game=meta.get("game"), device=device)
-    for path in visualize(mae, frames, args.index, args.out, max_ratio=args.max_ratio, xscale=args.xscale,
-                          device=device):
-        print(path)
-    return 0
-
-
-def configure_visualize(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``spirl visualize``."""
-    from spirl.cliargs import add_force, device, number
-
-    parser.add_argument("--mae", required=True, help="MAE checkpoint (model.pt) saved with its decoder")
-    parser.add_argument("--frames", required=True, help="frame dataset (.npz from 'spirl collect')")
-    parser.add_argument("--index", type=number("run.index"), nargs="+", default=[0],
-                        help="frames to draw (dataset rows)")
-    parser.add_argument("--out", required=True, help="output directory for the PNGs")
-    parser.add_argument("--max-ratio", type=number("saliency.max_ratio", float), default=None,
-                        help="cap the dynamic K at floor(144 * ratio); default: uncapped, as the paper's figures")
-    parser.add_argument("--xscale", type=number("saliency.xscale", float), default=1.0,
-                        help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
-    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
-    add_force(parser, "the PNGs of the chosen frames")
-    parser.set_defaults(func=_run_visualize)

@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from spirl.atari import games
+from spirl.config import MAEArch
+from spirl.mae.checkpoint import load_mae
 from spirl.mae.model import FrameShapeError, frames_to_images
-from spirl.settings import MAEArch
 
 NUM_PATCHES = games.NUM_PATCHES  # P = 144
 GRID = 12  # patches per side
@@ -110,7 +111,6 @@ def load_checked_mae(path: str | Path, *, game: str | None = None, arch: MAEArch
 
     ``game`` and ``arch``, when given, must match the checkpoint's (``spirl.mae.checkpoint.load_mae``).
     """
-    from spirl.mae.checkpoint import load_mae
 
     mae, meta = load_mae(path, game=game, arch=arch, map_location=device)
     if not meta.get("has_decoder", True):

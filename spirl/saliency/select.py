@@ -20,12 +20,12 @@ import torch
 from torch import Tensor, nn
 
 from spirl.atari import games
+from spirl.config import SaliencySettings, Selection, allowed
 from spirl.devices import PinnedStaging, check_precision
 from spirl.saliency.error_cache import ErrorCache
 from spirl.saliency.error_map import compute_dtype, error_map, lowered
 from spirl.saliency.kstats import EmptyDatasetError
 from spirl.saliency.patches import NUM_PATCHES, check_images, check_mae, encode_tokens, frames_to_images
-from spirl.settings import SaliencySettings, Selection, allowed
 from spirl.utils import progress
 
 SELECTIONS = allowed(Selection)

@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from spirl import cli
 from spirl.analysis import figures as fg
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.published import published_frame
 
 
@@ -38,13 +37,6 @@ def test_plots_cli_writes_png_and_pdf_with_captions(tmp_path, write_khist):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (out / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
     assert not list(out.glob("*.tmp"))
-
-
-def test_plots_cli_needs_inputs(tmp_path, capsys):
-    assert cli.main(["plots", "--out", str(tmp_path)]) == 2
-    assert "nothing to plot" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="spirl stats"):
-        fg.make_figures(tmp_path / "f", stats_dir=tmp_path)
 
 
 def test_aggregates_over_other_games_are_drawn_apart_and_labelled(tmp_path):

@@ -6,7 +6,7 @@ from rliable import metrics
 
 from spirl.analysis import intervals as iv
 from spirl.analysis import poi
-from spirl.settings import StatsSettings
+from spirl.config import StatsSettings
 
 FUNCS = {"mean": metrics.aggregate_mean, "median": metrics.aggregate_median, "IQM": metrics.aggregate_iqm,
          "optimality_gap": metrics.aggregate_optimality_gap}

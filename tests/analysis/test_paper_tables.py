@@ -9,10 +9,10 @@ import pytest
 from spirl import cli
 from spirl.analysis import paper_tables as pt
 from spirl.analysis import scores as sc
-from spirl.analysis import tables as tb
+from spirl.analysis import table_model as tb
 from spirl.analysis import verdicts as vd
+from spirl.config import Study
 from spirl.saliency.kstats import load_k_hists
-from spirl.studies import Study
 
 
 def test_table11_places_ours_beside_both_published_columns(synthetic_scores):

@@ -15,7 +15,7 @@ from spirl.analysis import paper_numbers as paper
 from spirl.analysis import paper_tables as pt
 from spirl.analysis import report as rp
 from spirl.analysis import scores as sc
-from spirl.analysis import tables as tb
+from spirl.analysis import table_model as tb
 
 
 def make_runs(root, env_steps, methods=("spirl", "de_rainbow"), games=("Seaquest",), seeds=2):

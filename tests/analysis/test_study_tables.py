@@ -3,7 +3,7 @@
 import pytest
 
 from spirl.analysis import study_tables as stt
-from spirl.studies import read_studies
+from spirl.config import read_studies
 
 
 def test_study_table_has_iqm_and_probability_of_improvement(tmp_path, synthetic_scores):

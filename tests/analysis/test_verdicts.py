@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from spirl.analysis import paper_numbers as paper
-from spirl.analysis import tables as tb
+from spirl.analysis import table_model as tb
 from spirl.analysis import verdicts as vd
 from spirl.config import load_preset
 

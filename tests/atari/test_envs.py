@@ -10,7 +10,7 @@ import pytest
 from spirl.atari.envs import FrameStack, StackedEnv, eval_seeds, make_env
 from spirl.atari.games import UnknownGameError
 from spirl.atari.resize import bilinear_resize
-from spirl.settings import ProtocolSettings
+from spirl.config import ProtocolSettings
 
 BREAKOUT_NOOP, BREAKOUT_FIRE = 0, 1  # Breakout's minimal set: NOOP, FIRE, RIGHT, LEFT
 

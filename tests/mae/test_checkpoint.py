@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from spirl.config import MAEArch
 from spirl.integrity import IntegrityError
 from spirl.mae.checkpoint import CheckpointMismatchError, load_mae, save_mae
 from spirl.mae.model import MAE
-from spirl.settings import MAEArch
 from tests.conftest import CORRUPTIONS
 
 SMALL = MAEArch(embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)

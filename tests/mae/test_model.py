@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from spirl.config import MAEArch
 from spirl.mae.model import MAE, Attention, count_parameters, sincos_pos_embed_2d
-from spirl.settings import MAEArch
 
 SMALL = MAEArch(embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
 

@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 
+from spirl.config import MAEArch, PretrainSettings
 from spirl.mae.model import MAE
 from spirl.mae.optim import lr_at, param_groups, peak_lr
-from spirl.settings import MAEArch, PretrainSettings
 
 TINY = MAEArch(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
 

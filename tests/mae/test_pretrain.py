@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from spirl import cli
+from spirl.config import MAEArch, PretrainSettings
 from spirl.integrity import IntegrityError
 from spirl.mae.checkpoint import load_mae
 from spirl.mae.model import MAE
 from spirl.mae.optim import peak_lr
 from spirl.mae.pretrain import apply_set, pretrain
-from spirl.settings import MAEArch, PretrainSettings
 
 TINY = MAEArch(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
 TINY_SET = ["mae.embed_dim=32", "mae.depth=1", "mae.num_heads=2", "mae.decoder_embed_dim=32",

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from spirl.atari.envs import eval_seeds, make_env
+from spirl.config import ProtocolSettings
 from spirl.rl.evaluate import EVAL_COLUMNS, EvalResult, evaluate, format_rows
-from spirl.settings import ProtocolSettings
 
 PROTOCOL = ProtocolSettings(frame_size=84, grayscale=True, max_episode_steps=80)
 GAME = "MsPacman"

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from spirl.config import AgentSettings, LearnerSettings
 from spirl.rl.learner import RainbowLearner, project_distribution
 from spirl.rl.networks import build_network
 from spirl.rl.replay import ReplayBatch
-from spirl.settings import AgentSettings, LearnerSettings
 
 AGENT = AgentSettings(hidden_size=16, proj_dim=8, attention_heads=2, attention_mlp=16)
 

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from spirl.config import AgentSettings
 from spirl.rl.networks import (
     DataEfficientCNN,
     DuelingC51Head,
@@ -15,7 +16,6 @@ from spirl.rl.networks import (
     build_network,
     count_parameters,
 )
-from spirl.settings import AgentSettings
 
 
 def _gen(seed: int = 0) -> torch.Generator:

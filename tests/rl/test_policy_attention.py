@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from spirl import cli
+from spirl.config import MAEArch
 from spirl.mae.checkpoint import save_mae
 from spirl.mae.model import MAE
 from spirl.rl import policy_attention as at
 from spirl.rl.networks import SpirlAttentionEncoder
-from spirl.settings import MAEArch
 
 TINY = {"embed_dim": 16, "depth": 1, "num_heads": 2, "decoder_embed_dim": 16, "decoder_depth": 1,
         "decoder_num_heads": 2}
@@ -108,8 +108,7 @@ def test_attention_refuses_runs_that_are_not_spirl(tmp_path):
         at.load_trained(bad)
     with pytest.raises(FileNotFoundError, match="no trained network"):
         at.load_trained(tmp_path / "absent.pt")
-    from spirl.fields import settings_to_dict
-    from spirl.settings import MethodSettings
+    from spirl.config import MethodSettings, settings_to_dict
 
     s = MethodSettings(name="de_rainbow")
     s.agent.encoder = "de_cnn"

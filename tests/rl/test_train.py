@@ -13,15 +13,13 @@ import torch
 import yaml
 
 from spirl.cli import main
-from spirl.config import load_method
+from spirl.config import MAEArch, for_game, load_method
 from spirl.mae.checkpoint import save_mae
 from spirl.mae.model import MAE
-from spirl.plan import for_game
 from spirl.rl.checkpoint import default_checkpoint_dir
 from spirl.rl.evaluate import EVAL_COLUMNS
 from spirl.rl.train import train
 from spirl.rl.trainer import RunError, Trainer
-from spirl.settings import MAEArch
 
 GAME = "MsPacman"
 # Tiny budget: 300 env steps, 100 of random warm-up, updates at batch 8, 2 evaluations of 2 short games.

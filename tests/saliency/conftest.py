@@ -28,10 +28,10 @@ def trained_mae():
     """
     import torch
 
+    from spirl.config import MAEArch, PretrainSettings
     from spirl.mae.model import MAE
     from spirl.mae.optim import build_optimizer
     from spirl.mae.pretrain import pretrain_step
-    from spirl.settings import MAEArch, PretrainSettings
 
     frames = benchmark_frames(72, "MsPacman", seed=4)
     train, held_out = frames[:64], frames[64:]

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from spirl.config import SaliencySettings
 from spirl.saliency.error_cache import ErrorCache, neighbourhood_keys
 from spirl.saliency.error_map import error_map, neighbour_reconstruction
 from spirl.saliency.patches import NUM_PATCHES, frames_to_images
 from spirl.saliency.select import SalientPatchExtractor, dynamic_k, k_statistics
-from spirl.settings import SaliencySettings
 
 
 def _grid(keys, frame=0):

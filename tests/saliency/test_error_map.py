@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from spirl.config import MAEArch
 from spirl.mae.model import MAE
 from spirl.saliency import agreement, error_map, patches, select
-from spirl.settings import MAEArch
 
 P = patches.NUM_PATCHES
 

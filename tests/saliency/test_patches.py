@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from spirl import cli
+from spirl.config import SaliencySettings
 from spirl.mae.checkpoint import save_mae
 from spirl.saliency import error_map, patches, select
-from spirl.settings import SaliencySettings
 
 P = patches.NUM_PATCHES
 

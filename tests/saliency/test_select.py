@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from spirl.atari import games
+from spirl.config import MAEArch, SaliencySettings
 from spirl.mae.checkpoint import save_mae
 from spirl.mae.model import MAE
 from spirl.saliency import kstats, patches, select
-from spirl.settings import MAEArch, SaliencySettings
 
 P = patches.NUM_PATCHES
 
@@ -213,10 +213,10 @@ def test_empty_dataset_is_refused(mae):
 
 
 def test_an_encoder_only_checkpoint_is_refused_by_the_extractor(tmp_path):
+    from spirl.config import SaliencySettings
     from spirl.mae.checkpoint import load_mae
     from spirl.saliency.patches import MissingDecoderError
     from spirl.saliency.select import SalientPatchExtractor
-    from spirl.settings import SaliencySettings
 
     path = tmp_path / "enc.pt"
     save_mae(path, MAE(MAEArch(decoder_depth=1)), game="Seaquest", include_decoder=False)

@@ -3,7 +3,7 @@
 
 rule aggregate:
     input:
-        all_eval_csvs(),
+        wp.eval_csvs(PRESET),
     output:
         "results/scores.csv",
     log:

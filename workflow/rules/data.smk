@@ -5,8 +5,8 @@ rule collect:
     output:
         "results/frames/{game}.npz",
     params:
-        frames=pretrain_frames,
-        seed=COLLECT_SEED,
+        frames=get_pretrain_frames,
+        seed=wp.COLLECT_SEED,
     log:
         "results/logs/collect/{game}.log",
     benchmark:

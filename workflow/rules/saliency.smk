@@ -12,13 +12,13 @@ rule saliency_stats:
         "results/logs/saliency/{mae}/{game}.log",
     benchmark:
         "results/benchmarks/saliency/{mae}/{game}.tsv"
-    threads: threads_per_job()
+    threads: get_threads()
     resources:
         mem_mb=get_frames_mem_mb,
         runtime=get_kstats_runtime,
-        gpu=lambda wc: gpu_share(PRESET.device, "gpu"),
-        gpu_slots=lambda wc: gpu_share(PRESET.device, "gpu_slots"),
-        gres=lambda wc: gpu_share(PRESET.device, "gres"),
+        gpu=lambda wc: get_gpu(PRESET.device, "gpu"),
+        gpu_slots=lambda wc: get_gpu(PRESET.device, "gpu_slots"),
+        gres=lambda wc: get_gpu(PRESET.device, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:

@@ -9,7 +9,7 @@ rule study_file:
     output:
         "results/studies/{study}.yaml",
     params:
-        study=lambda wc: study_file(wc.study),
+        study=lambda wc: PRESET.studies[wc.study].to_dict(),
     log:
         "results/logs/studies/{study}.log",
     localrule: True

@@ -10,7 +10,7 @@ rule resolve_method:
     output:
         "results/methods/{method}.yaml",
     params:
-        settings=lambda wc: method_file(wc.method),
+        settings=lambda wc: method_file_doc(wc.method, METHODS[wc.method]),
     log:
         "results/logs/methods/{method}.log",
     localrule: True
@@ -24,25 +24,25 @@ rule resolve_method:
 # SLURM profile's retries resubmit it to resume (docs/reliability.md#time-limits).
 rule train:
     input:
-        unpack(train_inputs),
+        unpack(get_train_inputs),
     output:
         eval="results/runs/{method}/{game}/{seed}/eval.csv",
         run="results/runs/{method}/{game}/{seed}/run.json",
     params:
         out=lambda wc, output: os.path.dirname(output.eval),
-        extra=train_args,
-        pretrain_frames=pretrain_frames,
+        extra=lambda wc, input: wp.train_flags(dict(input.items())),
+        pretrain_frames=get_pretrain_frames,
     log:
         "results/logs/train/{method}/{game}/{seed}.log",
     benchmark:
         "results/benchmarks/train/{method}/{game}/{seed}.tsv"
-    threads: threads_per_job()
+    threads: get_threads()
     resources:
         mem_mb=get_train_mem_mb,
         runtime=get_train_runtime,
-        gpu=train_gpu,
-        gpu_slots=lambda wc: train_gpu(wc, "gpu_slots"),
-        gres=lambda wc: train_gpu(wc, "gres"),
+        gpu=get_train_gpu,
+        gpu_slots=lambda wc: get_train_gpu(wc, "gpu_slots"),
+        gres=lambda wc: get_train_gpu(wc, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:

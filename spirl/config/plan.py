@@ -11,11 +11,12 @@ and the expected number of updates.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 from spirl.atari import games
-from spirl.fields import MAX_RATIO_WORDS, ConfigError
-from spirl.settings import MethodSettings
+from spirl.config.settings import MAX_RATIO_WORDS, MethodSettings
+from spirl.config.validate import ConfigError
 
 
 @dataclass
@@ -31,7 +32,8 @@ class RunPlan:
     eval_steps: list[int]  # env steps after which an evaluation runs (the last = total_env_steps)
     expected_updates: int
     eval_episodes: int  # episodes of every evaluation but the last
-    final_eval_episodes: int  # episodes of the last evaluation (budget.final_eval_episodes, else eval_episodes)
+    # episodes of the last evaluation (budget.final_eval_episodes, else eval_episodes)
+    final_eval_episodes: int
 
     def episodes_at(self, step: int) -> int:
         """Episodes of the evaluation after env step ``step``: the final count at the last step."""
@@ -58,7 +60,7 @@ def resolve_max_ratio(spec: float | str | None, game: str, ideal_ratio: float | 
     if isinstance(spec, (int, float)):
         value = float(spec)
     else:
-        m = MAX_RATIO_WORDS.match(spec)
+        m = re.match(MAX_RATIO_WORDS.regex, spec)
         if not m:
             raise ConfigError(f"saliency.max_ratio: {spec!r} is not a ratio")
         word, offset = m.group(1), float(m.group(2) or 0.0)
@@ -99,12 +101,16 @@ def for_game(settings: MethodSettings, game: str, *, pretrain_frames: int | None
     if s.learner.matched_warmup_steps is not None:
         total += warm - s.learner.matched_warmup_steps
     if total < 1:
-        raise ConfigError(f"{s.name} on {game}: the budget comes to {total} env steps; raise budget.env_steps")
+        raise ConfigError(f"{s.name} on {game}: the budget comes to {total} env steps; raise "
+                          "budget.env_steps")
     if s.budget.eval_episodes < 1:
         raise ConfigError("budget.eval_episodes must be at least 1")
-    final_episodes = s.budget.eval_episodes if s.budget.final_eval_episodes is None else s.budget.final_eval_episodes
+    final_episodes = s.budget.final_eval_episodes
+    if final_episodes is None:
+        final_episodes = s.budget.eval_episodes
     if final_episodes < 1:
-        raise ConfigError("budget.final_eval_episodes must be at least 1 (or null: as many as budget.eval_episodes)")
+        raise ConfigError("budget.final_eval_episodes must be at least 1 (or null: as many as "
+                          "budget.eval_episodes)")
     capacity = s.learner.replay_capacity or total
     s.learner.replay_capacity = capacity
     points = s.budget.eval_points

@@ -7,15 +7,12 @@ import argparse
 
 import yaml
 
-from spirl.config import check_preset, load_preset, method_file_doc, resolve_method
-from spirl.fields import ConfigError
-from spirl.utils import read_yaml
+from spirl.config import ConfigError, check_preset, load_preset, method_file_doc, preset_summary, resolve_method
+from spirl.outputs import refuse_existing
+from spirl.utils import atomic_write_text, read_yaml
 
 
 def _resolve_cmd(args: argparse.Namespace) -> int:
-    from spirl.cliargs import refuse_existing
-    from spirl.utils import atomic_write_text
-
     refuse_existing([args.out], force=args.force)
     settings = resolve_method(load_preset(args.config), args.method)
     atomic_write_text(args.out, yaml.safe_dump(method_file_doc(args.method, settings), sort_keys=False))
@@ -34,11 +31,9 @@ def configure_resolve_method(parser: argparse.ArgumentParser) -> None:
 def _check_cmd(args: argparse.Namespace) -> int:
     # exactly what the Snakefile runs before any job (check_preset)
     preset = check_preset(read_yaml(args.config, what="preset", error=ConfigError), str(args.config))
-    runs = preset.runs()
-    print(f"{args.config}: valid; {len(preset.games)} games, {len(preset.method_names())} methods, "
-          f"{len(preset.maes())} MAE pretrainings, {len(runs)} training runs, {len(preset.studies)} studies")
+    print(preset_summary(preset, str(args.config)))
     if args.list:
-        for method, game, seed in runs:
+        for method, game, seed in preset.runs():
             print(f"  {method:<28} {game:<14} {seed}")
     return 0
 

@@ -1,4 +1,4 @@
-"""spirl.analysis.stats: known answers, the published-data regression, rliable parity, refusals and the CLIs."""
+"""spirl.analysis.rliable_stats: known answers, the published-data regression, rliable parity, refusals and the CLIs."""
 
 
 import numpy as np
@@ -7,8 +7,8 @@ import pytest
 from rliable import library, metrics
 
 from spirl import cli
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis.published import load_published, published_frame
 
 

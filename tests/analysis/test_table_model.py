@@ -1,7 +1,7 @@
-"""spirl.analysis.tables: the table model and its renderings."""
+"""spirl.analysis.table_model: the table model and its renderings."""
 
 from spirl.analysis import paper_numbers as paper
-from spirl.analysis import tables as tb
+from spirl.analysis import table_model as tb
 
 
 def test_latex_escape():

@@ -1,13 +1,13 @@
-"""spirl.analysis.plots: every plot function draws on the ax it is given; the command writes PNG + PDF."""
+"""spirl.analysis.plot_axes: every plot function draws on the ax it is given; the command writes PNG + PDF."""
 
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from spirl.analysis import plots as pl
+from spirl.analysis import plot_axes as pl
+from spirl.analysis import rliable_stats as st
 from spirl.analysis import scores as sc
-from spirl.analysis import stats as st
 from spirl.analysis import styles
 from spirl.analysis.published import published_frame
 from spirl.saliency.kstats import read_k_hist
