@@ -8,7 +8,9 @@ callable run with the parsed ``argparse.Namespace``, returning an exit code or N
 Exit codes (docs/reliability.md#exit-codes): 0 done; 1 the work failed while running (a NaN
 loss, a crashed environment, out of memory or disk); 2 refused before any work (a bad argument,
 setting, preset or input file, a corrupt checkpoint with nothing to fall back to, or an output
-that exists without ``--force``); 130 interrupted. Errors are one line on stderr,
+that exists without ``--force``); 75 stopped on a warning signal with its state saved, so the same command
+resumes (SIGTERM or SIGUSR1 in ``train``, ``pretrain`` and ``saliency-stats``: ``spirl.preempt``);
+130 interrupted. Errors are one line on stderr,
 ``spirl COMMAND: error: ...``, without a traceback; ``SPIRL_TRACEBACK=1`` shows it.
 """
 
@@ -19,7 +21,7 @@ import importlib
 import os
 import sys
 
-from spirl import __version__
+from spirl import __version__, alloc
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         print(f"spirl: unknown command {command!r}{hint} (see 'spirl --help')", file=sys.stderr)
         return 2
+    if command in alloc.COMMANDS:
+        alloc.configure()  # keep large temporaries mapped (docs/costs.md#allocator)
     try:
         args = build_parser(command).parse_args(argv[1:])
         result = args.func(args)

@@ -20,10 +20,11 @@ States:
 * ``not started``: none of those files.
 
 The campaign's ETA: each unfinished run's remaining steps at its measured rate (its own for a
-running run, else the mean rate of the method's measured runs, else of all measured runs),
-summed, divided by the number of runs running now (the parallelism the scheduler gives), and
-never less than the longest running run's own ETA; the runs timed at other methods' rates are
-counted. docs/monitoring.md shows an example.
+running run, else the mean rate of the method's measured runs), or, for a method with no run
+measured yet, the projection of the workflow's cost model (``spirl.costs``: the rates file
+``RESULTS/bench/rates.json`` of ``spirl bench run --save``, else the built-in rates), summed,
+divided by the number of runs running now (the parallelism the scheduler gives), and never
+less than the longest running run's own ETA; the projected runs are counted. docs/monitoring.md shows an example.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spirl import costs
 from spirl.analysis.scores import read_eval_csv
 from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir
-from spirl.config import ConfigError, Preset, for_game, resolve_method
+from spirl.config import ConfigError, Preset, RunPlan, for_game, resolve_method
 from spirl.progress import clock_text, parse_record
 
 DEFAULT_PRESET = "workflow/config/default.yaml"  # what `snakemake` runs with no --configfile
@@ -154,18 +156,32 @@ class Campaign:
     runs: list[RunStatus]
     counts: dict[str, int]
     remaining_run_s: float | None  # run time the unfinished runs still need, summed (None: no rate measured)
-    other_rates: int  # unfinished runs of a method with no measured rate yet, timed at all methods' mean rate
+    other_rates: int  # unfinished runs of a method with no measured rate yet, timed by the projection (spirl.costs)
     parallel: int  # runs moving now
     eta_s: float | None  # wall time to the campaign's end at that parallelism (None: nothing moving or no rate)
     not_in_preset: int  # runs on disk the preset does not name (another preset?)
 
 
-def _planned_steps(preset: Preset, method: str, game: str) -> int:
-    s = resolve_method(preset, method)
-    try:  # K does not change the step count, so any ideal ratio serves for `max_ratio: auto`
-        return for_game(s, game, pretrain_frames=preset.pretrain_frames(game), ideal_ratio=1.0).total_env_steps
+def _plan(preset: Preset, method: str, game: str) -> RunPlan | None:
+    try:  # sized for a large K where it is measured (`max_ratio: auto`), as the workflow's requests are
+        return for_game(resolve_method(preset, method), game, pretrain_frames=preset.pretrain_frames(game),
+                        ideal_ratio=0.95)
     except ConfigError:
-        return s.budget.env_steps
+        return None
+
+
+def _planned_steps(preset: Preset, method: str, game: str) -> int:
+    plan = _plan(preset, method, game)
+    return plan.total_env_steps if plan is not None else resolve_method(preset, method).budget.env_steps
+
+
+def _projected_s(preset: Preset, st: RunStatus, entries: dict[str, Any]) -> float | None:
+    """Seconds the run still needs by the cost model (its remaining share of the projected run)."""
+    plan = _plan(preset, st.method, st.game)
+    if plan is None:
+        return None
+    done = (st.step or 0) / max(1, plan.total_env_steps)
+    return max(0.0, 1.0 - done) * costs.run_seconds(plan, preset.threads, entries)
 
 
 def campaign_status(results: str | Path, preset: Preset, *, now: float | None = None,
@@ -183,7 +199,7 @@ def campaign_status(results: str | Path, preset: Preset, *, now: float | None = 
     for st in runs:
         if st.rate and st.state in ("done", "running"):
             measured.setdefault(st.method, []).append(st.rate)
-    everyone = [r for rates in measured.values() for r in rates]
+    entries = costs.read_rates(root / costs.RATES_IN_RESULTS)
     remaining, unknown, borrowed = 0.0, False, 0
     for st in runs:
         if st.state == "done":
@@ -191,12 +207,16 @@ def campaign_status(results: str | Path, preset: Preset, *, now: float | None = 
         if st.state == "running" and st.eta_s is not None:
             remaining += st.eta_s
             continue
-        borrowed += st.method not in measured
-        rates = measured.get(st.method) or everyone
-        if not rates or st.total is None:
+        rates = measured.get(st.method)
+        if rates and st.total is not None:
+            remaining += max(0, st.total - (st.step or 0)) / (sum(rates) / len(rates))
+            continue
+        projected = _projected_s(preset, st, entries)
+        if projected is None:
             unknown = True
             continue
-        remaining += max(0, st.total - (st.step or 0)) / (sum(rates) / len(rates))
+        borrowed += 1
+        remaining += projected
     moving = [st for st in runs if st.state == "running"]
     eta = None
     if moving and not unknown:
@@ -257,7 +277,7 @@ def format_table(c: Campaign) -> str:
     else:
         total = f"campaign: {left} runs left, about {_age(c.remaining_run_s)} of run time"
         if c.other_rates:
-            total += f" ({c.other_rates} of them timed at other methods' rates until one of theirs is measured)"
+            total += f" ({c.other_rates} of them projected by the cost model until one of their method is measured)"
         lines.append(total + (f"; ETA {_age(c.eta_s)} at the {c.parallel} run(s) now running" if c.eta_s is not None
                               else "; no run is moving now, so no ETA"))
     lines.append(f"stalled = no change in a run's log or checkpoints for {_age(c.stalled_after_s)}")

@@ -10,7 +10,7 @@ from spirl.imports import cycles, import_graph
 
 SPIRL = Path(__file__).resolve().parents[1] / "spirl"
 GROUND = {"config", "utils", "integrity", "checkpoints", "guards", "outputs", "imports", "progress", "devices",
-          "workflow_plan", "workflow_lock"}
+          "workflow_plan", "workflow_lock", "projection", "costs", "preempt", "alloc"}
 # Bottom to top: what each room may import (besides itself and the ground). The game table is a leaf
 # data module that the ground's validation reads for game names; the analysis reads files only, through
 # their owners' readers (the K histogram's is spirl.saliency.kstats).

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import yaml
 
+from spirl import costs
 from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir
 from spirl.cli import main
-from spirl.config import load_preset
+from spirl.config import for_game, load_preset, resolve_method
 from spirl.progress import ProgressRecorder
+from spirl.projection import Rates
 from spirl.rl.evaluate import EvalResult, format_rows
 from spirl.status import DEFAULT_PRESET, LOG_FILE, RUN_DIR, STALLED_AFTER_S, campaign_status
 from spirl.utils import write_json
@@ -113,16 +115,26 @@ def test_every_state_from_the_files(campaign):
     assert c.other_rates == 0
 
 
-def test_a_method_not_measured_yet_borrows_the_others_rates(campaign):
+def test_a_method_not_measured_yet_is_projected_by_the_cost_model(campaign):
+    """Not another method's rate (a DE-Rainbow step is no SPIRL step): spirl.costs's projection of its plan."""
     results, preset = campaign
     raw = yaml.safe_load(preset.read_text())
     raw["comparison"]["spirl"] = {"seeds": [0, 1]}  # no SPIRL run has started
     preset.write_text(yaml.safe_dump(raw))
-    c = campaign_status(results, load_preset(preset))
+    p = load_preset(preset)
+    c = campaign_status(results, p)
     assert c.counts["not started"] == 3 and c.other_rates == 2
     spirl = [st for st in c.runs if st.method == "spirl"]
     assert all(st.total == TOTAL for st in spirl)
-    assert c.remaining_run_s == pytest.approx(c.runs[1].eta_s + (280 + 88 + 3 * TOTAL) / 7.5)
+    plan = for_game(resolve_method(p, "spirl"), "Seaquest", ideal_ratio=0.95)
+    projected = costs.run_seconds(plan, p.threads, {})
+    assert c.remaining_run_s == pytest.approx(c.runs[1].eta_s + (280 + 88 + TOTAL) / 7.5 + 2 * projected)
+    # measured rates of this kind of machine (spirl bench run --save) change the projection, not the measured runs
+    fast = Rates(**{**costs.BUILTIN["spirl"].__dict__, "encode_1": 0.0, "encode_batch": 0.0})
+    costs.save_rates(results / costs.RATES_IN_RESULTS, costs.rates_key(plan, p.threads), "Seaquest", fast, [100],
+                     {})
+    quicker = campaign_status(results, p)
+    assert quicker.remaining_run_s < c.remaining_run_s
 
 
 def test_a_log_with_an_error_line_and_a_quiet_start(tmp_path):
@@ -137,7 +149,11 @@ def test_a_log_with_an_error_line_and_a_quiet_start(tmp_path):
     c = campaign_status(results, load_preset(preset))
     assert c.runs[0].state == "failed" and c.runs[0].error == "spirl train: error: the MAE at x is of another game"
     assert c.runs[1].state == "running" and c.runs[1].step is None
-    assert c.remaining_run_s is None and c.eta_s is None  # no rate measured anywhere
+    # no rate measured anywhere: every unfinished run is projected by the cost model (spirl.costs)
+    p = load_preset(preset)
+    projected = costs.run_seconds(for_game(resolve_method(p, "de_rainbow"), "Seaquest"), p.threads, {})
+    assert projected > 0 and c.other_rates == 5
+    assert c.remaining_run_s == pytest.approx(5 * projected) and c.eta_s == pytest.approx(5 * projected)
 
 
 def test_the_command_prints_a_table_and_json(campaign, capsys):

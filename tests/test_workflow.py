@@ -84,7 +84,7 @@ def test_every_preset_passes_both_validators(preset):
     assert load_preset(preset).runs()
 
 
-@pytest.mark.parametrize("name", ["default", "e2e", "paper100k", "paper400k", "atari100k", "paper1game"])
+@pytest.mark.parametrize("name", ["default", "e2e", "paper100k", "paper400k", "atari100k", "paper1game", "quick"])
 def test_dry_run_plans_one_job_per_run_and_mae(name):
     jobs, outputs, seconds = preset_dry_run(name)
     preset = load_preset(preset_file(name))

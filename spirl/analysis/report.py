@@ -127,6 +127,21 @@ def budget_banner(runs: Sequence[dict[str, Any]]) -> str | None:
             + ". Verdicts against the paper's numbers are computed only for runs at the paper's budget.")
 
 
+def curve_note(runs: Sequence[dict[str, Any]]) -> str | None:
+    """The note when some runs followed ``budget.eval_schedule: tables``: their learning curves are lower-resolution."""
+    fewer = {}
+    for r in runs:
+        s = flatten(r.get("settings") or {})
+        if s.get("budget.eval_schedule") == "tables":
+            episodes = (r.get("plan") or {}).get("eval_episodes", s.get("budget.curve_episodes"))
+            fewer[episodes] = fewer.get(episodes, 0) + 1
+    if not fewer:
+        return None
+    counts = ", ".join(f"{n} run(s) {e} games" for e, n in sorted(fewer.items(), key=lambda x: str(x[0])))
+    return ("Lower-resolution learning curves: under budget.eval_schedule: tables the evaluations before the last "
+            f"played fewer games ({counts}); the last evaluation, the one every table reads, played the full count.")
+
+
 # ============================================================================== sections
 
 
@@ -286,9 +301,10 @@ def build_report(*, tables_dir: str | Path | None = None, figure_dirs: Sequence[
     """The report's HTML text."""
     runs = load_runs(runs_dir)
     methods = load_methods(methods_dir)
-    banner = budget_banner(runs)
+    banner, note = budget_banner(runs), curve_note(runs)
     body = [f"<h1>{_esc(title)}</h1>",
             f'<div class="banner">{_esc(banner)}</div>' if banner else "",
+            f'<div class="banner">{_esc(note)}</div>' if note else "",
             "<p>Numbers labelled <i>published</i> come from the paper or the named source; numbers labelled "
             "<i>reproduced</i> come from this harness's runs (final evaluation, mean over its episodes; runs are the "
             "unit of every statistic). Verdicts test, at 5%, whether our runs and the paper's could come from one "

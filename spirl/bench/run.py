@@ -8,7 +8,7 @@ the evaluation batch (``SalientPatchExtractor``: the paper MAE, randomly initial
 cost does not depend on the weights), greedy actions at both batch sizes, evaluation env steps, a
 checkpoint and the disk's write rate, and the game's evaluation-episode lengths under a uniform-random
 policy. It then prints the projected wall time of one run at the method's protocol (``spirl.config.for_game``
-of the built-in method, or of ``--config``'s), broken down (``spirl.bench.projection``), for two episode
+of the built-in method, or of ``--config``'s), broken down (``spirl.projection``), for two episode
 lengths: the random policy's, and a trained agent's, **assumed** to be ``--trained-factor`` (2) times longer.
 
 The features are timed with the method's ``saliency.error_cache`` on streams of consecutive random-policy frames
@@ -31,13 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl import costs
 from spirl.atari.envs import eval_seeds, make_env
-from spirl.bench import Options, emit, sync
-from spirl.bench.projection import Rates, Workload, as_dict, project
+from spirl.bench import Options, emit, machine, sync
 from spirl.bench.saliency import benchmark_frames
 from spirl.bench.train import RandomFeatures
 from spirl.config import MethodSettings, RunPlan, TrackSettings, for_game, load_method, parse_preset, resolve_method
 from spirl.mae.model import MAE
+from spirl.projection import Rates, Workload, as_dict, project
 from spirl.rl.trainer import Trainer
 from spirl.saliency.error_cache import ErrorCache
 from spirl.saliency.error_map import error_map, error_map_reference
@@ -47,7 +48,11 @@ from spirl.utils import choose_device, set_threads
 
 
 def _settings(args: Options) -> MethodSettings:
-    if args.config:
+    if args.compare:
+        from spirl.config import settings_from_dict
+
+        s = settings_from_dict(args.compared["settings"])
+    elif args.config:
         s = load_method(args.config, args.method)
     else:
         s = resolve_method(parse_preset({"games": [args.game]}), args.method)
@@ -250,18 +255,30 @@ def measure(args: Options, plan: RunPlan, device: str) -> tuple[Rates, dict[str,
     episodes = args.episodes or (1 if quick else 10)
     lengths, eval_step = _lengths(plan, episodes, 200 if quick else None, args.seed)
     extra["random_lengths"] = lengths
-    rates = Rates(warm_step, step_s, update_s, feats["encode_1"], feats["encode_batch"], batch, eval_step,
+    encode_1, encode_batch = feats["encode_1"], feats["encode_batch"]
+    if "long_hit_rate_1" in feats:  # what a run's fuller table sees: the longer streams' hit rates
+        encode_1 = at_hit_rate(feats["encode_1_uncached"], encode_1, feats["hit_rate_1"], feats["long_hit_rate_1"])
+        encode_batch = at_hit_rate(feats["encode_batch_uncached"], encode_batch, feats["hit_rate_batch"],
+                                   feats["long_hit_rate_batch"])
+        extra["encode_timed"] = {"encode_1": feats["encode_1"], "encode_batch": feats["encode_batch"]}
+    rates = Rates(warm_step, step_s, update_s, encode_1, encode_batch, batch, eval_step,
                   policy_1, policy_b, fixed, rate, per_step)
     return rates, extra
 
 
+def at_hit_rate(uncached: float, cached: float, hit: float, target: float) -> float:
+    """Seconds of the features at the cache hit rate ``target``, from the seconds measured without the cache and
+    with it at the hit rate ``hit``: the error-map part scales with the misses (``uncached - fixed`` at no hit),
+    the rest (digests, selection, encoder) is fixed. Never below the measured where ``target <= hit``."""
+    if target <= hit or hit >= 1.0:
+        return cached
+    per_miss = max(0.0, (uncached - cached) / hit) if hit > 0 else 0.0
+    return max(0.0, cached - per_miss * (target - hit))
+
+
 def workload(plan: RunPlan, lengths: list[int], factor: float) -> Workload:
-    """The plan's counts with evaluation episodes ``factor`` times the given lengths (capped at the protocol's)."""
-    cap = plan.method.protocol.max_episode_steps
-    return Workload(plan.total_env_steps, plan.warmup_steps, plan.method.learner.warmup_random_actions,
-                    plan.expected_updates, len(plan.eval_steps), plan.eval_episodes, plan.final_eval_episodes,
-                    plan.method.budget.checkpoint_every, min(cap, factor * float(np.mean(lengths))),
-                    min(cap, factor * float(np.max(lengths))))
+    """The plan's counts with evaluation episodes ``factor`` times the given lengths (``spirl.costs.workload``)."""
+    return costs.workload(plan, float(np.mean(lengths)), float(np.max(lengths)), factor)
 
 
 def _report(label: str, p: dict[str, Any]) -> None:
@@ -276,6 +293,15 @@ def _report(label: str, p: dict[str, Any]) -> None:
 
 def run(args: Options) -> int:
     """Measure, project and print; the last line is the ratio (straightforward/shipped projected time)."""
+    args.compared = None
+    if args.compare:  # the run's own settings, game and MAE
+        from spirl.bench.compare import read_run
+
+        args.compared = read_run(args.compare)
+        args.game = args.compared["game"]
+        mae = (args.compared.get("mae") or {}).get("path")
+        if args.mae is None and mae and Path(mae).is_file():
+            args.mae = mae
     threads = set_threads(args.threads)
     device = choose_device(args.device)
     settings = _settings(args)
@@ -320,6 +346,15 @@ def run(args: Options) -> int:
                         "encode_batch": f["encode_batch_uncached"] - f["map_batch"] + f["map_reference_batch"]})
         ratio = project(slow, workload(plan, lengths, args.trained_factor))["total_s"] / \
             figures["projection_trained"]["total_s"]
+    if args.compared is not None:
+        from spirl.bench.compare import report
+
+        figures["compare"] = report(rates, workload(plan, lengths, args.trained_factor), args.compared,
+                                    extra.get("features_s"))
+    if args.save:
+        key = costs.rates_key(plan, threads)
+        costs.save_rates(args.save, key, plan.game, rates, lengths, {"machine": machine(), "device": device})
+        print(f"  rates saved to {args.save} ({key}, {plan.game}): the workflow's runtime requests use them")
     print(f"ratio shipped/straightforward: {ratio:.2f}x (projected run time with the straightforward error map "
           "over the shipped one)")
     emit(args, figures, ratio=ratio, device=device, precision=settings.saliency.precision)

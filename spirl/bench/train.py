@@ -58,6 +58,8 @@ class RandomFeatures:
     def set_rng_state(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
 
+    cache = None  # no error cache (the trainer reads an extractor's hit counts for run.json)
+
     def reset_cache(self) -> None:
         """Nothing to forget: the stand-in has no error cache (the trainer empties an extractor's at checkpoints)."""
 

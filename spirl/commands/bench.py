@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Callable
 
 from spirl.config import Precision, allowed
+from spirl.costs import RATES_FILE
 
 BENCHMARKS: dict[str, str] = {
     "env": "training environment vs gymnasium's stock AtariPreprocessing + FrameStackObservation",
@@ -23,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "verdicts": "false-alarm rate and power of the verdict rule vs the Welch / t-interval rules (a simulation)",
     "waits": "host-device waits of one training and one evaluation step (DE-Rainbow, SPIRL) against their budget",
     "run": "projected wall time of one full paper-protocol run from measured component rates",
+    "alloc": "batch-1 error maps with the allocator setting (spirl.alloc) vs glibc's defaults",
 }
 
 
@@ -77,6 +79,17 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
                         help="assumed length of a trained agent's episodes, in random-policy episode lengths")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny samples, capped episodes)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", nargs="?", const=RATES_FILE, default=None, metavar="RATES_JSON",
+                        help=f"add the measured rates to the rates file of the workflow (default {RATES_FILE})")
+    parser.add_argument("--compare", default=None, metavar="RUN",
+                        help="a finished run's directory: its method, game and MAE, and its measured time per phase "
+                             "beside the projection")
+
+
+def _alloc_options(parser: argparse.ArgumentParser) -> None:
+    """Options of ``spirl bench alloc``."""
+    parser.add_argument("--frames", type=int, default=20, help="timed frames (default 20)")
+    parser.add_argument("--warm", type=int, default=3, help="frames before timing (default 3)")
 
 
 def _saliency_options(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +160,7 @@ def _waits_options(parser: argparse.ArgumentParser) -> None:
 
 
 OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "alloc": _alloc_options,
     "coverage": _coverage_options,
     "env": _env_options,
     "pretrain": _pretrain_options,

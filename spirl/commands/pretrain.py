@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from spirl import preempt
 from spirl.commands.args import add_force, device, number
 from spirl.config import MAEArch, PretrainSettings
 from spirl.mae.pretrain import apply_set, pretrain
@@ -11,14 +12,19 @@ from spirl.mae.variant_file import load_mae_file
 
 
 def run(args: argparse.Namespace) -> int:
-    """``spirl pretrain`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
+    """``spirl pretrain`` with the parsed arguments; 0 when done, 75 when stopped by a warning signal with the
+    epochs done kept (an error raises, see spirl.cli)."""
     if args.config is None:
         arch, settings = MAEArch(), PretrainSettings()
     else:
         _, arch, settings = load_mae_file(args.config)
     arch, settings = apply_set(arch, settings, args.set)
-    pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
-             game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
+    preempt.install()  # SIGTERM / SIGUSR1: stop, keep the epochs done, exit 75 (spirl.preempt)
+    try:
+        pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
+                 game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
+    except preempt.PreemptionError as err:
+        return preempt.report("pretrain", err)
     return 0
 
 

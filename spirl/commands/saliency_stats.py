@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
+from spirl import preempt
 from spirl.atari import games
 from spirl.atari.frames import load_frames
 from spirl.commands.args import add_force, device, number
@@ -13,19 +16,29 @@ from spirl.config import MAEArch, Precision, allowed
 from spirl.guards import pretrain_memory_parts, refuse_beyond_memory, refuse_output_in_inputs, refuse_unwritable
 from spirl.integrity import sha256_file
 from spirl.outputs import refuse_existing
-from spirl.saliency.kstats import NUM_PATCHES, EmptyDatasetError, k_histogram, write_k_hist
+from spirl.saliency.kstats import (
+    NUM_PATCHES,
+    EmptyDatasetError,
+    k_histogram,
+    partial_identity,
+    read_partial,
+    write_k_hist,
+    write_partial,
+)
 from spirl.saliency.patches import load_checked_mae
 from spirl.saliency.select import k_statistics
 from spirl.utils import choose_device, set_threads
 
 
 def run(args: argparse.Namespace) -> int:
-    """``spirl saliency-stats`` with the parsed arguments; 0 when done (an error raises, see spirl.cli)."""
+    """``spirl saliency-stats`` with the parsed arguments; 0 when done, 75 when stopped by a warning signal with
+    the K counted so far kept (an error raises, see spirl.cli)."""
     refuse_output_in_inputs({"--out": args.out}, {"--mae": args.mae, "--frames": args.frames})
     refuse_existing([args.out], force=args.force)
     refuse_unwritable(args.out)
     refuse_beyond_memory(pretrain_memory_parts(MAEArch(), args.batch), f"an error-map batch of {args.batch:,} frames",
                          "lower --batch")
+    preempt.install()  # SIGTERM / SIGUSR1: save K counted so far, say so, exit 75
     set_threads(args.threads)
     device = choose_device(args.device)
     frames, meta = load_frames(args.frames)
@@ -34,10 +47,26 @@ def run(args: argparse.Namespace) -> int:
     if len(frames) == 0:
         raise EmptyDatasetError(f"{args.frames} holds no frames; K statistics need at least one")
     mae, mae_meta = load_checked_mae(args.mae, game=meta.get("game"), device=device)
-    k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device, precision=args.precision,
-                     error_cache=args.error_cache)
+    partial = Path(f"{args.out}.partial.npz")  # K counted before a warning signal (spirl.preempt)
+    identity = partial_identity(args.mae, args.frames, len(frames), args.xscale, args.precision)
+    done = read_partial(partial, identity)
+    if done is not None:
+        print(f"spirl saliency-stats: resuming after {len(done):,} frames counted before ({partial})", file=sys.stderr)
+
+    def stop(k_so_far: np.ndarray) -> None:
+        if preempt.requested() is not None:
+            write_partial(partial, k_so_far, identity)
+            preempt.check(f"K of {len(k_so_far):,} of {len(frames):,} frames saved in {partial}; the same command "
+                          "resumes after them")
+
+    try:
+        k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device,
+                         precision=args.precision, error_cache=args.error_cache, done=done, stop=stop)
+    except preempt.PreemptionError as err:
+        return preempt.report("saliency-stats", err)
     hist = k_histogram(k)
     write_k_hist(args.out, hist, game=mae_meta["game"], mae_sha256=sha256_file(args.mae))
+    partial.unlink(missing_ok=True)
     ideal = float(hist["ideal_ratio"].iloc[0])
     print(f"K statistics of {len(k)} frames: median K {int(np.median(k))} ({np.median(k) / NUM_PATCHES:.0%}), "
           f"ideal maximal ratio {ideal:.2f} (Kmax {games.k_max(ideal)}) -> {args.out}")

@@ -3,7 +3,8 @@
 A method's settings may leave game-dependent values open (``max_ratio: paper``, a warm-up of
 ``pretrain_frames``, DE-Rainbow-P's matched budget); :func:`for_game` makes them concrete, and
 :class:`RunPlan` carries the result: Kmax, warm-up, total env steps, replay capacity, the
-evaluation steps and episodes (the last evaluation may play more: ``budget.final_eval_episodes``)
+evaluation steps and episodes (the last evaluation may play more: ``budget.final_eval_episodes``; under
+``budget.eval_schedule: tables`` the others play ``budget.curve_episodes``)
 and the expected number of updates.
 """
 
@@ -117,5 +118,7 @@ def for_game(settings: MethodSettings, game: str, *, pretrain_frames: int | None
         raise ConfigError("budget.eval_points must be at least 1")
     eval_steps = sorted({max(1, round(total * i / points)) for i in range(1, points + 1)})
     updates = int((total - warm) * s.learner.updates_per_step)
-    return RunPlan(s, game, k_max, warm, total, capacity, eval_steps, updates, s.budget.eval_episodes,
-                   final_episodes)
+    curve = s.budget.eval_episodes
+    if s.budget.eval_schedule == "tables":  # the tables read the last evaluation only; the curves get fewer games
+        curve = min(s.budget.curve_episodes, s.budget.eval_episodes)
+    return RunPlan(s, game, k_max, warm, total, capacity, eval_steps, updates, curve, final_episodes)

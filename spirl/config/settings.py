@@ -73,6 +73,9 @@ LogProbs = Literal["log_softmax", "clamped"]
 IntervalMethod = Literal["percentile", "basic", "bc", "bca"]
 # Number format of the MAE's arithmetic (spirl.devices.check_precision says where each one pays off).
 Precision = Literal["float32", "bfloat16", "float16"]
+# paper: every evaluation plays eval_episodes; tables: all but the last play curve_episodes (the paper's tables
+# read only the last evaluation; the learning curves get fewer games) (docs/costs.md#tables-protocol)
+EvalSchedule = Literal["paper", "tables"]
 
 # The allowed numbers, named once.
 POSITIVE, AT_LEAST_1, AT_LEAST_0 = Range(0, low_open=True), Range(1), Range(0)
@@ -244,6 +247,8 @@ class BudgetSettings:
     # the last evaluation's episodes (Table 2 reads only the last one); None: eval_episodes, the paper's
     # protocol
     final_eval_episodes: Count | None = None
+    eval_schedule: EvalSchedule = "paper"  # tables: every evaluation but the last plays curve_episodes
+    curve_episodes: Count = 10  # episodes of the intermediate evaluations under eval_schedule: tables
     eval_epsilon: Unit = 0.001
     checkpoint_every: Count = 5_000  # env steps between resumable checkpoints
     device: Device = "auto"  # auto | cpu | cuda | cuda:N

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl import preempt
 from spirl.atari.frames import load_frames
 from spirl.atari.games import canonical
 from spirl.checkpoints import PRETRAINING, CheckpointStore, default_checkpoint_dir, input_digests, refuse_other_job
@@ -239,6 +240,8 @@ def _train_epoch(run: _Run, data: _Data, settings: PretrainSettings, epoch: int,
     loss_sum = torch.zeros((), device=run.device)
     lr = 0.0
     for it in range(data.iters):
+        preempt.check(f"{epoch} of {settings.epochs} epochs are saved (epoch {epoch + 1} is dropped); the same command "
+                      f"resumes from epoch {epoch + 1}")
         lr = lr_at(epoch + it / data.iters, settings)
         for group in run.optimizer.param_groups:
             group["lr"] = lr

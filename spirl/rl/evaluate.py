@@ -62,7 +62,8 @@ def format_rows(rows: Sequence[dict[str, object]]) -> str:
 
 
 def evaluate(envs: Sequence[AtariEnv], policy: Policy, encode: Encoder, *, stack: int, epsilon: float,
-             rng: np.random.Generator, step: int = 0, desc: str = "evaluation") -> EvalResult:
+             rng: np.random.Generator, step: int = 0, desc: str = "evaluation",
+             stop: Callable[[], None] | None = None) -> EvalResult:
     """Play one full episode in every environment, all in lockstep.
 
     Args:
@@ -76,6 +77,8 @@ def evaluate(envs: Sequence[AtariEnv], policy: Policy, encode: Encoder, *, stack
         epsilon: probability of a uniform random action instead of the greedy one.
         rng: the epsilon generator; one uniform draw per live environment per step, in env order.
         step: the training step this evaluation belongs to (recorded in the result).
+        stop: called once per lockstep step; it may raise to abandon the evaluation (a warning signal,
+            ``spirl.preempt``).
 
     Returns:
         EvalResult with the raw scores (N,) and episode lengths (N,).
@@ -96,6 +99,8 @@ def evaluate(envs: Sequence[AtariEnv], policy: Policy, encode: Encoder, *, stack
     live = np.arange(n)
     bar = progress(total=n, desc=desc, unit="episode")
     while live.size:
+        if stop is not None:
+            stop()
         at = _index(live, obs)  # the live rows, as an index of obs's kind (a device tensor on a GPU)
         actions = policy(obs[at], None if ks is None else ks[at])  # the step's one read-back: the actions
         explore = rng.random(live.size) < epsilon

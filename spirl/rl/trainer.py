@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spirl import preempt
 from spirl.atari.envs import FrameStack, eval_seeds, make_env
 from spirl.checkpoints import TRAINING, CheckpointStore, refuse_other_job
 from spirl.config import RunPlan, TrackSettings, settings_to_dict
@@ -42,6 +43,7 @@ from spirl.integrity import write_with_digest
 from spirl.rl.evaluate import EvalResult, evaluate, format_rows
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
+from spirl.rl.phases import PhaseClock
 from spirl.rl.replay import PrioritizedReplay
 from spirl.rl.tracking import Tracker
 from spirl.saliency.patches import load_checked_mae
@@ -83,7 +85,7 @@ class Trainer:
         extractor: for SPIRL encoders, a ready feature extractor used instead of loading ``mae_path``
             (``spirl bench train`` passes random features to time the learner alone); it has the methods
             of ``SalientPatchExtractor`` the trainer calls: ``__call__``, ``rng_state``, ``set_rng_state``,
-            ``reset_cache``.
+            ``reset_cache`` and its ``cache`` (an ``ErrorCache`` or None).
         inputs: ``{name: sha256}`` of the input files that decide the run's numbers (the MAE, the K
             statistics), bound to its checkpoints and ``run.json`` (``spirl.checkpoints``).
         track: TensorBoard and W&B outputs (``spirl.rl.tracking``); None: TensorBoard only, as the default.
@@ -139,6 +141,8 @@ class Trainer:
         self.wall_before = 0.0  # wall time of earlier sessions of this run
         self.sessions = 1
         self.started = time.perf_counter()
+        self.saved_step: int | None = None  # the step of the latest checkpoint written or resumed from
+        self.clock = PhaseClock()  # seconds per phase and error-cache hit rates, for run.json
         self.log_path = self.ckpt_dir / "train_log.csv"
         self.tracker: Tracker | None = None
 
@@ -264,14 +268,29 @@ class Trainer:
         # eval_seeds(seed, n) extends eval_seeds(seed, m < n): the first m environments are the same ones
         more = eval_seeds(self.seed, n)[len(have):]
         self.eval_envs = have + [make_env(self.plan.game, "eval", sd, s.protocol) for sd in more]
-        result = evaluate(self.eval_envs[:n], self.learner.act_greedy, self.eval_encoder(),
-                          stack=s.protocol.frame_stack, epsilon=s.budget.eval_epsilon, rng=self.eval_rng,
-                          step=self.step, desc=f"evaluation at step {self.step}")
+        with self.clock.timed("evaluation", self._cache(), count=0):
+            result = evaluate(self.eval_envs[:n], self.learner.act_greedy, self.eval_encoder(),
+                              stack=s.protocol.frame_stack, epsilon=s.budget.eval_epsilon, rng=self.eval_rng,
+                              step=self.step, desc=f"evaluation at step {self.step}", stop=self._stop_in_evaluation)
+        self.clock.add_count("evaluation", int(result.lengths.sum()))  # frames encoded: the resets and all but the last
         row = result.row()
         self.eval_rows.append(row)
         if self.tracker is not None:
             self.tracker.log({f"eval/{k}": float(row[k]) for k in ("mean", "median", "std", "min", "max")}, self.step)
         return result
+
+    def _cache(self) -> Any:
+        """The extractor's error cache, or None (pixel agents, no cache, a stand-in extractor)."""
+        return None if self.extractor is None else self.extractor.cache
+
+    def _stop_in_evaluation(self) -> None:
+        """A warning signal during an evaluation: stop there (an evaluation cannot be resumed midway)."""
+        preempt.check(f"the evaluation at step {self.step} was not finished; the run resumes from its last "
+                      f"checkpoint ({self._last_saved()})")
+
+    def _last_saved(self) -> str:
+        step = self.saved_step
+        return f"step {step:,} in {self.ckpt_dir}" if step is not None else "none yet: the run starts again"
 
     # ----------------------------------------------------------------------------------------- logs
 
@@ -314,8 +333,9 @@ class Trainer:
         shown = {"eval_mean": f"{self.eval_rows[-1]['mean']:.1f}"} if self.eval_rows else {}
         loss_shown = self.last_loss
         while self.step < plan.total_env_steps:
-            self._env_step()
-            self._learn()
+            with self.clock.timed("training", self._cache()):
+                self._env_step()
+                self._learn()
             if self.step % LOG_EVERY == 0 and self.loss_count:
                 self._log()
             evaluated = self.step in eval_steps
@@ -332,8 +352,13 @@ class Trainer:
                 if self.tracker is not None:
                     self.tracker.close()
                 return False  # as if killed here: no checkpoint of this step
-            if every > 0 and self.step % every == 0 and self.step < plan.total_env_steps:
-                self.save_checkpoint()
+            due = every > 0 and self.step % every == 0
+            if self.step < plan.total_env_steps and (due or preempt.requested() is not None):
+                path = self.save_checkpoint()
+                if not due:  # a warning signal (spirl.preempt): the state of this step is kept
+                    bar.close()
+                    preempt.check(f"checkpoint at step {self.step:,} of {plan.total_env_steps:,} in {path}; "
+                                  "the same command resumes from it")
         bar.close()
         return True
 
@@ -364,6 +389,7 @@ class Trainer:
                 "log_bytes": self.log_path.stat().st_size if self.log_path.exists() else 0,
             },
             "eval_rows": list(self.eval_rows),
+            "phases": self.clock.state(),
         }
 
     def save_checkpoint(self) -> Path:
@@ -372,7 +398,9 @@ class Trainer:
         The extractor's error cache is emptied here: a run resumed from this checkpoint starts with an
         empty one, so both go on with the same cache and give the same numbers.
         """
-        path = self.store.save(self.step, self._state(), lambda folder: self.replay.save(folder / "replay.npz"))
+        with self.clock.timed("checkpoints"):
+            path = self.store.save(self.step, self._state(), lambda folder: self.replay.save(folder / "replay.npz"))
+        self.saved_step = self.step
         if self.extractor is not None:
             self.extractor.reset_cache()
         return path
@@ -416,6 +444,8 @@ class Trainer:
         self.loss_sum, self.loss_count = c["loss_sum"], c["loss_count"]
         self.wall_before, self.sessions = c["wall_time"], c["sessions"] + 1
         self.eval_rows = list(state["eval_rows"])
+        self.clock.load(state.get("phases"))
+        self.saved_step = self.step
         if self.log_path.exists():  # drop log rows written after the checkpoint; they will be written again
             with open(self.log_path, "r+b") as f:
                 f.truncate(c["log_bytes"])
@@ -455,6 +485,7 @@ class Trainer:
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "gpu_peak_mb": (round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
                             if torch.device(self.device).type == "cuda" else None),
+            "phases": self.clock.summary(),
             "checkpoint_dir": str(self.ckpt_dir),
             "final_network": str(final_model),
         }

@@ -18,6 +18,7 @@ import pandas as pd
 
 from spirl.atari import games
 from spirl.integrity import verify_file, write_with_digest
+from spirl.utils import atomic_path
 
 NUM_PATCHES = games.NUM_PATCHES
 
@@ -161,3 +162,30 @@ def load_k_hists(paths: Sequence[str | Path]) -> dict[str, dict[str, pd.DataFram
         mae, game = k_hist_identity(p)
         out.setdefault(mae, {})[game] = read_k_hist(p)[0]
     return out
+
+
+def partial_identity(mae: str | Path, frames: str | Path, n_frames: int, xscale: float, precision: str) -> str:
+    """What decides the K of a frame: the MAE and frame files (sha256), the frames used, the Lorenz scale and
+    the number format; a partial count (:func:`write_partial`) of other inputs is not resumed."""
+    from spirl.integrity import sha256_file
+
+    return f"mae={sha256_file(mae)} frames={sha256_file(frames)} n={n_frames} xscale={xscale!r} precision={precision}"
+
+
+def write_partial(path: Path, k: np.ndarray, identity: str) -> None:
+    """Keep the K of the frames counted so far (a warned ``spirl saliency-stats``, ``spirl.preempt``)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, k=k, identity=np.array(identity))
+
+
+def read_partial(path: Path, identity: str) -> np.ndarray | None:
+    """K of the frames a warned ``spirl saliency-stats`` counted with the same inputs, or None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            if str(z["identity"]) != identity:
+                return None
+            return np.asarray(z["k"], dtype=np.int64)
+    except (OSError, ValueError, KeyError):  # unreadable: count again from the first frame
+        return None

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,12 +246,15 @@ class SalientPatchExtractor:
 
 def k_statistics(mae: nn.Module, frames: np.ndarray, *, xscale: float = 1.0, batch: int = 64,
                  device: str | torch.device = "cpu", precision: str = "float32",
-                 allow_slow: bool = False, error_cache: bool = True) -> np.ndarray:
+                 allow_slow: bool = False, error_cache: bool = True, done: np.ndarray | None = None,
+                 stop: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
     """Uncapped dynamic K (Kmax = 144) of every frame, as for the paper's Fig. 8.
 
     ``frames`` uint8 ``(N, 96, 96, 3)`` -> int64 ``(N,)``. ``precision``/``allow_slow``: the error map's number
     format, checked as in :class:`SalientPatchExtractor`; ``error_cache``: reuse the errors of neighbourhoods
-    seen before in ``frames`` (``spirl.saliency.error_cache``).
+    seen before in ``frames`` (``spirl.saliency.error_cache``). ``done``: K of the first frames, counted
+    before (a resumed count starts after them); ``stop``: called before each batch with K of the frames
+    counted so far (it may raise to stop there, ``spirl.preempt``).
     """
     if len(frames) == 0:
         raise EmptyDatasetError("the frame dataset is empty; K statistics need at least one frame")
@@ -260,9 +264,14 @@ def k_statistics(mae: nn.Module, frames: np.ndarray, *, xscale: float = 1.0, bat
     dtype = check_precision(precision, str(device), allow_slow=allow_slow)
     mae = lowered(mae.to(device).eval(), dtype)
     out = np.empty(len(frames), dtype=np.int64)
+    first = 0 if done is None else len(done)
+    if done is not None:
+        out[:first] = done
     cache = ErrorCache(device) if error_cache else None
-    bar = progress(total=len(frames), desc="K statistics", unit="frame")
-    for s in range(0, len(frames), batch):
+    bar = progress(total=len(frames), desc="K statistics", unit="frame", initial=first)
+    for s in range(first, len(frames), batch):
+        if stop is not None:
+            stop(out[:s])
         imgs = frames_to_images(frames[s:s + batch], device)
         if cache is None:
             errors = error_map(mae, imgs)

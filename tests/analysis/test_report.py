@@ -132,3 +132,12 @@ def test_contents_links_every_section(tmp_path):
     assert len(ids) == text.count("<h2") >= 3  # every section heading has an id ...
     assert sorted(links) == sorted(ids)  # ... and one link in the contents
     assert text.index("<nav") < text.index("<h2")
+
+
+def test_lower_resolution_learning_curves_are_marked():
+    paper_run = {"settings": {"budget": {"eval_schedule": "paper", "eval_episodes": 50}}, "plan": {"eval_episodes": 50}}
+    tables_run = {"settings": {"budget": {"eval_schedule": "tables", "eval_episodes": 50, "curve_episodes": 10}},
+                  "plan": {"eval_episodes": 10}}
+    assert rp.curve_note([paper_run]) is None
+    note = rp.curve_note([paper_run, tables_run, tables_run])
+    assert note.startswith("Lower-resolution learning curves") and "2 run(s) 10 games" in note

@@ -23,3 +23,12 @@ def test_run_projection_reports_rates_and_a_broken_down_total(bench_json, method
         assert f["hours_trained_uncached"] > 0 and cache["encode_1_uncached"] > 0
     else:
         assert f["rates"]["encode_1"] == 0 and doc["ratio"] == 1.0
+
+
+def test_features_at_a_higher_hit_rate_scale_with_the_misses():
+    from spirl.bench.run import at_hit_rate
+
+    # 100 ms without the cache, 40 ms at 75% hits: 80 ms per frame of misses at 0%, so 20 ms fixed
+    assert at_hit_rate(0.100, 0.040, 0.75, 0.90) == pytest.approx(0.040 - 0.080 * 0.15)
+    assert at_hit_rate(0.100, 0.040, 0.75, 0.60) == 0.040  # never more optimistic than the measurement
+    assert at_hit_rate(0.100, 0.040, 0.0, 0.9) == 0.040

@@ -76,3 +76,16 @@ def test_de_rainbow_p_matches_the_learning_steps_of_a_shorter_warmup():
     base = for_game(resolve_method(p, "de_rainbow"), "Seaquest")
     matched = for_game(resolve_method(p, "de_rainbow_p"), "Seaquest", pretrain_frames=500)
     assert matched.total_env_steps == 2400 and matched.expected_updates == base.expected_updates == 1900
+
+
+def test_the_tables_schedule_plays_fewer_games_before_the_last_evaluation():
+    def plan(**budget):
+        return for_game(resolve_method(parse_preset({"games": ["Frostbite"], "budget": budget}), "spirl"), "Frostbite")
+
+    paper, tables = plan(), plan(eval_schedule="tables")
+    assert (paper.eval_episodes, paper.final_eval_episodes) == (50, 50)
+    assert (tables.eval_episodes, tables.final_eval_episodes) == (10, 50) and tables.episodes_at(100_000) == 50
+    assert tables.eval_steps == paper.eval_steps
+    assert plan(eval_schedule="tables", curve_episodes=5, eval_episodes=4).eval_episodes == 4  # never more
+    with pytest.raises(ConfigError, match="eval_schedule"):
+        plan(eval_schedule="fast")

@@ -205,3 +205,44 @@ def test_bfloat16_autocast_step_keeps_float32_weights_and_is_close_to_float32():
     assert not torch.equal(weights[torch.bfloat16], weights[torch.float32])  # it did run in another format
     # Adam's first step moves a weight by about lr either way: a gradient of another sign moves it 2 lr away.
     torch.testing.assert_close(weights[torch.bfloat16], weights[torch.float32], atol=2.2 * peak_lr(settings), rtol=0.0)
+
+
+def test_a_warning_signal_keeps_the_epochs_done_and_exits_75(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from spirl import preempt
+    from spirl.mae import pretrain as pretrain_module
+
+    saved = {sig: signal.getsignal(sig) for sig in preempt.SIGNALS}
+    data = write_dataset(tmp_path / "frames.npz", 32)
+    args = ["pretrain", "--frames", str(data), "--seed", "3", "--threads", "1", "--device", "cpu",
+            "--set", "pretrain.epochs=2", "--set", "pretrain.batch_size=16", "--set", "pretrain.warmup_epochs=1"]
+    for pair in TINY_SET:
+        args += ["--set", pair]
+    assert cli.main([*args, "--out", str(tmp_path / "a" / "model.pt")]) == 0
+    step, calls = pretrain_module.pretrain_step, []
+
+    def step_then_signal(*a, **kw):  # the warning arrives during epoch 2 (2 iterations per epoch)
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return step(*a, **kw)
+
+    monkeypatch.setattr(pretrain_module, "pretrain_step", step_then_signal)
+    out = tmp_path / "b" / "model.pt"
+    try:
+        assert cli.main([*args, "--out", str(out)]) == preempt.EXIT_RESUME
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            "spirl pretrain: stopped by SIGUSR1: 1 of 2 epochs are saved (epoch 2 is dropped); the same command "
+            "resumes from epoch 2")
+        assert not out.exists()
+        monkeypatch.setattr(pretrain_module, "pretrain_step", step)
+        assert cli.main([*args, "--out", str(out)]) == 0
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        preempt.reset()
+    a, _ = load_mae(tmp_path / "a" / "model.pt")
+    b, _ = load_mae(out)
+    assert all(torch.equal(wa, wb) for wa, wb in zip(a.state_dict().values(), b.state_dict().values()))

@@ -45,3 +45,4 @@ def test_k_hist_csv_round_trip(tmp_path):
 def _from_counts(counts):
     """K values whose 5% histogram is ``counts`` (one K inside each bin)."""
     return np.concatenate([np.full(c, int(np.ceil(144 * (m + 0.5) / 20))) for m, c in enumerate(counts)])
+

@@ -2,7 +2,6 @@
 # files, which flags) is a tested pure function of spirl.workflow_plan; the cost model is in
 # resources.smk. Nothing under spirl/ knows about Snakemake.
 
-import math  # resources.smk and the runtimes of the stage files
 import os
 import sys
 from pathlib import Path

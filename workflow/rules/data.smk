@@ -13,8 +13,8 @@ rule collect:
         "results/benchmarks/collect/{game}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mem_mb(get_pretrain_frames(wc)),
-        runtime=lambda wc: max(10, math.ceil(get_pretrain_frames(wc) / 20_000) * 10),
+        mem_mb=get_frames_mem_mb,
+        runtime=get_collect_runtime,
     conda:
         "../envs/spirl.yaml"
     shell:

@@ -21,7 +21,7 @@ rule visualize:
         "results/benchmarks/visualize/{mae}/{game}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mem_mb(get_pretrain_frames(wc)),
+        mem_mb=get_frames_mem_mb,
         runtime=10,
     conda:
         "../envs/spirl.yaml"

@@ -33,13 +33,13 @@ rule pretrain:
         "results/benchmarks/pretrain/{mae}/{game}.tsv"
     threads: get_threads()
     resources:
-        mem_mb=lambda wc: frames_mem_mb(get_pretrain_frames(wc)),
-        runtime=pretrain_runtime,
+        mem_mb=get_frames_mem_mb,
+        runtime=get_pretrain_runtime,
         gpu=lambda wc: get_gpu(PRESET.device, "gpu"),
         gpu_slots=lambda wc: get_gpu(PRESET.device, "gpu_slots"),
         gres=lambda wc: get_gpu(PRESET.device, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl pretrain --frames {input.frames} --config {input.settings} --out {output.model} "
+        "exec python -m spirl pretrain --frames {input.frames} --config {input.settings} --out {output.model} "
         "--ckpt-dir {params.ckpt} --threads {threads} > {log} 2>&1"

@@ -1,18 +1,10 @@
-# ------------------------------------------------------------------------ cost model (runtime, mem_mb)
-# The runtime and memory each job asks of a scheduler. Moved as-is from common.smk; the one cost model
-# (spirl.bench.projection) replaces this block. Uses PRESET and METHODS (common.smk).
+# The runtime and memory each job asks of a scheduler: small get_* wrappers over spirl.costs, the one cost
+# model (`spirl bench run --save` rates in results/bench/rates.json when present, conservative built-in
+# rates otherwise, with a margin; docs/costs.md#requests). Uses PRESET, METHODS and MAES (common.smk).
 
+from spirl import costs as spirl_costs
 
-def frames_mem_mb(n_frames: int) -> int:
-    """Memory of a job that holds a frame dataset: 96x96x3 bytes per frame, twice, plus torch."""
-    return int(1500 + 2 * n_frames * 96 * 96 * 3 / 2**20)
-
-
-def pretrain_runtime(wildcards) -> int:
-    """Minutes: about 1.6 GPU-hours per 50 epochs on 50K frames (paper Table 8), with a margin."""
-    s = MAES[wildcards.mae]["pretrain"]
-    work = PRESET.pretrain_frames(wildcards.game) * s["epochs"] / (50_000 * 50)
-    return max(10, math.ceil(3 * 60 * work))
+RATES = spirl_costs.read_rates(spirl_costs.RATES_FILE)  # the rates file's entries, read once
 
 
 def run_plan(method: str, game: str):
@@ -21,26 +13,26 @@ def run_plan(method: str, game: str):
     return for_game(METHODS[method], game, pretrain_frames=PRESET.pretrain_frames(game), ideal_ratio=0.95)
 
 
-def train_mem_mb(wildcards) -> int:
-    """Replay memory: each frame once (uint8) for pixel agents, each frame's K_max x 64 floats for SPIRL."""
-    plan = run_plan(wildcards.method, wildcards.game)
-    protocol = plan.method.protocol
-    if plan.k_max is not None:
-        per_frame = plan.k_max * 64 * 4
-    else:
-        per_frame = protocol.frame_size**2 * (1 if protocol.grayscale else 3)
-    capacity = min(plan.total_env_steps, plan.replay_capacity)
-    return int(2000 + 1.5 * capacity * per_frame / 2**20)
+def get_frames_mem_mb(wildcards) -> int:
+    return spirl_costs.frames_mem_mb(get_pretrain_frames(wildcards))
 
 
-def train_runtime(wildcards) -> int:
-    """Minutes, generous for a CPU node: about 1 h per 100K env steps plus 1 h per 100K updates for
-    DE-Rainbow; SPIRL adds the error map of every new frame (about 4 h per 100K frames)."""
-    plan = run_plan(wildcards.method, wildcards.game)
-    hours = (plan.total_env_steps + plan.expected_updates) / 100_000
-    if plan.k_max is not None:
-        hours += 4 * plan.total_env_steps / 100_000
-    return max(10, math.ceil(60 * hours))
+def get_collect_runtime(wildcards) -> int:
+    return spirl_costs.collect_minutes(get_pretrain_frames(wildcards))
 
 
-# ------------------------------------------------------------------------ end of the cost model
+def get_pretrain_runtime(wildcards) -> int:
+    return spirl_costs.pretrain_minutes(get_pretrain_frames(wildcards), MAES[wildcards.mae]["pretrain"]["epochs"])
+
+
+def get_kstats_runtime(wildcards) -> int:
+    return spirl_costs.kstats_minutes(get_pretrain_frames(wildcards))
+
+
+def get_train_mem_mb(wildcards) -> int:
+    return spirl_costs.train_mem_mb(run_plan(wildcards.method, wildcards.game))
+
+
+def get_train_runtime(wildcards) -> int:
+    """Minutes: the projected run (spirl.costs.train_minutes) with its margin."""
+    return spirl_costs.train_minutes(run_plan(wildcards.method, wildcards.game), PRESET.threads, RATES)

@@ -14,13 +14,13 @@ rule saliency_stats:
         "results/benchmarks/saliency/{mae}/{game}.tsv"
     threads: get_threads()
     resources:
-        mem_mb=lambda wc: frames_mem_mb(get_pretrain_frames(wc)),
-        runtime=lambda wc: max(10, math.ceil(get_pretrain_frames(wc) / 50_000 * 240)),
+        mem_mb=get_frames_mem_mb,
+        runtime=get_kstats_runtime,
         gpu=lambda wc: get_gpu(PRESET.device, "gpu"),
         gpu_slots=lambda wc: get_gpu(PRESET.device, "gpu_slots"),
         gres=lambda wc: get_gpu(PRESET.device, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl saliency-stats --mae {input.mae} --frames {input.frames} --out {output} "
+        "exec python -m spirl saliency-stats --mae {input.mae} --frames {input.frames} --out {output} "
         "--threads {threads} > {log} 2>&1"

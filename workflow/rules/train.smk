@@ -19,6 +19,9 @@ rule resolve_method:
         write_yaml(params.settings, output[0], log[0], f"resolved settings of {wildcards.method}")
 
 
+# `exec`: the run is Snakemake's own child, so a scheduler's SIGTERM before a time limit reaches it with no
+# shell in between that would die first; it keeps a checkpoint and exits 75 (spirl.preempt), and the
+# SLURM profile's retries resubmit it to resume (docs/reliability.md#time-limits).
 rule train:
     input:
         unpack(get_train_inputs),
@@ -35,14 +38,14 @@ rule train:
         "results/benchmarks/train/{method}/{game}/{seed}.tsv"
     threads: get_threads()
     resources:
-        mem_mb=train_mem_mb,
-        runtime=train_runtime,
+        mem_mb=get_train_mem_mb,
+        runtime=get_train_runtime,
         gpu=get_train_gpu,
         gpu_slots=lambda wc: get_train_gpu(wc, "gpu_slots"),
         gres=lambda wc: get_train_gpu(wc, "gres"),
     conda:
         "../envs/spirl.yaml"
     shell:
-        "python -m spirl train --config {input.method} --method {wildcards.method} --game {wildcards.game} "
+        "exec python -m spirl train --config {input.method} --method {wildcards.method} --game {wildcards.game} "
         "--seed {wildcards.seed} --out {params.out} {params.extra} "
         "--pretrain-frames {params.pretrain_frames} --threads {threads} {TRACK_ARGS} > {log} 2>&1"

@@ -1,8 +1,8 @@
-"""spirl.bench.projection: the projected run time on given rates, worked by hand (no measuring)."""
+"""spirl.projection: the projected run time on given rates, worked by hand (no measuring)."""
 
 import pytest
 
-from spirl.bench.projection import Rates, Workload, affine, checkpoint_count, evaluation_seconds, project
+from spirl.projection import Rates, Workload, affine, checkpoint_count, evaluation_seconds, project
 
 RATES = Rates(warm_step=0.001, step=0.002, update=0.02, encode_1=0.3, encode_batch=10.3, eval_batch=50,
               eval_env_step=0.0004, policy_1=0.001, policy_batch=0.0049, checkpoint_fixed=0.5,
