@@ -217,7 +217,7 @@ def step_pretrain(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
     """Pretraining samples/s of the paper MAE (the tiny one in a rehearsal) per format, at batch 64."""
     import torch
 
-    from spirl.config import MAEArch, PretrainSettings
+    from spirl.config import MAEArch, Precision, PretrainSettings, allowed
     from spirl.mae.model import MAE
     from spirl.mae.optim import build_optimizer
     from spirl.mae.pretrain import grad_scaler, pretrain_step
@@ -225,7 +225,7 @@ def step_pretrain(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
 
     settings = PretrainSettings()
     imgs = frames_to_images(_frames(ctx)[:settings.batch_size], ctx.device)
-    for name in ("float32", "bfloat16", "float16") if ctx.kind == "cuda" else ("float32",):
+    for name in allowed(Precision) if ctx.kind == "cuda" else ("float32",):  # the pretraining formats
         torch.manual_seed(0)
         model = MAE(MAEArch(**TINY_MAE) if ctx.tiny else MAEArch()).to(ctx.device).train()
         opt, masks = build_optimizer(model, settings), torch.Generator().manual_seed(0)
