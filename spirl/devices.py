@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from spirl.config import Precision, allowed
+from spirl.config import DEVICE, Precision, allowed
 
 PRECISIONS = allowed(Precision)
 # CPU flags (as /proc/cpuinfo and torch.cpu.get_capabilities() name them) of bfloat16 matrix units.
@@ -57,6 +58,8 @@ def select_device(requested: str = "auto", *, cuda_count: int | None = None,
         DeviceError: a GPU (or GPU ``N``) was asked for and is not there.
         ValueError: ``requested`` is not a device name.
     """
+    if not re.fullmatch(DEVICE.regex, requested):
+        raise ValueError(DEVICE.refuse(requested))
     if cuda_count is None:
         import torch
 
@@ -69,17 +72,13 @@ def select_device(requested: str = "auto", *, cuda_count: int | None = None,
         return "cuda"
     if requested == "cpu":
         return "cpu"
-    if requested == "cuda" or requested.startswith("cuda:"):
-        index = requested.partition(":")[2]
-        if index and not index.isdigit():
-            raise ValueError(f"device {requested!r} is not a device; use auto, cpu, cuda or cuda:N")
-        if cuda_count == 0:
-            raise DeviceError(f"device {requested!r} was asked for but no GPU is visible; use device auto or cpu")
-        if index and int(index) >= cuda_count:
-            raise DeviceError(f"device {requested!r} was asked for but only {cuda_count} GPU(s) are visible "
-                              f"(cuda:0 .. cuda:{cuda_count - 1})")
-        return requested
-    raise ValueError(f"device {requested!r} is not a device; use auto, cpu, cuda or cuda:N")
+    index = requested.partition(":")[2]  # cuda or cuda:N (the DEVICE pattern allows nothing else)
+    if cuda_count == 0:
+        raise DeviceError(f"device {requested!r} was asked for but no GPU is visible; use device auto or cpu")
+    if index and int(index) >= cuda_count:
+        raise DeviceError(f"device {requested!r} was asked for but only {cuda_count} GPU(s) are visible "
+                          f"(cuda:0 .. cuda:{cuda_count - 1})")
+    return requested
 
 
 _CLAIMS: list[Any] = []  # open lock files of this process's GPU claims: held until it exits (or is killed)
