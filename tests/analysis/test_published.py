@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spirl import cli, settings
+from spirl import cli
 from spirl.analysis import paper_numbers as paper
 from spirl.analysis import scores as sc
 from spirl.analysis.published import (
@@ -20,6 +20,7 @@ from spirl.analysis.published import (
     read_config,
 )
 from spirl.atari import games as game_table
+from spirl.config import settings
 
 
 def config(tmp_path, entries):
