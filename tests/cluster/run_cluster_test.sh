@@ -192,6 +192,9 @@ PIDS+=($KEEP)
     --set-resources "train:runtime=2" "train:slurm_extra='--signal=TERM@30'" \
     --jobs 4 --latency-wait 10 --retries 12 "$RUN/eval.csv" >"$T/snakemake-long.log" 2>&1 &
 LONG_PID=$!
+# The method file is the workflow's (its resolve_method job): wait for it rather than race it.
+for _ in $(seq 300); do [ -s "$W/results/methods/spirl_long.yaml" ] && break; sleep 1; done
+[ -s "$W/results/methods/spirl_long.yaml" ] || { tail -n 40 "$T/snakemake-long.log"; die "no method file for spirl_long"; }
 (cd "$W" && "$PYTHON" -m spirl train --config results/methods/spirl_long.yaml --method spirl_long --game Seaquest \
     --seed 0 --out "$T/uninterrupted" --ckpt-dir "$T/uninterrupted-ckpt" --mae results/mae/tiny/Seaquest/model.pt \
     --pretrain-frames 64 --threads 1 >"$T/uninterrupted.log" 2>&1) || { tail -n 5 "$T/uninterrupted.log"; die "the uninterrupted run failed"; }
