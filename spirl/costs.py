@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from spirl.config import RunPlan
+from spirl.guards import run_memory_parts
 from spirl.projection import Rates, Workload, project
 
 RATES_FORMAT = "spirl-rates-1"
@@ -130,15 +131,10 @@ def train_minutes(plan: RunPlan, threads: int = 1, entries: dict[str, Any] | Non
 
 
 def train_mem_mb(plan: RunPlan) -> int:
-    """Replay memory: each frame once (uint8) for pixel agents, each frame's K_max x 64 floats for SPIRL, plus
-    2 GB for torch, the networks, the environments and the error cache."""
-    protocol = plan.method.protocol
-    if plan.k_max is not None:
-        per_frame = plan.k_max * plan.method.mae.embed_dim * 4
-    else:
-        per_frame = protocol.frame_size**2 * (1 if protocol.grayscale else 3)
-    capacity = min(plan.total_env_steps, plan.replay_capacity)
-    return int(2000 + 1.5 * capacity * per_frame / 2**20)
+    """The memory (MB) a training job asks for: the run's estimate by part (``spirl.guards.run_memory_parts``,
+    the same one a run refuses beyond the machine by) with a 1.5x margin, plus 2 GB for torch, the networks,
+    the environments and the error cache."""
+    return int(2000 + 1.5 * sum(run_memory_parts(plan).values()) / 2**20)
 
 
 def frames_mem_mb(n_frames: int) -> int:
