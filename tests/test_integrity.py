@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from spirl.integrity import (
     digest_path,
     load_torch,
     remove_stale,
+    sha256_file,
     verify_file,
     verify_manifest,
     write_checkpoint_dir,
@@ -130,3 +132,9 @@ def test_objects_other_than_tensors_are_not_unpickled(tmp_path):
     torch.save({"f": Path("/x")}, tmp_path / "x.pt")  # a pickled class: weights_only refuses it
     with pytest.raises(IntegrityError, match="objects other than tensors and plain values"):
         load_torch(tmp_path / "x.pt", what="checkpoint", remedy="-", verify=False)
+
+
+def test_sha256_of_a_file_read_in_blocks(tmp_path):
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"spirl" * 300_000)  # more than one 1 MiB block
+    assert sha256_file(f) == hashlib.sha256(b"spirl" * 300_000).hexdigest()

@@ -18,7 +18,6 @@ refused and nothing is left behind; a file already present with the right hash i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import urllib.request
@@ -32,6 +31,7 @@ import pandas as pd
 from spirl.analysis.scores import PUBLISHED_PREFIX, SCORE_COLUMNS, check_scores
 from spirl.atari import games as game_table
 from spirl.config import ConfigError, check_published, published_file
+from spirl.integrity import sha256_file
 from spirl.utils import atomic_path, read_yaml
 
 
@@ -51,15 +51,6 @@ class PublishedEntry:
     url: str
     sha256: str
     source: str = ""
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_config(path: str | Path) -> list[PublishedEntry]:
@@ -93,7 +84,7 @@ def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) 
     """
     target = Path(out_dir) / published_file(entry.name, entry.url)
     if target.exists():
-        have = sha256_of(target)
+        have = sha256_file(target)
         if have != entry.sha256:
             raise HashMismatchError(f"{target} exists with sha256 {have}, not the pinned {entry.sha256}; "
                                     f"remove it to download again")
@@ -107,7 +98,7 @@ def fetch(entry: PublishedEntry, out_dir: str | Path, *, timeout: float = 60.0) 
                         fh.write(block)
             except (OSError, ValueError) as err:
                 raise PublishedDataError(f"{entry.name}: cannot download {entry.url} ({err})") from None
-            got = sha256_of(tmp)
+            got = sha256_file(tmp)
             if got != entry.sha256:
                 raise HashMismatchError(f"{entry.name}: {entry.url} has sha256 {got}, not the pinned "
                                         f"{entry.sha256}; refused")

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from spirl.integrity import sha256_file
+
 GAME = "Frostbite"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = ROOT / ".gpu"
@@ -41,17 +43,6 @@ REFERENCE_FRAMES = {"full": 128, "tiny": 6}
 TINY_MAE = {"embed_dim": 16, "depth": 1, "num_heads": 2, "decoder_embed_dim": 16, "decoder_depth": 1,
             "decoder_num_heads": 2}
 TINY_PRETRAIN = {"batch_size": 16, "epochs": 1, "warmup_epochs": 0}
-
-
-def sha256(path: Path) -> str:
-    """The sha256 of a file (read in 1 MiB blocks)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def reference(mae_path: Path, frames: np.ndarray, n: int) -> dict[str, Any]:
@@ -118,7 +109,8 @@ def prepare(out: Path, *, tiny: bool = False, mae: Path | None = None, wheels: b
     manifest = {"format": FORMAT, "size": size, "game": GAME, "mae": made, "frames": len(frames),
                 "reference_frames": REFERENCE_FRAMES[size], "git_commit": git_commit(),
                 "made": time.strftime("%Y-%m-%d %H:%M:%S"), "torch": torch.__version__,
-                "files": {str(p.relative_to(out)): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files}}
+                "files": {str(p.relative_to(out)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                          for p in files}}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     log(f"prepared {out} ({sum(f['bytes'] for f in manifest['files'].values()) / 2**20:.1f} MiB, "
         f"{time.perf_counter() - t0:.0f} s)")
@@ -137,7 +129,7 @@ def verify(folder: Path) -> dict[str, Any]:
     manifest = json.loads(path.read_text())
     for name, want in manifest["files"].items():
         f = folder / name
-        if not f.is_file() or sha256(f) != want["sha256"]:
+        if not f.is_file() or sha256_file(f) != want["sha256"]:
             raise ValueError(f"{f} is missing or differs from {path}; prepare the folder again "
                              "(scripts/gpu_prepare.sh)")
     return manifest

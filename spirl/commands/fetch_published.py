@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spirl.analysis.published import PublishedDataError, fetch, read_config, sha256_of
+from spirl.analysis.published import PublishedDataError, fetch, read_config
 from spirl.commands.args import old_spelling
 from spirl.config import published_file
+from spirl.integrity import sha256_file
 from spirl.outputs import refuse_existing
 
 
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_existing(dirs=[args.out])
     for entry in entries:
         target = Path(args.out) / published_file(entry.name, entry.url)
-        if args.force and target.is_file() and sha256_of(target) != entry.sha256:
+        if args.force and target.is_file() and sha256_file(target) != entry.sha256:
             target.unlink()  # --force: replace a file that is not the pinned one
         path = fetch(entry, args.out)
         print(f"{entry.name}: {path} (sha256 ok)")
