@@ -4,13 +4,17 @@ Snakemake locks its working directory with files in ``.snakemake/locks/`` and re
 killed (``kill -9``, a power cut), it cannot, and the next run stops with a ``LockException``. The lock
 is stale when no Snakemake process runs in that directory: then ``spirl unlock`` runs Snakemake's own
 ``--unlock`` (docs/reliability.md#stale-lock). A Snakemake process counts when its command line names
-``snakemake`` and either its working directory or its ``--directory``/``-d`` is the directory; cluster
-jobs (``--mode`` in their command line) do not hold the lock. Processes on other machines are not seen.
+``snakemake`` as its program (``snakemake ...``, ``python .../snakemake ...``, ``python -m snakemake ...``)
+and either its working directory or its ``--directory``/``-d`` is the directory; cluster jobs (``--mode``
+in their command line) do not hold the lock. A wrapper that merely names it (``time snakemake``, ``nice``,
+``timeout``, ``srun``, ``bash -c``) is not a Snakemake, and this process's ancestors are never counted: they
+are the run itself. Processes on other machines are not seen.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,10 +37,28 @@ def _directory_argument(cmdline: Sequence[str]) -> str | None:
     return None
 
 
+def is_snakemake(cmdline: Sequence[str]) -> bool:
+    """True when the program a command line runs is Snakemake: ``snakemake``, ``python [opts] .../snakemake``
+    or ``python [opts] -m snakemake``; a wrapper naming it as an argument (``time snakemake``) is not."""
+    if not cmdline:
+        return False
+    program = os.path.basename(cmdline[0])
+    if program == "snakemake":
+        return True
+    if not re.fullmatch(r"python[0-9.]*", program):
+        return False
+    rest = list(cmdline[1:])
+    while rest and rest[0].startswith("-") and rest[0] != "-m":
+        rest.pop(0)  # interpreter options (-u, -O, -X...)
+    if rest[:2] == ["-m", "snakemake"]:
+        return True
+    return bool(rest) and os.path.basename(rest[0]) == "snakemake"
+
+
 def runs_in(cmdline: Sequence[str], cwd: str | None, directory: str | os.PathLike[str]) -> bool:
     """True when a process with this command line and working directory is a main Snakemake process
     working in ``directory``."""
-    if not any("snakemake" in os.path.basename(a) or a == "snakemake" for a in cmdline) or "--mode" in cmdline:
+    if not is_snakemake(cmdline) or "--mode" in cmdline:
         return False
     target = os.path.realpath(directory)
     given = _directory_argument(cmdline)
@@ -46,11 +68,13 @@ def runs_in(cmdline: Sequence[str], cwd: str | None, directory: str | os.PathLik
 
 
 def snakemake_processes(directory: str | os.PathLike[str]) -> list[int]:
-    """Process ids of the Snakemake processes on this machine that work in ``directory`` (this one excluded)."""
+    """Process ids of the Snakemake processes on this machine that work in ``directory`` (this one and its
+    ancestors excluded)."""
+    own = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     found = []
     for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
         try:
-            if proc.info["pid"] != os.getpid() and runs_in(proc.info["cmdline"] or [], proc.info["cwd"], directory):
+            if proc.info["pid"] not in own and runs_in(proc.info["cmdline"] or [], proc.info["cwd"], directory):
                 found.append(proc.info["pid"])
         except (psutil.Error, OSError):
             continue
@@ -84,4 +108,5 @@ def stale_lock(directory: str | os.PathLike[str]) -> bool:
     return bool(lock_files(directory)) and not snakemake_processes(directory)
 
 
-__all__ = ["is_dry_run", "lock_files", "refuse_second_run", "runs_in", "snakemake_processes", "stale_lock"]
+__all__ = ["is_dry_run", "is_snakemake", "lock_files", "refuse_second_run", "runs_in", "snakemake_processes",
+           "stale_lock"]

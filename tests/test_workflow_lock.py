@@ -4,7 +4,15 @@ import subprocess
 import sys
 import time
 
-from spirl.workflow_lock import lock_files, runs_in, snakemake_processes, stale_lock
+from spirl.workflow_lock import is_snakemake, lock_files, runs_in, snakemake_processes, stale_lock
+
+
+def _fake_snakemake(tmp_path, body="import time; time.sleep(60)"):
+    """A real program whose file is named ``snakemake`` (what psutil sees of ``.venv/bin/snakemake``)."""
+    script = tmp_path / "bin" / "snakemake"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(body + "\n")
+    return script
 
 
 def test_runs_in_reads_the_working_directory_or_directory_argument(tmp_path):
@@ -17,14 +25,35 @@ def test_runs_in_reads_the_working_directory_or_directory_argument(tmp_path):
     assert not runs_in(["python", "train.py"], str(tmp_path), tmp_path)
 
 
+def test_only_snakemake_itself_counts_not_a_wrapper_that_names_it():
+    assert is_snakemake(["/venv/bin/python3.12", "/venv/bin/snakemake", "--cores", "2"])
+    assert is_snakemake(["python", "-u", "-m", "snakemake"])
+    for wrapper in (["/usr/bin/time", "-v", "snakemake", "--cores", "2"], ["nice", "snakemake"],
+                    ["timeout", "3h", "snakemake"], ["bash", "-c", "snakemake --cores 2"],
+                    ["less", "snakemake.log"], ["python", "-c", "pass", "snakemake"], []):
+        assert not is_snakemake(wrapper), wrapper
+
+
+def test_the_run_itself_is_not_a_second_run(tmp_path):
+    """A Snakemake (here a program named snakemake) asking from within, as the Snakefile does, sees no
+    other run: its own process and its ancestors (``/usr/bin/time snakemake``) are excluded."""
+    out = tmp_path / "seen.txt"
+    inner = ("from spirl.workflow_lock import snakemake_processes; "
+             f"open({str(out)!r}, 'w').write(repr(snakemake_processes('.')))")
+    script = _fake_snakemake(tmp_path, "import subprocess, sys; "
+                             f"subprocess.run([sys.executable, '-c', {inner!r}], check=True)")
+    subprocess.run(["/usr/bin/env", sys.executable, str(script)], cwd=tmp_path, check=True, timeout=60)
+    assert out.read_text() == "[]"
+
+
 def test_a_lock_is_stale_only_without_a_live_snakemake(tmp_path):
     assert lock_files(tmp_path) == [] and not stale_lock(tmp_path)
     locks = tmp_path / ".snakemake" / "locks"
     locks.mkdir(parents=True)
     (locks / "0.input.lock").write_text("x")
     assert stale_lock(tmp_path)
-    # a real process whose command line names snakemake, working in the directory
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "snakemake"], cwd=tmp_path)
+    # a real process running a program named snakemake, working in the directory
+    proc = subprocess.Popen([sys.executable, str(_fake_snakemake(tmp_path))], cwd=tmp_path)
     try:
         deadline = time.time() + 30
         while proc.pid not in snakemake_processes(tmp_path):
