@@ -8,6 +8,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -80,6 +81,21 @@ def corrupt_file(path: Path, how: str) -> None:
 def corrupt() -> Callable[[Path, str], None]:
     """``corrupt(path, how)`` with ``how`` one of ``CORRUPTIONS`` (see :func:`corrupt_file`)."""
     return corrupt_file
+
+
+@pytest.fixture(scope="session")
+def live_snakemake(tmp_path_factory) -> Callable[..., subprocess.Popen]:
+    """``live_snakemake(cwd, body=...)`` starts a real process whose program is named ``snakemake`` (as psutil
+    sees ``.venv/bin/snakemake``) working in ``cwd``; by default it sleeps two minutes. The caller kills it."""
+    folder = tmp_path_factory.mktemp("fake-snakemake")
+
+    def start(cwd: Path, body: str = "import time; time.sleep(120)") -> subprocess.Popen:
+        script = folder / f"{len(list(folder.iterdir()))}" / "snakemake"
+        script.parent.mkdir()
+        script.write_text(body + "\n")
+        return subprocess.Popen([sys.executable, str(script)], cwd=cwd)
+
+    return start
 
 
 # ------------------------------------------------------------------------------ a real headless browser

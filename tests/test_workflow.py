@@ -174,10 +174,10 @@ def test_a_wrong_config_fails_before_any_job_with_one_line(case, tmp_path, capsy
     assert fragment in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_a_second_snakemake_on_a_live_directory_says_another_run_is_active(tmp_path):
+def test_a_second_snakemake_on_a_live_directory_says_another_run_is_active(tmp_path, live_snakemake):
     """Issue 20.6: not IncompleteFilesException; the live run (here: a process named snakemake working in the
     directory, as spirl.workflow_lock sees one) is named, and a dry run may still look on."""
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "snakemake"], cwd=tmp_path)
+    live = live_snakemake(tmp_path)
     try:
         time.sleep(1)
         proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(E2E), timeout=120)

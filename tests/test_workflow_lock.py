@@ -1,18 +1,8 @@
 """spirl.workflow_lock: a Snakemake lock is stale only when no Snakemake process works in the directory."""
 
-import subprocess
-import sys
 import time
 
 from spirl.workflow_lock import is_snakemake, lock_files, runs_in, snakemake_processes, stale_lock
-
-
-def _fake_snakemake(tmp_path, body="import time; time.sleep(60)"):
-    """A real program whose file is named ``snakemake`` (what psutil sees of ``.venv/bin/snakemake``)."""
-    script = tmp_path / "bin" / "snakemake"
-    script.parent.mkdir(exist_ok=True)
-    script.write_text(body + "\n")
-    return script
 
 
 def test_runs_in_reads_the_working_directory_or_directory_argument(tmp_path):
@@ -34,26 +24,25 @@ def test_only_snakemake_itself_counts_not_a_wrapper_that_names_it():
         assert not is_snakemake(wrapper), wrapper
 
 
-def test_the_run_itself_is_not_a_second_run(tmp_path):
+def test_the_run_itself_is_not_a_second_run(tmp_path, live_snakemake):
     """A Snakemake (here a program named snakemake) asking from within, as the Snakefile does, sees no
     other run: its own process and its ancestors (``/usr/bin/time snakemake``) are excluded."""
     out = tmp_path / "seen.txt"
     inner = ("from spirl.workflow_lock import snakemake_processes; "
              f"open({str(out)!r}, 'w').write(repr(snakemake_processes('.')))")
-    script = _fake_snakemake(tmp_path, "import subprocess, sys; "
-                             f"subprocess.run([sys.executable, '-c', {inner!r}], check=True)")
-    subprocess.run(["/usr/bin/env", sys.executable, str(script)], cwd=tmp_path, check=True, timeout=60)
+    run = live_snakemake(tmp_path, f"import subprocess, sys; subprocess.run([sys.executable, '-c', {inner!r}])")
+    assert run.wait(timeout=60) == 0
     assert out.read_text() == "[]"
 
 
-def test_a_lock_is_stale_only_without_a_live_snakemake(tmp_path):
+def test_a_lock_is_stale_only_without_a_live_snakemake(tmp_path, live_snakemake):
     assert lock_files(tmp_path) == [] and not stale_lock(tmp_path)
     locks = tmp_path / ".snakemake" / "locks"
     locks.mkdir(parents=True)
     (locks / "0.input.lock").write_text("x")
     assert stale_lock(tmp_path)
     # a real process running a program named snakemake, working in the directory
-    proc = subprocess.Popen([sys.executable, str(_fake_snakemake(tmp_path))], cwd=tmp_path)
+    proc = live_snakemake(tmp_path)
     try:
         deadline = time.time() + 30
         while proc.pid not in snakemake_processes(tmp_path):

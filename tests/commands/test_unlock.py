@@ -1,7 +1,5 @@
 """spirl unlock: Snakemake's own --unlock, only when no Snakemake process works in the directory."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 from spirl import cli
@@ -25,9 +23,9 @@ def test_a_stale_lock_is_removed_by_snakemake_unlock(tmp_path, capsys):
     assert "no Snakemake lock" in capsys.readouterr().out
 
 
-def test_a_lock_held_by_a_live_snakemake_is_left(tmp_path, capsys):
+def test_a_lock_held_by_a_live_snakemake_is_left(tmp_path, capsys, live_snakemake):
     locks = _lock(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "snakemake"], cwd=tmp_path)
+    proc = live_snakemake(tmp_path)
     try:
         assert cli.main(["unlock", str(tmp_path), "--snakefile", str(SNAKEFILE)]) == 0
     finally:
