@@ -169,7 +169,7 @@ def _time_evaluation(trainer: Trainer, envs: int, cap: int) -> float:
     eval_envs = [make_env(trainer.plan.game, "eval", sd, protocol) for sd in eval_seeds(0, envs)]
     t0 = time.perf_counter()
     # the run's own choice of encoder: on a GPU the device path (stacks and features stay there)
-    result = evaluate(eval_envs, trainer.learner.act_greedy, trainer.eval_encoder(), stack=s.protocol.frame_stack,
+    result = evaluate(eval_envs, trainer.learner.act_greedy, trainer.obs.eval_encoder(), stack=s.protocol.frame_stack,
                       epsilon=s.budget.eval_epsilon, rng=np.random.default_rng(0))
     sync(trainer.device)
     return (time.perf_counter() - t0) / int(result.lengths.sum())

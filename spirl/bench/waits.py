@@ -71,7 +71,7 @@ def step_waits(method: str, *, game: str = "MsPacman", device: str = "cpu", tiny
             tr._learn()
         assert tr.learner.updates == due + 1, "the counted training step did not update"
         envs = [make_env(game, "eval", sd, tr.settings.protocol) for sd in eval_seeds(0, eval_envs)]
-        play = lambda: evaluate(envs, tr.learner.act_greedy, tr.encode_on_device,  # noqa: E731
+        play = lambda: evaluate(envs, tr.learner.act_greedy, tr.obs.encode_on_device,  # noqa: E731
                                 stack=tr.settings.protocol.frame_stack, epsilon=tr.settings.budget.eval_epsilon,
                                 rng=np.random.default_rng(0), desc="evaluation (waits counted)")
         play()

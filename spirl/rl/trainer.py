@@ -5,11 +5,9 @@ One run = one method on one game with one seed. Read top to bottom: the run's pa
 (``_learn``), evaluation (``_evaluate``), checkpoints (``save_checkpoint`` /
 ``restore``), the final outputs (``finish``). ``spirl.rl.train`` is its command.
 
-Observations. Pixel methods stack uint8 frames (H, W, C); SPIRL stacks, per frame, the
-(Kmax, 64) feature slab of its salient patches and its true K, computed **once** per new
-frame by the frozen MAE (batch 1 in training, batched across the lockstep environments in
-evaluation). The replay stores each frame (or slab and K) once; the acting stack is zeroed
-at reset and after a train-time life loss, exactly as the replay rebuilds its stacks.
+Observations (``spirl.rl.observations``): pixel methods stack uint8 frames (H, W, C); SPIRL stacks,
+per frame, the (Kmax, 64) feature slab of its salient patches and its true K, computed **once** per new
+frame by the frozen MAE. The replay stores each frame (or slab and K) once.
 
 Schedule (env steps are counted from 1): the first ``warmup_steps`` actions are uniform
 random (``learner.warmup_random_actions``); after env step s > warm-up the learner has done
@@ -35,14 +33,14 @@ import numpy as np
 import torch
 
 from spirl import preempt
-from spirl.atari.envs import FrameStack, eval_seeds, make_env
+from spirl.atari.envs import eval_seeds, make_env
 from spirl.checkpoints import TRAINING, CheckpointStore, refuse_other_job
 from spirl.config import RunPlan, TrackSettings, settings_to_dict
-from spirl.devices import to_device
 from spirl.integrity import write_with_digest
 from spirl.rl.evaluate import EvalResult, evaluate, format_rows
 from spirl.rl.learner import RainbowLearner
 from spirl.rl.networks import build_network, count_parameters
+from spirl.rl.observations import Observations
 from spirl.rl.phases import PhaseClock
 from spirl.rl.replay import PrioritizedReplay
 from spirl.rl.tracking import Tracker
@@ -124,9 +122,7 @@ class Trainer:
             alpha=s.learner.per_alpha, new_priority=s.learner.new_priority, store_k=self.uses_features,
             seed=self.seed,
         )
-        self.stack = FrameStack(depth, frame_shape, dtype)
-        self._pending: tuple[torch.Tensor, bool] | None = None  # SPIRL: a new frame's packed slab, not stacked yet
-        self.k_stack = FrameStack(depth, (), np.int64) if self.uses_features else None
+        self.obs = Observations(self.extractor, frame_shape, dtype, depth, device)  # the acting stack, encoders
         self.act_rng = np.random.default_rng([self.seed, ACT_STREAM])
         self.eval_rng = np.random.default_rng([self.seed, EVAL_STREAM])
         self.eval_envs: list[Any] | None = None
@@ -159,73 +155,17 @@ class Trainer:
 
     # --------------------------------------------------------------------------------------- acting
 
-    def encode(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """New frames (B, H, W, C) uint8 -> what the stack holds: the frames, or SPIRL slabs (B, Kmax, D) and K (B,)."""
-        if self.extractor is None:
-            return frames, None
-        return self._unpack(self._pack(frames).cpu().numpy())  # one copy to the host: one wait on a GPU
-
-    def _pack(self, frames: np.ndarray) -> torch.Tensor:
-        """SPIRL: the slabs of new frames with K appended, float32 ``(B, Kmax * D + 1)`` on the device (K <= 144 is
-        exact in float32), so that one copy brings both to the host."""
-        feats = self.extractor(frames)
-        B = feats.features.shape[0]
-        packed = torch.cat([feats.features.reshape(B, -1), feats.k[:, None].to(torch.float32)], 1)
-        return to_device(packed, self.device)  # where the learner is (a stand-in extractor may give host tensors)
-
-    def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_pack`'s values on the host -> slabs ``(B, Kmax, D)`` float32 and K ``(B,)`` int64."""
-        packed = packed.reshape(-1, int(np.prod(self.frame_shape)) + 1)
-        return packed[:, :-1].reshape(-1, *self.frame_shape), packed[:, -1].astype(np.int64)
-
-    def encode_on_device(self, frames: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """As :meth:`encode`, but left on the run's device (GPU evaluation: stacks stay there, frames go in pinned)."""
-        if self.extractor is None:
-            return to_device(frames, self.device), None
-        feats = self.extractor(frames)
-        return feats.features, feats.k
-
-    def eval_encoder(self) -> Any:
-        """Evaluation's encoder: :meth:`encode` on a CPU, :meth:`encode_on_device` elsewhere (stacks stay there)."""
-        return self.encode if torch.device(self.device).type == "cpu" else self.encode_on_device
-
-    def _push(self, frame: np.ndarray, terminal: bool) -> None:
-        """Put a new frame on the acting stack. SPIRL's slab is computed now but stays on the device until the
-        next update's copy brings it back with the priorities (one wait for both), or :meth:`_flush` fetches it."""
-        if self.extractor is not None:
-            self._pending = (self._pack(frame[None]), terminal)
-            return
-        self._stack(frame, None, terminal)
-
-    def _flush(self, carried: np.ndarray | None = None) -> None:
-        """Stack the pending SPIRL slab: ``carried`` is its values from an update's copy, else it is copied here."""
-        if self._pending is None:
-            return
-        packed, terminal = self._pending
-        self._pending = None
-        slab, k = self._unpack(packed.cpu().numpy() if carried is None else carried)
-        self._stack(slab[0], k[0], terminal)
-
-    def _stack(self, slab: np.ndarray, k: Any, terminal: bool) -> None:
-        if terminal:  # a new learning episode: older slots become zeros, as the replay rebuilds them
-            self.stack.reset(slab)
-            if self.k_stack is not None:
-                self.k_stack.reset(k)
-        else:
-            self.stack.push(slab)
-            if self.k_stack is not None:
-                self.k_stack.push(k)
-
     def _env_step(self) -> None:
-        self._flush()  # a slab no update brought back (warm-up, or no update due): fetched now
+        obs = self.obs
+        obs.flush()  # a slab no update brought back (warm-up, or no update due): fetched now
         warm = self.step < self.plan.warmup_steps and self.settings.learner.warmup_random_actions
-        k = None if self.k_stack is None else self.k_stack.array
+        k = obs.k_array()
         if warm:
             action = int(self.act_rng.integers(self.n_actions))
         else:
-            action = int(self.learner.act(self.stack.array[None], None if k is None else k[None])[0])
+            action = int(self.learner.act(obs.stack.array[None], None if k is None else k[None])[0])
         result = self.env.step(action)
-        self.replay.add(self.stack.array[-1], action, result.reward, result.terminal,
+        self.replay.add(obs.stack.array[-1], action, result.reward, result.terminal,
                         k=None if k is None else int(k[-1]))
         self.step += 1
         self.episode_return += result.raw_reward
@@ -234,9 +174,9 @@ class Trainer:
             self.episodes += 1
             self._log(episode=self.episodes, episode_return=self.episode_return, episode_length=self.episode_length)
             self.episode_return, self.episode_length = 0.0, 0
-            self._push(self.env.reset(), terminal=True)
+            obs.push(self.env.reset(), terminal=True)
         else:
-            self._push(result.frame, terminal=result.terminal)
+            obs.push(result.frame, terminal=result.terminal)
 
     def _learn(self) -> None:
         warm, ups = self.plan.warmup_steps, self.settings.learner.updates_per_step
@@ -249,10 +189,10 @@ class Trainer:
         beta = self.plan.beta(self.step)
         while self.learner.updates < due:
             batch = self.replay.sample(self.settings.learner.batch_size, beta, reuse=True)  # used up by the update
-            carry = None if self._pending is None else self._pending[0]
+            carry = self.obs.pending_slab()
             result = self.learner.update(batch, carry=carry)  # the pending slab comes back with the priorities
             if carry is not None:
-                self._flush(result.carried)
+                self.obs.flush(result.carried)
             if not math.isfinite(result.loss):
                 raise TrainingDivergedError(f"the training loss of {self.settings.name} on {self.plan.game} became "
                                        f"{result.loss} at update {self.learner.updates} (env step {self.step}); "
@@ -269,7 +209,7 @@ class Trainer:
         more = eval_seeds(self.seed, n)[len(have):]
         self.eval_envs = have + [make_env(self.plan.game, "eval", sd, s.protocol) for sd in more]
         with self.clock.timed("evaluation", self._cache(), count=0):
-            result = evaluate(self.eval_envs[:n], self.learner.act_greedy, self.eval_encoder(),
+            result = evaluate(self.eval_envs[:n], self.learner.act_greedy, self.obs.eval_encoder(),
                               stack=s.protocol.frame_stack, epsilon=s.budget.eval_epsilon, rng=self.eval_rng,
                               step=self.step, desc=f"evaluation at step {self.step}", stop=self._stop_in_evaluation)
         self.clock.add_count("evaluation", int(result.lengths.sum()))  # frames encoded: the resets and all but the last
@@ -321,7 +261,7 @@ class Trainer:
     def start(self) -> None:
         """Begin a fresh run (first frame of the first game), or nothing if ``restore`` already ran."""
         if self.step == 0:
-            self._push(self.env.reset(), terminal=True)
+            self.obs.push(self.env.reset(), terminal=True)
         self._open_logs()
 
     def run(self, stop_after_steps: int | None = None) -> bool:
@@ -365,7 +305,6 @@ class Trainer:
     # ---------------------------------------------------------------------------------- checkpoints
 
     def _state(self) -> dict[str, Any]:
-        self._flush()
         return {
             "method": self.settings.name,
             "game": self.plan.game,
@@ -379,8 +318,7 @@ class Trainer:
             "extractor_rng": None if self.extractor is None else self.extractor.rng_state(),
             "env": self.env.get_state(),
             "eval_envs": None if self.eval_envs is None else [e.get_state() for e in self.eval_envs],
-            "stack": self.stack.array.copy(),
-            "k_stack": None if self.k_stack is None else self.k_stack.array.copy(),
+            **self.obs.state(),  # "stack", "k_stack" (the pending slab stacked first)
             "counters": {
                 "step": self.step, "skipped_updates": self.skipped_updates, "episodes": self.episodes,
                 "episode_return": self.episode_return, "episode_length": self.episode_length,
@@ -435,9 +373,7 @@ class Trainer:
                               for sd in eval_seeds(self.seed, len(state["eval_envs"]))]
             for env, env_state in zip(self.eval_envs, state["eval_envs"]):
                 env.set_state(env_state)
-        np.copyto(self.stack.array, state["stack"])
-        if self.k_stack is not None:
-            np.copyto(self.k_stack.array, state["k_stack"])
+        self.obs.load(state)
         c = state["counters"]
         self.step, self.skipped_updates, self.episodes = c["step"], c["skipped_updates"], c["episodes"]
         self.episode_return, self.episode_length = c["episode_return"], c["episode_length"]

@@ -291,7 +291,7 @@ def test_acting_stacks_equal_the_stacks_the_replay_rebuilds(work, tmp_path):
     trainer.start()
     acted = []
     for _ in range(400):
-        acted.append(trainer.stack.array.copy())  # the state in which the next action is taken
+        acted.append(trainer.obs.stack.array.copy())  # the state in which the next action is taken
         trainer._env_step()
     replay = trainer.replay
     assert replay.terminal.sum() >= 3  # several life losses (and game overs) inside the run
