@@ -22,6 +22,7 @@ import os
 import sys
 
 from spirl import __version__, alloc
+from spirl.commands.parser import OneLineParser, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -60,22 +61,11 @@ def _top_parser() -> argparse.ArgumentParser:
     )
 
 
-class UsageError(Exception):
-    """A command line argparse cannot accept; the message is one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (``spirl CMD: error: ...``, exit 2) instead of usage + error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
 def build_parser(command: str) -> argparse.ArgumentParser:
     """Build the parser of one subcommand, importing only its module."""
     module_name, help_ = COMMANDS[command]
     module = importlib.import_module(module_name)
-    parser = _Parser(prog=f"spirl {command}", description=help_)
+    parser = OneLineParser(prog=f"spirl {command}", description=help_)
     configure = getattr(module, "configure_" + command.replace("-", "_"))
     configure(parser)
     return parser

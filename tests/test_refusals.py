@@ -117,6 +117,8 @@ BAD_COMMANDS: dict[str, tuple[list[str], str]] = {
                                 "does not exist (run 'spirl collect' first)"),
     "pretrain threads 0": ([*PRETRAIN, "--threads", "0"], "argument --threads: must be >= 1, got 0"),
     "pretrain device tpu": ([*PRETRAIN, "--device", "tpu"], "'tpu' is not a device"),
+    "bench threads 0": (["bench", "saliency", "--quick", "--threads", "0"], "argument --threads: must be >= 1, got 0"),
+    "bench device gpu": (["bench", "run", "--quick", "--device", "gpu"], "'gpu' is not a device"),
     "pretrain learner setting": ([*PRETRAIN, "--set", "learner.lr=1"], "pretraining only reads mae.* and pretrain.*"),
     "train malformed mapping": ([*TRAIN, "--set", "learner.lr={"], "--set learner.lr: '{' is not a YAML value"),
     "train checkpoint_every 0": ([*TRAIN, "--set", "budget.checkpoint_every=0"],

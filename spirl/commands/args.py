@@ -47,6 +47,18 @@ def device(text: str) -> str:
     return text
 
 
+def add_device(parser: argparse.ArgumentParser, default: str | None = "auto", shown: str | None = None) -> None:
+    """``--device``, checked by :func:`device`; ``shown`` says what a ``None`` default means."""
+    parser.add_argument("--device", type=device, default=default,
+                        help=f"auto (a GPU when present), cpu, cuda or cuda:N (default: {shown or default})")
+
+
+def add_threads(parser: argparse.ArgumentParser, default: int | None = None, shown: str = "torch's choice") -> None:
+    """``--threads`` (torch threads), checked as ``preset.threads`` is; ``shown`` says what ``None`` means."""
+    parser.add_argument("--threads", type=number("preset.threads"), default=default,
+                        help=f"torch threads (default: {shown if default is None else default})")
+
+
 def add_force(parser: argparse.ArgumentParser, what: str = "its outputs") -> None:
     """``--force``: overwrite ``what`` if they exist (without it the command refuses before any work)."""
     parser.add_argument("--force", action="store_true", help=f"overwrite {what} if they exist")

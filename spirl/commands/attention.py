@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from spirl.commands.args import add_force, device, number, old_spelling
+from spirl.commands.args import add_device, add_force, add_threads, number, old_spelling
 from spirl.outputs import outputs_in, refuse_existing
 from spirl.rl.policy_attention import make_attention
 from spirl.utils import choose_device, set_threads
@@ -34,7 +34,7 @@ def configure_attention(parser: argparse.ArgumentParser) -> None:
                         help="steps of the episode to play at most (default 400)")
     parser.add_argument("--gif-every", type=number("run.every"), default=2,
                         help="keep every n-th step in the GIF (default 2)")
-    parser.add_argument("--device", type=device, default="cpu", help="cpu | cuda | auto (default cpu)")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
+    add_device(parser, "cpu")
+    add_threads(parser)
     add_force(parser, "attention.png, attention.gif and attention.csv")
     parser.set_defaults(func=run)

@@ -11,6 +11,8 @@ import argparse
 import importlib
 from collections.abc import Callable
 
+from spirl.commands.args import add_device, add_threads
+from spirl.commands.parser import OneLineParser
 from spirl.config import Precision, allowed
 from spirl.costs import RATES_FILE
 
@@ -54,8 +56,8 @@ def _pretrain_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (2 timed updates each)")
     parser.add_argument("--iters", type=int, default=None, help="timed updates per version (default 12; quick 2)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (paper: 64)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the count in force)")
-    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    add_threads(parser, shown="the count in force")
+    add_device(parser)
     parser.add_argument("--precision", default="float32", choices=allowed(Precision),
                         help="number format of the forward pass (pretrain.precision)")
     parser.add_argument("--frames", default=None, help="frame dataset (.npz) for the batches; default: random images")
@@ -71,8 +73,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="preset or method file; default: the built-in methods")
     parser.add_argument("--precision", default=None, choices=allowed(Precision),
                         help="saliency.precision to project (default: the method's)")
-    parser.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the run (default 1)")
+    add_device(parser)
+    add_threads(parser, 1)
     parser.add_argument("--mae", default=None, help="MAE checkpoint for the features; default: random paper MAE")
     parser.add_argument("--episodes", type=int, default=None, help="random-policy evaluation episodes (default 10)")
     parser.add_argument("--trained-factor", type=float, default=2.0,
@@ -108,8 +110,8 @@ def _saliency_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="also time the shipped path through torch.compile (measured, not kept: "
                              "docs/costs.md#the-error-map)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    add_device(parser, "cpu")
+    add_threads(parser, 1)
     parser.add_argument("--seed", type=int, default=0, help="seeds the MAE initialisation and the collection")
 
 
@@ -137,8 +139,8 @@ def _train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-cap", type=int, default=100, help="episode cap of the timed evaluation")
     parser.add_argument("--episode-length", type=int, default=2000,
                         help="assumed mean evaluation-episode length for the 100K projection")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (runs use 1 each by default)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_threads(parser, 1)  # runs use 1 each by default
+    add_device(parser, "cpu")
 
 
 def _verdicts_options(parser: argparse.ArgumentParser) -> None:
@@ -155,8 +157,8 @@ def _waits_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny networks)")
     parser.add_argument("--tiny", action="store_true", help="tiny networks and MAE (the counts do not depend on size)")
     parser.add_argument("--game", default="MsPacman", help="game")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_threads(parser, 1)
+    add_device(parser, "cpu")
 
 
 OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
@@ -185,7 +187,7 @@ def configure_bench(parser: argparse.ArgumentParser) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int | None:
     module = importlib.import_module(f"spirl.bench.{args.benchmark}")
-    sub = argparse.ArgumentParser(prog=f"spirl bench {args.benchmark}", description=BENCHMARKS[args.benchmark])
+    sub = OneLineParser(prog=f"spirl bench {args.benchmark}", description=BENCHMARKS[args.benchmark])
     OPTIONS[args.benchmark](sub)
     sub.add_argument("--json", action="store_true", help="end with one JSON line: figures, device, precision, ratio")
     parsed = sub.parse_args(args.options)

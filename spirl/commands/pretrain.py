@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spirl import preempt
-from spirl.commands.args import add_force, device, number
+from spirl.commands.args import add_device, add_force, add_threads, number
 from spirl.config import MAEArch, PretrainSettings
 from spirl.mae.pretrain import apply_set, pretrain
 from spirl.mae.variant_file import load_mae_file
@@ -41,9 +41,8 @@ def configure_pretrain(parser: argparse.ArgumentParser) -> None:
                              "mae.decoder_depth=1 (repeatable)")
     parser.add_argument("--seed", type=number("run.seed"), default=0,
                         help="seed of the initialisation, batches and masks")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None,
-                        help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", type=device, default="auto", help="auto (GPU when present), cpu or cuda")
+    add_threads(parser)
+    add_device(parser)
     parser.add_argument("--ckpt-dir", default=None,
                         help="where the resumable per-epoch state lives (default: <out dir>/.ckpt/<out stem>)")
     add_force(parser, "the model and pretrain.csv")

@@ -11,7 +11,7 @@ import numpy as np
 from spirl import preempt
 from spirl.atari import games
 from spirl.atari.frames import load_frames
-from spirl.commands.args import add_force, device, number
+from spirl.commands.args import add_device, add_force, add_threads, number
 from spirl.config import MAEArch, Precision, allowed
 from spirl.guards import pretrain_memory_parts, refuse_beyond_memory, refuse_output_in_inputs, refuse_unwritable
 from spirl.integrity import sha256_file
@@ -82,8 +82,8 @@ def configure_saliency_stats(parser: argparse.ArgumentParser) -> None:
                         help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
     parser.add_argument("--batch", type=number("run.batch"), default=64, help="frames per error-map batch")
     parser.add_argument("--limit", type=number("run.limit"), default=None, help="use only the first N frames")
-    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
+    add_device(parser)
+    add_threads(parser)
     parser.add_argument("--precision", default="float32", choices=allowed(Precision),
                         help="error-map number format (float32 exact; docs/costs.md#reduced-precision)")
     parser.add_argument("--error-cache", action=argparse.BooleanOptionalAction, default=True,

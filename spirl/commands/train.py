@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from spirl import preempt
-from spirl.commands.args import device, number
+from spirl.commands.args import add_device, add_threads, number
 from spirl.config import TrackSettings
 from spirl.rl.train import train
 
@@ -48,9 +48,8 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
                         help="size of the game's pretraining set (DE-Rainbow-P's warm-up); default: the paper's")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set learner.lr=3e-4 (repeatable)")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None,
-                        help="torch threads (default: torch's choice)")
-    parser.add_argument("--device", type=device, default=None, help="auto | cpu | cuda (default: the budget's, auto)")
+    add_threads(parser)
+    add_device(parser, None, shown="the budget's, auto")
     parser.add_argument("--ckpt-dir", default=None,
                         help="checkpoint directory (default: results/.ckpt/runs/... beside --out, or OUT/.ckpt)")
     parser.add_argument("--force", action="store_true", help="run again even if --out holds a finished run")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spirl.atari.frames import load_frames
-from spirl.commands.args import add_force, device, number
+from spirl.commands.args import add_device, add_force, add_threads, number
 from spirl.guards import refuse_output_in_inputs
 from spirl.outputs import outputs_in, refuse_existing
 from spirl.saliency.panels import visualize
@@ -39,7 +39,7 @@ def configure_visualize(parser: argparse.ArgumentParser) -> None:
                         help="cap the dynamic K at floor(144 * ratio); default: uncapped, as the paper's figures")
     parser.add_argument("--xscale", type=number("saliency.xscale", float), default=1.0,
                         help="Lorenz-rule scale: 1 as released, 2 = 45-degree")
-    parser.add_argument("--device", type=device, default="auto", help="auto | cpu | cuda")
-    parser.add_argument("--threads", type=number("preset.threads"), default=None, help="torch threads")
+    add_device(parser)
+    add_threads(parser)
     add_force(parser, "the PNGs of the chosen frames")
     parser.set_defaults(func=run)
