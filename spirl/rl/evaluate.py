@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from spirl.atari.envs import AtariEnv
+from spirl.devices import to_device
 from spirl.utils import progress
 
 # (B, *frame_shape) new frames -> (B, *slab_shape) what the network stacks, and K (B,) or None
@@ -141,9 +142,7 @@ def _index(rows: np.ndarray, like: Any) -> Any:
     """Row indices (n,) int64 for indexing ``like``: as they are for numpy, a tensor on ``like``'s device for torch."""
     if isinstance(like, np.ndarray):
         return rows
-    import torch
-
-    return torch.from_numpy(rows).to(like.device, non_blocking=True)
+    return to_device(rows, like.device)  # page-locked and asynchronous on a GPU
 
 
 __all__ = ["EVAL_COLUMNS", "EvalResult", "evaluate", "format_rows"]

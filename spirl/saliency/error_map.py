@@ -44,7 +44,6 @@ from spirl.saliency.patches import (
 # evaluation's 50 frames take 7 chunks instead of 300 (the device check measures several sizes).
 CHUNK_REFERENCE = 128
 CHUNKS = {"cpu": 24, "cuda": 1152}
-CHUNK = CHUNKS["cpu"]
 
 
 def default_chunk(device: str | torch.device) -> int:
@@ -406,7 +405,7 @@ def _run_chunk(compiled: bool, *args: Any) -> Tensor:
     if not compiled or "failed" in _COMPILED:
         return _decoder_chunk(*args)
     if "chunk" not in _COMPILED:
-        # Chunks have one shape (B * 144 problems cut into CHUNK-sized pieces), so the graph is static.
+        # Chunks have one shape (B * 144 problems cut into pieces of one chunk size), so the graph is static.
         _COMPILED["chunk"] = torch.compile(_decoder_chunk, dynamic=False)
     try:
         return _COMPILED["chunk"](*args)

@@ -232,9 +232,7 @@ class SalientPatchExtractor:
         (``spirl.saliency.error_cache``), so frames given as a GPU tensor skip the cache.
         """
         host = frames if isinstance(frames, np.ndarray) else frames.numpy() if frames.device.type == "cpu" else None
-        if isinstance(frames, np.ndarray) and self.device.type == "cuda":
-            frames = to_device(frames, self.device)
-        imgs = frames_to_images(frames, self.device)
+        imgs = frames_to_images(frames, self.device)  # sent to the device there (page-locked, asynchronous)
         if self.cache is not None and host is not None:
             errors = self.cache.errors(host, lambda need: error_map(self.compute, imgs, need=need))
         else:
