@@ -43,6 +43,9 @@ REFERENCE_FRAMES = {"full": 128, "tiny": 6}
 TINY_MAE = {"embed_dim": 16, "depth": 1, "num_heads": 2, "decoder_embed_dim": 16, "decoder_depth": 1,
             "decoder_num_heads": 2}
 TINY_PRETRAIN = {"batch_size": 16, "epochs": 1, "warmup_epochs": 0}
+# The tiny agent and MAE as --set overrides: the device check's rehearsal and `spirl bench waits --tiny`
+TINY_OVERRIDES = ["agent.hidden_size=32", "agent.proj_dim=8", "agent.attention_heads=2", "agent.attention_mlp=16",
+                  *(f"mae.{k}={v}" for k, v in TINY_MAE.items())]
 
 
 def reference(mae_path: Path, frames: np.ndarray, n: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ tiny inputs of ``gpu_prepare.sh --tiny`` every size is small, so that the rehear
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import subprocess
 import sys
@@ -19,12 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from spirl.bench.device_prepare import GAME, TINY_MAE
+from spirl.bench.device_prepare import GAME, TINY_MAE, TINY_OVERRIDES
 
 FORMATS = {"cuda": ("float32", "tf32", "bfloat16", "float16"), "cpu": ("float32", "bfloat16")}
 CHUNKS = {"cuda": (144, 576, 1152, 2304, 7200), "cpu": (24, 144)}
 SHARED_RUN_CPU_S = 30  # CPU seconds of one tiny shared run in the rehearsal (about 8 are used)
-TINY_AGENT = ["agent.hidden_size=32", "agent.proj_dim=8", "agent.attention_heads=2", "agent.attention_mlp=16"]
 
 
 @dataclass
@@ -41,9 +41,16 @@ class Context:
     def mae(self) -> Path:
         return self.prepared / "mae" / "model.pt"
 
+    @functools.cached_property
+    def frames(self) -> np.ndarray:
+        """The carried frames ``(N, 96, 96, 3)`` uint8, read (and their digest checked) once for every step."""
+        from spirl.atari.frames import load_frames
+
+        return load_frames(self.prepared / "frames.npz")[0]
+
     def overrides(self) -> list[str]:
         """The settings a run of the carried MAE needs (the tiny MAE's architecture in a rehearsal)."""
-        return [*TINY_AGENT, *(f"mae.{k}={v}" for k, v in TINY_MAE.items())] if self.tiny else []
+        return list(TINY_OVERRIDES) if self.tiny else []
 
 
 def _sync(ctx: Context) -> None:
@@ -104,12 +111,6 @@ def _format(name: str) -> Iterator[Any]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def _frames(ctx: Context) -> np.ndarray:
-    from spirl.atari.frames import load_frames
-
-    return load_frames(ctx.prepared / "frames.npz")[0]
-
-
 def step_agreement(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
     """Each format's error map, K and selections on the device against the carried CPU float32 reference."""
     import torch
@@ -120,7 +121,7 @@ def step_agreement(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
     from spirl.saliency.select import dynamic_k, salient_index
 
     ref = torch.load(ctx.prepared / "reference.pt", weights_only=True)
-    frames = _frames(ctx)[ref["frame_index"].numpy()]
+    frames = ctx.frames[ref["frame_index"].numpy()]
     mae, _ = load_checked_mae(ctx.mae, game=GAME, device=ctx.device)
     k_max, e_ref = int(ref["k_max"]), ref["errors"]
     for name in FORMATS["cuda"]:
@@ -161,7 +162,7 @@ def step_error_map(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
 
     mae, _ = load_checked_mae(ctx.mae, game=GAME, device=ctx.device)
     batch = 4 if ctx.tiny else 50
-    imgs = frames_to_images(_frames(ctx)[:batch], ctx.device)
+    imgs = frames_to_images(ctx.frames[:batch], ctx.device)
     seconds = 0.2 if ctx.tiny else 1.0
     for name in FORMATS[ctx.kind]:
         with _format(name) as dtype:
@@ -179,6 +180,7 @@ def step_learner(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
     from spirl.bench.waits import build_trainer, step_waits
     from spirl.waits import BUDGET
 
+    part["to_device_intact"] = _to_device_intact(ctx.device)
     for method in ("de_rainbow", "spirl"):
         warm = 40 if ctx.tiny else 400
         tr = build_trainer(method, GAME, warm, ctx.device, ctx.tiny, ctx.work / f"learner_{method}", 30, batch=32)
@@ -191,7 +193,6 @@ def step_learner(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
             tr.replay.update_priorities(batch.index, tr.learner.update(batch).priorities)
 
         rate = _rate(update, ctx, 1, 0.3 if ctx.tiny else 3.0)
-        part["to_device_intact"] = _to_device_intact(ctx.device)
         w = step_waits(method, game=GAME, device=ctx.device, tiny=True)
         part[method] = {"updates_per_s": rate, "waits_train_step": w["train_step"],
                         "waits_eval_per_step": w["eval_per_step"], "train_waits": w["train_waits"],
@@ -224,7 +225,7 @@ def step_pretrain(ctx: Context, part: dict[str, Any]) -> dict[str, Any]:
     from spirl.saliency.patches import frames_to_images
 
     settings = PretrainSettings()
-    imgs = frames_to_images(_frames(ctx)[:settings.batch_size], ctx.device)
+    imgs = frames_to_images(ctx.frames[:settings.batch_size], ctx.device)
     for name in allowed(Precision) if ctx.kind == "cuda" else ("float32",):  # the pretraining formats
         torch.manual_seed(0)
         model = MAE(MAEArch(**TINY_MAE) if ctx.tiny else MAEArch()).to(ctx.device).train()

@@ -20,15 +20,12 @@ import torch
 
 from spirl.atari.envs import eval_seeds, make_env
 from spirl.bench import Options, emit
+from spirl.bench.device_prepare import TINY_OVERRIDES
 from spirl.config import apply_overrides, for_game, parse_preset, resolve_method
 from spirl.rl.evaluate import evaluate
 from spirl.rl.trainer import Trainer
 from spirl.utils import choose_device, set_threads
 from spirl.waits import BUDGET, count_waits
-
-TINY = ["agent.hidden_size=32", "agent.proj_dim=8", "agent.attention_heads=2", "agent.attention_mlp=16",
-        "mae.embed_dim=16", "mae.depth=1", "mae.num_heads=2", "mae.decoder_embed_dim=16", "mae.decoder_depth=1",
-        "mae.decoder_num_heads=2"]
 
 
 def build_trainer(method: str, game: str, warm: int, device: str, tiny: bool, out: Path, cap: int,
@@ -42,7 +39,7 @@ def build_trainer(method: str, game: str, warm: int, device: str, tiny: bool, ou
     preset = parse_preset({"games": [game], "budget": {"env_steps": 10 * warm, "eval_points": 1}})
     settings = apply_overrides(resolve_method(preset, method),
                                [f"learner.warmup_steps={warm}", f"learner.batch_size={batch}",
-                                f"protocol.max_episode_steps={cap}", *(TINY if tiny else [])])
+                                f"protocol.max_episode_steps={cap}", *(TINY_OVERRIDES if tiny else [])])
     plan = for_game(settings, game)
     extractor = None
     if settings.agent.encoder == "spirl":
