@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from spirl.config import RunPlan
+from spirl.config import MethodSettings, Preset, RunPlan, for_game
 from spirl.guards import run_memory_parts
 from spirl.projection import Rates, Workload, project
 
@@ -31,6 +31,7 @@ RATES_FILE = f"results/{RATES_IN_RESULTS}"  # relative to the workflow's directo
 MARGIN = 1.5  # requested time over projected time
 MIN_MINUTES = 10
 TRAINED_FACTOR = 2.0  # a trained agent's evaluation episodes, in random-policy episode lengths (an assumption)
+PLANNING_IDEAL_RATIO = 0.95  # a ratio measured from the K statistics (max_ratio: auto) is not known while planning
 
 # Built-in rates, seconds per unit (spirl.projection.Rates), rounded up from `spirl bench run --threads 1`
 # with the other core busy (docs/costs.md#what-a-run-costs, 2026-12-01: SPIRL Seaquest 19.9 h, DE-Rainbow 2.4 h
@@ -53,6 +54,16 @@ BUILTIN_LENGTHS: dict[str, tuple[float, float]] = {
 PRETRAIN_SAMPLES_PER_S = 40.0  # paper MAE, batch 64, one loaded core (spirl bench pretrain: 88 quiet)
 COLLECT_FRAMES_PER_S = 200.0  # random-policy frames written to a dataset (spirl bench env: about 2,700 steps/s)
 KSTATS_FRAMES_PER_S = 2.0  # paper MAE error maps at batch 64 without the cache, one loaded core (3.7 quiet)
+
+
+def request_plan(settings: MethodSettings, preset: Preset, game: str) -> RunPlan:
+    """The plan a run is costed by, in the workflow's requests and ``spirl status``: the run's own, with a
+    measured ``max_ratio: auto`` taken as large (:data:`PLANNING_IDEAL_RATIO`), since it is not known yet.
+
+    Raises:
+        spirl.config.ConfigError: a plan the settings cannot make on this game.
+    """
+    return for_game(settings, game, pretrain_frames=preset.pretrain_frames(game), ideal_ratio=PLANNING_IDEAL_RATIO)
 
 
 def rates_key(plan: RunPlan, threads: int) -> str:

@@ -40,7 +40,7 @@ from typing import Any
 from spirl import costs
 from spirl.analysis.scores import read_eval_csv
 from spirl.checkpoints import TRAINING, CheckpointStore, default_checkpoint_dir
-from spirl.config import ConfigError, Preset, RunPlan, for_game, resolve_method
+from spirl.config import ConfigError, Preset, RunPlan, resolve_method
 from spirl.progress import clock_text, parse_record
 
 DEFAULT_PRESET = "workflow/config/default.yaml"  # what `snakemake` runs with no --configfile
@@ -163,9 +163,8 @@ class Campaign:
 
 
 def _plan(preset: Preset, method: str, game: str) -> RunPlan | None:
-    try:  # sized for a large K where it is measured (`max_ratio: auto`), as the workflow's requests are
-        return for_game(resolve_method(preset, method), game, pretrain_frames=preset.pretrain_frames(game),
-                        ideal_ratio=0.95)
+    try:  # the plan the workflow's requests are costed by
+        return costs.request_plan(resolve_method(preset, method), preset, game)
     except ConfigError:
         return None
 

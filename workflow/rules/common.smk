@@ -12,7 +12,7 @@ from snakemake.utils import validate
 from spirl import workflow_lock
 from spirl import workflow_plan as wp
 from spirl.atari import games as spirl_games
-from spirl.config import ConfigError, check_preset, for_game, mae_settings, method_file_doc, resolve_method
+from spirl.config import ConfigError, check_preset, mae_settings, method_file_doc, resolve_method
 from spirl.devices import gpu_resources
 from spirl.imports import source_files
 from spirl.mae.variant_file import mae_file_doc

@@ -8,9 +8,8 @@ RATES = spirl_costs.read_rates(spirl_costs.RATES_FILE)  # the rates file's entri
 
 
 def run_plan(method: str, game: str):
-    """The run's concrete numbers (spirl.config.for_game). A ratio measured from the K statistics
-    ('auto') is not known while planning, so resources are sized for a large one."""
-    return for_game(METHODS[method], game, pretrain_frames=PRESET.pretrain_frames(game), ideal_ratio=0.95)
+    """The plan the run is costed by (spirl.costs.request_plan, as `spirl status` costs it)."""
+    return spirl_costs.request_plan(METHODS[method], PRESET, game)
 
 
 def get_frames_mem_mb(wildcards) -> int:
