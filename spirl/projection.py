@@ -83,6 +83,11 @@ def evaluation_seconds(r: Rates, episodes: int, mean_length: float, max_length: 
             "policy": frames * c_pol + max_length * a_pol}
 
 
+def eval_episode_count(w: Workload) -> int:
+    """Evaluation episodes of a run: ``eval_points - 1`` intermediate evaluations and the last one."""
+    return (w.eval_points - 1) * w.eval_episodes + w.final_eval_episodes
+
+
 def checkpoint_count(total_steps: int, every: int) -> int:
     """Checkpoints a run writes: at every multiple of ``every`` before the last step (``Trainer.run``)."""
     return 0 if every <= 0 else (total_steps - 1) // every
@@ -107,7 +112,7 @@ def project(r: Rates, w: Workload) -> dict[str, Any]:
     checkpoints = {"fixed": n * r.checkpoint_fixed, "replay": stored * r.replay_bytes_per_step / r.write_bytes_per_s}
     parts = {"training": training, "evaluation": evaluation, "checkpoints": checkpoints}
     total = sum(sum(p.values()) for p in parts.values())
-    eval_frames = ((w.eval_points - 1) * w.eval_episodes + w.final_eval_episodes) * w.mean_length
+    eval_frames = eval_episode_count(w) * w.mean_length
     return {**parts, "count": {"checkpoints": n}, "total_s": total,
             "frames": {"training": w.total_steps, "evaluation": eval_frames}}
 
@@ -117,4 +122,5 @@ def as_dict(x: Rates | Workload) -> dict[str, Any]:
     return asdict(x)
 
 
-__all__ = ["Rates", "Workload", "affine", "as_dict", "checkpoint_count", "evaluation_seconds", "project"]
+__all__ = ["Rates", "Workload", "affine", "as_dict", "checkpoint_count", "eval_episode_count", "evaluation_seconds",
+           "project"]

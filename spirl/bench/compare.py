@@ -10,10 +10,11 @@ and a trained agent's episode lengths (the projection at the assumed lengths).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from spirl.projection import Rates, Workload, project
+from spirl.projection import Rates, Workload, eval_episode_count, project
 
 
 def read_run(path: str | Path) -> dict[str, Any]:
@@ -30,11 +31,9 @@ def read_run(path: str | Path) -> dict[str, Any]:
 
 def at_measured_lengths(w: Workload, info: dict[str, Any]) -> Workload:
     """``w`` with the evaluation episodes as long as the run's were (its evaluated frames / episodes)."""
-    plan = info["plan"]
-    episodes = (len(plan["eval_steps"]) - 1) * plan["eval_episodes"] + plan["final_eval_episodes"]
     frames = info["phases"]["evaluation"]["frames"]
-    mean = max(1.0, frames / max(1, episodes))  # an episode of L steps encodes L frames (its reset, not its last)
-    return Workload(**{**w.__dict__, "mean_length": mean, "max_length": max(w.max_length * mean / w.mean_length, mean)})
+    mean = max(1.0, frames / max(1, eval_episode_count(w)))  # an episode of L steps encodes L frames (not its last)
+    return replace(w, mean_length=mean, max_length=max(w.max_length * mean / w.mean_length, mean))
 
 
 def rows(rates: Rates, w: Workload, info: dict[str, Any]) -> list[tuple[str, float, float, float]]:

@@ -328,6 +328,7 @@ def run(args: Options) -> int:
         key = "random" if factor == 1.0 else "trained"
         figures[f"workload_{key}"], figures[f"projection_{key}"] = as_dict(w), p
         figures[f"hours_{key}"] = p["total_s"] / 3600
+    trained = w  # the loop's last workload: a trained agent's lengths
     ratio = 1.0
     if "features_s" in extra:  # the same run with the straightforward error map in place of the shipped one
         f = extra["features_s"]
@@ -339,18 +340,15 @@ def run(args: Options) -> int:
               "where those are higher")
         uncached = Rates(**{**as_dict(rates), "encode_1": f["encode_1_uncached"],
                             "encode_batch": f["encode_batch_uncached"]})
-        figures["hours_trained_uncached"] = project(uncached, workload(plan, lengths, args.trained_factor))[
-            "total_s"] / 3600
+        figures["hours_trained_uncached"] = project(uncached, trained)["total_s"] / 3600
         print(f"  without the error cache (trained-agent lengths): {figures['hours_trained_uncached']:.1f} h")
         slow = Rates(**{**as_dict(rates), "encode_1": f["encode_1_uncached"] - f["map_1"] + f["map_reference_1"],
                         "encode_batch": f["encode_batch_uncached"] - f["map_batch"] + f["map_reference_batch"]})
-        ratio = project(slow, workload(plan, lengths, args.trained_factor))["total_s"] / \
-            figures["projection_trained"]["total_s"]
+        ratio = project(slow, trained)["total_s"] / figures["projection_trained"]["total_s"]
     if args.compared is not None:
         from spirl.bench.compare import report
 
-        figures["compare"] = report(rates, workload(plan, lengths, args.trained_factor), args.compared,
-                                    extra.get("features_s"))
+        figures["compare"] = report(rates, trained, args.compared, extra.get("features_s"))
     if args.save:
         key = costs.rates_key(plan, threads)
         costs.save_rates(args.save, key, plan.game, rates, lengths, {"machine": machine(), "device": device})

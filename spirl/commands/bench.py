@@ -14,7 +14,7 @@ from collections.abc import Callable
 from spirl.commands.args import add_device, add_threads
 from spirl.commands.parser import OneLineParser
 from spirl.config import Precision, allowed
-from spirl.costs import RATES_FILE
+from spirl.costs import RATES_FILE, TRAINED_FACTOR
 
 BENCHMARKS: dict[str, str] = {
     "env": "training environment vs gymnasium's stock AtariPreprocessing + FrameStackObservation",
@@ -77,7 +77,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     add_threads(parser, 1)
     parser.add_argument("--mae", default=None, help="MAE checkpoint for the features; default: random paper MAE")
     parser.add_argument("--episodes", type=int, default=None, help="random-policy evaluation episodes (default 10)")
-    parser.add_argument("--trained-factor", type=float, default=2.0,
+    parser.add_argument("--trained-factor", type=float, default=TRAINED_FACTOR,
                         help="assumed length of a trained agent's episodes, in random-policy episode lengths")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run (tiny samples, capped episodes)")
     parser.add_argument("--seed", type=int, default=0)
