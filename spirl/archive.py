@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from spirl.checkpoints import default_checkpoint_dir
-from spirl.integrity import sha256_file, verify_file, write_with_digest
+from spirl.integrity import sha256_file, write_with_digest
 from spirl.utils import atomic_path, versions
 
 ARCHIVE_FORMAT = "spirl-archive/1"
@@ -71,8 +71,7 @@ def export_mae(model: str | Path, out: str | Path) -> Path:
     model = Path(model)
     if not model.is_file():
         raise FileNotFoundError(f"no MAE checkpoint at {model}")
-    verify_file(model, what="MAE checkpoint")
-    _, meta = load_mae(model)  # refuses a file that is not an MAE checkpoint
+    _, meta = load_mae(model)  # checks its digest; refuses a file that is not an MAE checkpoint
     files = {"model.pt": model}
     if (model.parent / "pretrain.csv").is_file():
         files["pretrain.csv"] = model.parent / "pretrain.csv"
@@ -99,7 +98,7 @@ def export_run(run_dir: str | Path, out: str | Path, network: str | Path | None 
     final = Path(network) if network else trained_network_path(run_dir, info)
     if not final.is_file():
         raise ArchiveError(f"the run's trained network {final} is missing; give it with --network")
-    verify_file(final, what="trained network")
+    # load_torch checks the file's digest first
     payload = load_torch(final, what="trained network", remedy="give the run's final.pt with --network")
     if (payload.get("method"), payload.get("game"), payload.get("seed")) != (info["method"], info["game"],
                                                                              info["seed"]):

@@ -32,6 +32,7 @@ from spirl.analysis.scores import (
     check_scores,
     final_scores,
     load_scores,
+    write_csv,
 )
 from spirl.atari import games as game_table
 from spirl.utils import atomic_path
@@ -73,8 +74,7 @@ def write_rliable(df: pd.DataFrame, out_dir: str | Path, per_run: str = "mean") 
 
 def write_curves(df: pd.DataFrame, path: str | Path) -> Path:
     """Write the long per-evaluation CSV (``CURVE_COLUMNS``) atomically."""
-    with atomic_path(path) as tmp:
-        curves(df).to_csv(tmp, index=False)
+    write_csv(curves(df), path)
     return Path(path)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from spirl.atari import games as game_table
+from spirl.integrity import sha256_file
 from spirl.utils import atomic_path
 
 SCORE_COLUMNS = ("method", "game", "seed", "step", "episode", "score")
@@ -109,8 +110,6 @@ def check_against_run(eval_path: Path, ev: pd.DataFrame) -> None:
     Raises:
         StatsError: one line naming the file and what contradicts its record.
     """
-    import hashlib
-
     run_json = eval_path.parent / "run.json"
     if not run_json.is_file():
         return
@@ -119,7 +118,7 @@ def check_against_run(eval_path: Path, ev: pd.DataFrame) -> None:
     if len(parts) >= 4 and _known(parts[-3]) and game_table.canonical(parts[-3]) != meta.get("game"):
         raise StatsError(f"{eval_path}: the folder names {parts[-3]} but its run.json is a run of {meta.get('game')}")
     want = meta.get("eval_csv_sha256")
-    if want is not None and hashlib.sha256(eval_path.read_bytes()).hexdigest() != want:
+    if want is not None and sha256_file(eval_path) != want:
         raise StatsError(f"{eval_path} is not the eval.csv its run.json finished with (sha256 differs: another "
                          f"run's, or changed since); run the run again or restore its eval.csv")
     plan = meta.get("plan") or {}

@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     refuse_unwritable(args.out)
     refuse_beyond_memory(pretrain_memory_parts(MAEArch(), args.batch), f"an error-map batch of {args.batch:,} frames",
                          "lower --batch")
-    preempt.install()  # SIGTERM / SIGUSR1: save K counted so far, say so, exit 75
     set_threads(args.threads)
     device = choose_device(args.device)
     frames, meta = load_frames(args.frames)
@@ -48,24 +47,26 @@ def run(args: argparse.Namespace) -> int:
         raise EmptyDatasetError(f"{args.frames} holds no frames; K statistics need at least one")
     mae, mae_meta = load_checked_mae(args.mae, game=meta.get("game"), device=device)
     partial = Path(f"{args.out}.partial.npz")  # K counted before a warning signal (spirl.preempt)
-    identity = partial_identity(args.mae, args.frames, len(frames), args.xscale, args.precision)
-    done = read_partial(partial, identity)
+    mae_sha256 = sha256_file(args.mae)  # bound to k_hist.csv and to a partial count
+
+    def identity() -> str:  # hashes the frame file: only where a partial count is read or written
+        return partial_identity(mae_sha256, args.frames, len(frames), args.xscale, args.precision)
+
+    done = read_partial(partial, identity()) if partial.is_file() else None
     if done is not None:
         print(f"spirl saliency-stats: resuming after {len(done):,} frames counted before ({partial})", file=sys.stderr)
 
     def stop(k_so_far: np.ndarray) -> None:
         if preempt.requested() is not None:
-            write_partial(partial, k_so_far, identity)
+            write_partial(partial, k_so_far, identity())
             preempt.check(f"K of {len(k_so_far):,} of {len(frames):,} frames saved in {partial}; the same command "
                           "resumes after them")
 
-    try:
-        k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device,
-                         precision=args.precision, error_cache=args.error_cache, done=done, stop=stop)
-    except preempt.PreemptionError as err:
-        return preempt.report("saliency-stats", err)
+    # a warning signal saves the K counted so far and exits 75 (spirl.preempt, installed by spirl.cli)
+    k = k_statistics(mae, frames, xscale=args.xscale, batch=args.batch, device=device,
+                     precision=args.precision, error_cache=args.error_cache, done=done, stop=stop)
     hist = k_histogram(k)
-    write_k_hist(args.out, hist, game=mae_meta["game"], mae_sha256=sha256_file(args.mae))
+    write_k_hist(args.out, hist, game=mae_meta["game"], mae_sha256=mae_sha256)
     partial.unlink(missing_ok=True)
     ideal = float(hist["ideal_ratio"].iloc[0])
     print(f"K statistics of {len(k)} frames: median K {int(np.median(k))} ({np.median(k) / NUM_PATCHES:.0%}), "

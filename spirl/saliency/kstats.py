@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from spirl.atari import games
-from spirl.integrity import verify_file, write_with_digest
+from spirl.integrity import sha256_file, verify_file, write_with_digest
 from spirl.utils import atomic_path
 
 NUM_PATCHES = games.NUM_PATCHES
@@ -164,12 +164,10 @@ def load_k_hists(paths: Sequence[str | Path]) -> dict[str, dict[str, pd.DataFram
     return out
 
 
-def partial_identity(mae: str | Path, frames: str | Path, n_frames: int, xscale: float, precision: str) -> str:
-    """What decides the K of a frame: the MAE and frame files (sha256), the frames used, the Lorenz scale and
-    the number format; a partial count (:func:`write_partial`) of other inputs is not resumed."""
-    from spirl.integrity import sha256_file
-
-    return f"mae={sha256_file(mae)} frames={sha256_file(frames)} n={n_frames} xscale={xscale!r} precision={precision}"
+def partial_identity(mae_sha256: str, frames: str | Path, n_frames: int, xscale: float, precision: str) -> str:
+    """What decides the K of a frame: the MAE (its sha256) and frame file (hashed here), the frames used, the
+    Lorenz scale and the number format; a partial count (:func:`write_partial`) of other inputs is not resumed."""
+    return f"mae={mae_sha256} frames={sha256_file(frames)} n={n_frames} xscale={xscale!r} precision={precision}"
 
 
 def write_partial(path: Path, k: np.ndarray, identity: str) -> None:
