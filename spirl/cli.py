@@ -21,7 +21,7 @@ import importlib
 import os
 import sys
 
-from spirl import __version__, alloc
+from spirl import __version__, alloc, preempt
 from spirl.commands.parser import OneLineParser, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -90,9 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if command in alloc.COMMANDS:
         alloc.configure()  # keep large temporaries mapped (docs/costs.md#allocator)
+    if command in preempt.COMMANDS:
+        preempt.install()  # SIGTERM / SIGUSR1 set a flag; the work stops at its next safe point
     try:
         args = build_parser(command).parse_args(argv[1:])
         result = args.func(args)
+    except preempt.PreemptionError as err:  # state kept: the same command resumes (exit 75)
+        return preempt.report(command, err)
     except KeyboardInterrupt:
         print("spirl: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -31,6 +31,11 @@ class PreemptionError(Exception):
         super().__init__(f"stopped by {signal.Signals(signum).name}: {saved}")
 
 
+# The commands that catch the warning signals: spirl.cli installs the handler before them and turns their
+# PreemptionError into its one line and EXIT_RESUME.
+COMMANDS = ("train", "pretrain", "saliency-stats")
+
+
 def _note(signum: int, _frame: FrameType | None) -> None:
     global _received
     _received = signum
@@ -66,4 +71,4 @@ def report(command: str, err: PreemptionError) -> int:
     return EXIT_RESUME
 
 
-__all__ = ["EXIT_RESUME", "SIGNALS", "PreemptionError", "check", "install", "report", "requested", "reset"]
+__all__ = ["COMMANDS", "EXIT_RESUME", "SIGNALS", "PreemptionError", "check", "install", "report", "requested", "reset"]

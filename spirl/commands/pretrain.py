@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from spirl import preempt
 from spirl.commands.args import add_device, add_force, add_threads, number
 from spirl.config import MAEArch, PretrainSettings
 from spirl.mae.pretrain import apply_set, pretrain
@@ -19,12 +18,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         _, arch, settings = load_mae_file(args.config)
     arch, settings = apply_set(arch, settings, args.set)
-    preempt.install()  # SIGTERM / SIGUSR1: stop, keep the epochs done, exit 75 (spirl.preempt)
-    try:
-        pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
-                 game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
-    except preempt.PreemptionError as err:
-        return preempt.report("pretrain", err)
+    # a warning signal keeps the epochs done and exits 75 (spirl.preempt, installed by spirl.cli)
+    pretrain(args.frames, args.out, arch, settings, seed=args.seed, device=args.device, threads=args.threads,
+             game=args.game, ckpt_dir=args.ckpt_dir, force=args.force)
     return 0
 
 

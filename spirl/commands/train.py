@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spirl import preempt
 from spirl.commands.args import add_device, add_threads, number
 from spirl.config import TrackSettings
 from spirl.rl.train import train
@@ -14,15 +13,12 @@ from spirl.rl.train import train
 def run(args: argparse.Namespace) -> int:
     """``spirl train`` with the parsed arguments; 0 when done, 75 when stopped by a warning signal with this
     step's checkpoint kept (an error raises, see spirl.cli)."""
-    preempt.install()  # SIGTERM / SIGUSR1: checkpoint this step, say so, exit 75 (spirl.preempt)
-    try:
-        info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
-                     pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads,
-                     device=args.device, ckpt_dir=args.ckpt_dir, force=args.force,
-                     track=TrackSettings(tensorboard=args.tensorboard, wandb=args.track, project=args.wandb_project,
-                                         entity=args.wandb_entity))
-    except preempt.PreemptionError as err:
-        return preempt.report("train", err)
+    # a warning signal checkpoints this step and exits 75 (spirl.preempt, installed by spirl.cli)
+    info = train(args.config, args.method, args.game, args.seed, args.out, mae=args.mae, k_hist=args.k_hist,
+                 pretrain_frames=args.pretrain_frames, overrides=args.set, threads=args.threads,
+                 device=args.device, ckpt_dir=args.ckpt_dir, force=args.force,
+                 track=TrackSettings(tensorboard=args.tensorboard, wandb=args.track, project=args.wandb_project,
+                                     entity=args.wandb_entity))
     assert info is not None  # only stop_after_steps returns early
     print(f"{info['method']} {info['game']} seed {info['seed']}: final mean score "
           f"{_last_mean(args.out)} after {info['plan']['total_env_steps']} steps, {info['updates']} updates, "
