@@ -8,6 +8,7 @@ from pathlib import Path
 
 from spirl.analysis.formats import write_curves, write_rliable
 from spirl.analysis.scores import aggregate_runs, write_scores
+from spirl.commands.args import add_force
 from spirl.guards import refuse_output_in_inputs, refuse_unwritable
 from spirl.outputs import refuse_existing
 
@@ -43,5 +44,5 @@ def configure_aggregate(parser: argparse.ArgumentParser) -> None:
                         help="also write DIR/METHOD.json: final per-run scores as rliable's {game: [score per run]}")
     parser.add_argument("--curves", default=None, metavar="CSV",
                         help="also write the long per-evaluation table (method, game, seed, step, score)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_force(parser, "--out, --curves and the --rliable files")
     parser.set_defaults(func=run)

@@ -9,6 +9,8 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+from spirl.commands.args import add_force
+
 
 def _export_cmd(args: argparse.Namespace) -> int:
     from spirl.archive import export_mae, export_run
@@ -30,7 +32,7 @@ def configure_export(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", default=None,
                         help="the run's trained network (default: run.json's final_network, or beside the checkpoints)")
     parser.add_argument("--out", required=True, help="the archive to write (.tar.gz)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_force(parser, "--out")
     parser.set_defaults(func=_export_cmd)
 
 

@@ -61,7 +61,7 @@ def add_threads(parser: argparse.ArgumentParser, default: int | None = None, sho
 
 def add_force(parser: argparse.ArgumentParser, what: str = "its outputs") -> None:
     """``--force``: overwrite ``what`` if they exist (without it the command refuses before any work)."""
-    parser.add_argument("--force", action="store_true", help=f"overwrite {what} if they exist")
+    parser.add_argument("--force", action="store_true", help=f"overwrite {what} if present")
 
 
 class _OldSpelling(argparse.Action):

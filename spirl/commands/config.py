@@ -7,6 +7,7 @@ import argparse
 
 import yaml
 
+from spirl.commands.args import add_force
 from spirl.config import ConfigError, check_preset, load_preset, method_file_doc, preset_summary, resolve_method
 from spirl.guards import refuse_output_in_inputs
 from spirl.outputs import refuse_existing
@@ -26,7 +27,7 @@ def configure_resolve_method(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="preset YAML")
     parser.add_argument("--method", required=True, help="method name")
     parser.add_argument("--out", required=True, help="where to write the resolved settings (YAML)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_force(parser, "--out")
     parser.set_defaults(func=_resolve_cmd)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spirl.analysis.report import build_report
+from spirl.commands.args import add_force
 from spirl.guards import refuse_output_in_inputs
 from spirl.outputs import refuse_existing
 from spirl.utils import atomic_write_text
@@ -33,5 +34,5 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", help="results/methods (resolved settings, one YAML per method)")
     parser.add_argument("--published-config", help="config with the 'published:' list of downloaded files")
     parser.add_argument("--title", default="SPIRL reproduction report", help="page title")
-    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    add_force(parser, "--out")
     parser.set_defaults(func=run)

@@ -11,7 +11,7 @@ from spirl.analysis.formats import scores_with_published
 from spirl.analysis.intervals import DEFAULT_INTERVAL, INTERVAL_METHODS
 from spirl.analysis.protocols import sticky_methods
 from spirl.analysis.rliable_stats import DEFAULT_REPS, run_stats
-from spirl.commands.args import number
+from spirl.commands.args import add_force, number
 from spirl.guards import refuse_beyond_memory, refuse_output_in_inputs, refuse_unwritable
 from spirl.outputs import outputs_in, refuse_existing
 
@@ -66,5 +66,5 @@ def configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", nargs="*", metavar="FILE",
                         help="resolved method files (results/methods/*.yaml): no pair sets one run with sticky "
                              "actions against published data")
-    parser.add_argument("--force", action="store_true", help="overwrite the four CSVs in --out if they exist")
+    add_force(parser, "the four CSVs in --out")
     parser.set_defaults(func=run)
