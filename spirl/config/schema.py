@@ -20,7 +20,7 @@ import yaml
 from spirl.config.keys import PresetKeys
 from spirl.config.methods import SECTIONS
 from spirl.config.settings import MethodSettings, Pattern, Range
-from spirl.config.validate import hints, options, type_name, unpack
+from spirl.config.validate import hints, options, required, type_name, unpack
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 HEADER = ("# GENERATED from the fields of spirl/config/ by `python -m spirl.config.schema`; do not edit.\n"
@@ -68,8 +68,7 @@ class _Writer:
         if doc:
             out["description"] = doc[0]
         out["properties"] = {f.name: self.node(hints(cls)[f.name]) for f in fields}
-        need = [f.name for f in fields
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        need = [name for name in required(cls) if name not in skip]
         if need:
             out["required"] = need
         return out

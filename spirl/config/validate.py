@@ -204,12 +204,6 @@ def check_fields(where: str, cls: type, body: Any, *, noun: str = "key", label: 
     return out
 
 
-def field_hint(key: str, classes: dict[str, type]) -> Any:
-    """The type of ``"section.name"`` among ``classes`` ({section: dataclass})."""
-    section, name = key.split(".", 1)
-    return hints(classes[section])[name]
-
-
 def parse_seeds(where: str, value: Any) -> list[int]:
     """Seeds given as a count (``3`` -> 0, 1, 2) or a list of non-negative integers."""
     if isinstance(value, bool):
