@@ -167,7 +167,9 @@ rows=$(($(wc -l <"$W/results/scores.csv") - 1))
 [ "$rows" -ge 4 ] || die "results/scores.csv has $rows rows"
 # Every non-local job must have gone through SLURM: one allocation per job in slurmctld's log.
 submitted=$(grep -c "has been submitted with SLURM jobid" "$T/snakemake.log" || true)
-allocated=$(grep -c "sched: Allocate JobId" "$T/slurmctld.log" || true)
+# the main scheduler logs "sched: Allocate JobId=N", the backfill scheduler "_start_job: Started JobId=N"
+allocated=$(grep -oE "(sched: Allocate|_start_job: Started) JobId=[0-9]+" "$T/slurmctld.log" | grep -oE "[0-9]+$" |
+    sort -u | wc -l)
 [ "$submitted" -ge 7 ] || die "expected 7 SLURM jobs (collect, pretrain, saliency, 4 x train), snakemake submitted $submitted"
 [ "$allocated" -ge "$submitted" ] || die "slurmctld allocated $allocated jobs for $submitted submissions"
 say "ok: $submitted jobs ran through SLURM, $rows score rows; DAG ${DAG_SECONDS} s"
@@ -204,13 +206,16 @@ awk '!seen[$0]++' "$T/stops-raw.txt" >"$T/stops.txt"
 cmp "$W/$RUN/eval.csv" "$T/uninterrupted/eval.csv" || die "the resumed run's eval.csv differs from the uninterrupted run's"
 cmp "$W/$RUN/train_log.csv" "$T/uninterrupted/train_log.csv" || die "the resumed run's losses differ from the uninterrupted run's"
 sessions=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["sessions"])' "$W/$RUN/run.json")
-stopped=$(grep -c "^spirl train: stopped by SIGTERM: checkpoint at step" "$T/stops.txt" || true)
+# A stop keeps the step it is in ("checkpoint at step N"), or, when SIGTERM comes during an evaluation,
+# resumes from the last periodic checkpoint ("the evaluation at step N was not finished"): both count.
+kept=$(grep -c "^spirl train: stopped by SIGTERM: checkpoint at step" "$T/stops.txt" || true)
+stopped=$(grep -c "^spirl train: stopped by SIGTERM: " "$T/stops.txt" || true)
 resumed=$(grep -c "^spirl train: resuming" "$T/stops.txt" || true)
 [ "$sessions" -ge 2 ] || die "the time-limited run finished in $sessions session(s): it was never stopped and resumed"
 [ "$stopped" -ge 1 ] && [ "$resumed" -ge 1 ] || die "the run's log never said it stopped on SIGTERM and resumed"
 head -n 4 "$T/stops.txt" | sed 's/^/    /'
-say "ok: the time-limited run took $sessions sessions ($stopped stops on SLURM's SIGTERM, each keeping its step, \
-$resumed resumes); eval.csv and train_log.csv (every loss) bit-identical to the uninterrupted run's; $(($(date +%s) - LONG_START)) s"
+say "ok: the time-limited run took $sessions sessions ($stopped stops on SLURM's SIGTERM, $kept keeping their \
+step, the others in an evaluation going back to the last checkpoint; $resumed resumes); eval.csv and train_log.csv (every loss) bit-identical to the uninterrupted run's; $(($(date +%s) - LONG_START)) s"
 
 # -------------------------------------------------- grouped jobs: one allocation, both runs side by side
 # Snakemake's grouping (groups + group-components), the way to put N runs in one SLURM job: two training runs
